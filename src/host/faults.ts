@@ -1,0 +1,141 @@
+// Named fault sites, as Linux's fail_nth and TigerBeetle's VOPR: every fallible host
+// operation asks `faults.check(site)` first; a fault plan decides whether it fails.
+// The site chooses the errno it returns (ENOMEM for an allocation, EFAULT for a copy…).
+
+import { Prng } from "../util/prng.js";
+
+/** Every fallible host step, by name. `<call>:<step>` mirrors the kernel function. */
+export const FAULT_SITES = [
+  "ioas_alloc:obj_alloc",
+  "ioas_map:pin",
+  "hwpt_alloc:obj_alloc",
+  "get_hw_info:copy_to_user",
+  "viommu_alloc:obj_alloc",
+  "viommu_alloc:copy_from_user",
+  "viommu_alloc:vintf_alloc",
+  "viommu_alloc:vintf_enable",
+  "viommu_alloc:mmap_alloc",
+  "viommu_alloc:copy_to_user",
+  "vdevice_alloc:obj_alloc",
+  "vdevice_alloc:sid_alloc",
+  "veventq_alloc:obj_alloc",
+  "veventq_alloc:fd_alloc",
+  "hw_queue_alloc:obj_alloc",
+  "hw_queue_alloc:pages_alloc",
+  "hw_queue_alloc:pin",
+  "hw_queue_alloc:copy_to_user",
+  "mmap:vma_alloc",
+  "veventq_read:copy_to_user",
+  "report_event:alloc",
+  "hwpt_invalidate:copy_from_user",
+] as const;
+
+export type FaultSite = (typeof FAULT_SITES)[number];
+
+export type FaultPlan =
+  | { readonly kind: "none" }
+  /** Fail the nth call (1-based) counted across every site, as iommufd_fail_nth. */
+  | { readonly kind: "nth"; readonly nth: number }
+  /** Fail the nth call (1-based) at one named site. */
+  | { readonly kind: "site"; readonly site: FaultSite; readonly nth: number }
+  /** Fail each call at a site with a probability (swarm testing), seeded. */
+  | {
+      readonly kind: "probability";
+      readonly seed: number;
+      readonly p: Readonly<Partial<Record<FaultSite, number>>>;
+    };
+
+export interface FaultRecord {
+  readonly site: FaultSite;
+  /** Which call overall (1-based) this was. */
+  readonly call: number;
+}
+
+export interface FaultsState {
+  readonly plan: FaultPlan;
+  readonly calls: number;
+  readonly siteCalls: Readonly<Partial<Record<FaultSite, number>>>;
+  readonly injected: readonly FaultRecord[];
+  readonly rng: readonly [number, number, number, number] | null;
+}
+
+export class Faults {
+  private plan: FaultPlan;
+  private calls = 0;
+  private siteCalls = new Map<FaultSite, number>();
+  private injected: FaultRecord[] = [];
+  private rng: Prng | null;
+  /** Extra one-shot arms (qtest `cmdqv_fault SITE N`): fail the Nth next call at SITE. */
+  private arms: { site: FaultSite; remaining: number }[] = [];
+
+  constructor(plan: FaultPlan = { kind: "none" }) {
+    this.plan = plan;
+    this.rng = plan.kind === "probability" ? new Prng(plan.seed) : null;
+  }
+
+  /** Called by every fallible host step. Returns true when this call must fail. */
+  check(site: FaultSite): boolean {
+    this.calls++;
+    const n = (this.siteCalls.get(site) ?? 0) + 1;
+    this.siteCalls.set(site, n);
+    let fail = false;
+    switch (this.plan.kind) {
+      case "none":
+        break;
+      case "nth":
+        fail = this.calls === this.plan.nth;
+        break;
+      case "site":
+        fail = site === this.plan.site && n === this.plan.nth;
+        break;
+      case "probability": {
+        const p = this.plan.p[site] ?? 0;
+        fail = p > 0 && (this.rng as Prng).float() < p;
+        break;
+      }
+    }
+    for (let i = 0; i < this.arms.length; i++) {
+      const arm = this.arms[i]!;
+      if (arm.site !== site) continue;
+      arm.remaining--;
+      if (arm.remaining === 0) {
+        fail = true;
+        this.arms.splice(i, 1);
+        i--;
+      }
+    }
+    if (fail) this.injected.push({ site, call: this.calls });
+    return fail;
+  }
+
+  /** Arm a one-shot fault: the `nth` next call (1-based) at `site` fails. */
+  arm(site: FaultSite, nth: number): void {
+    if (!(Number.isInteger(nth) && nth >= 1))
+      throw new RangeError(`arm: nth must be ≥ 1, got ${nth}`);
+    this.arms.push({ site, remaining: nth });
+  }
+
+  /** Calls made so far across all sites. */
+  callCount(): number {
+    return this.calls;
+  }
+
+  /** Faults actually injected (a fail-nth sweep stops when a run injects none). */
+  injectedFaults(): readonly FaultRecord[] {
+    return this.injected;
+  }
+
+  state(): FaultsState {
+    return {
+      plan: this.plan,
+      calls: this.calls,
+      siteCalls: Object.fromEntries(this.siteCalls),
+      injected: [...this.injected],
+      rng: this.rng ? this.rng.state() : null,
+    };
+  }
+
+  static isSite(name: string): name is FaultSite {
+    return (FAULT_SITES as readonly string[]).includes(name);
+  }
+}
