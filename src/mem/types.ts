@@ -66,3 +66,9 @@ export interface PhysMemory {
   /** True when every byte of [addr, addr+len) is backed. */
   isBacked(addr: number, len: number): boolean;
 }
+
+/**
+ * Largest bulk copy (readBytes) a memory accepts, so a guest- or qtest-chosen length is
+ * answered with a fault instead of an attempt at a giant buffer.
+ */
+export const MAX_BULK_BYTES = 0x1000_0000;

@@ -1,0 +1,23 @@
+// `npm run bench` prints one figure per line (name, value, unit);
+// `npm run bench -- --json` prints one JSON object of name → number.
+
+import { figures } from "./figures.js";
+import { measure } from "./harness.js";
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const unknown = args.filter((a) => a !== "--json");
+if (unknown.length > 0) {
+  console.error(`bench: unknown argument ${JSON.stringify(unknown[0])} (accepted: --json)`);
+  process.exit(2);
+}
+
+const out: Record<string, number> = {};
+for (const fig of figures) {
+  const m = measure(fig);
+  out[m.name] = m.value;
+  if (!json)
+    console.log(`${m.name.padEnd(28)} ${m.value.toLocaleString("en-US").padStart(14)} ${m.unit}`);
+  else if (process.stderr.isTTY) process.stderr.write(`measured ${m.name}\n`);
+}
+if (json) console.log(JSON.stringify(out));

@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FrameAllocator, HostMemory } from "./host-memory.js";
+import { MEM_FAULT, MEM_STATUS } from "./types.js";
+
+const GiB = 2 ** 30;
+
+describe("HostMemory", () => {
+  it("reads zero from backed memory that was never written", () => {
+    const m = new HostMemory();
+    m.addBacked(0x1000, 0x1000);
+    assert.equal(m.read(0x1000, 4), 0);
+    assert.equal(m.read64(0x1ff8), 0n);
+    assert.deepEqual(m.readBytes(0x1800, 4), new Uint8Array(4));
+    assert.equal(m.allocatedBytes(), 0);
+  });
+
+  it("stays small for a 64 GiB range after a few writes", () => {
+    const m = new HostMemory();
+    m.addBacked(0x10_0000_0000, 64 * GiB);
+    m.write(0x10_0000_0000, 4, 1);
+    m.write(0x10_0000_0000 + 32 * GiB, 4, 2);
+    m.write64(0x10_0000_0000 + 64 * GiB - 8, 3n);
+    assert.equal(m.allocatedBytes(), 3 * m.chunkSize);
+    assert.equal(m.read(0x10_0000_0000 + 32 * GiB, 4), 2);
+    assert.equal(m.read64(0x10_0000_0000 + 64 * GiB - 8), 3n);
+  });
+
+  it("stores every size little-endian", () => {
+    const m = new HostMemory();
+    m.addBacked(0, 0x100);
+    m.write(0x10, 4, 0x4433_2211);
+    assert.deepEqual(m.readBytes(0x10, 4), Uint8Array.of(0x11, 0x22, 0x33, 0x44));
+    assert.equal(m.read(0x10, 1), 0x11);
+    assert.equal(m.read(0x10, 2), 0x2211);
+    assert.equal(m.read(0x11, 2), 0x3322);
+    m.write(0x20, 2, 0xbbaa);
+    assert.deepEqual(m.readBytes(0x20, 2), Uint8Array.of(0xaa, 0xbb));
+    m.write(0x30, 1, 0x1ff);
+    assert.equal(m.read(0x30, 1), 0xff);
+    assert.equal(m.read(0x31, 1), 0);
+    m.write64(0x40, 0x8877_6655_4433_2211n);
+    assert.deepEqual(
+      m.readBytes(0x40, 8),
+      Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88),
+    );
+    assert.equal(m.read(0x44, 4), 0x8877_6655);
+    m.writeBytes(0x50, Uint8Array.of(0xef, 0xbe, 0xad, 0xde));
+    assert.equal(m.read(0x50, 4), 0xdead_beef);
+  });
+
+  it("returns unsigned values for high bits", () => {
+    const m = new HostMemory();
+    m.addBacked(0, 0x100);
+    m.write(0, 4, 0xffff_ffff);
+    assert.equal(m.read(0, 4), 0xffff_ffff);
+    m.write64(8, -1n);
+    assert.equal(m.read64(8), 0xffff_ffff_ffff_ffffn);
+  });
+
+  it("handles accesses that cross a chunk boundary", () => {
+    const m = new HostMemory({ chunkSize: 16 });
+    m.addBacked(0, 64);
+    for (const off of [-3, -2, -1]) {
+      m.write(16 + off, 4, 0xa1b2_c3d4);
+      assert.equal(m.read(16 + off, 4), 0xa1b2_c3d4, `offset ${off}`);
+    }
+    m.write(31, 2, 0xbeef);
+    assert.equal(m.read(31, 2), 0xbeef);
+    m.write64(16 - 4, 0x0102_0304_0506_0708n);
+    assert.equal(m.read64(16 - 4), 0x0102_0304_0506_0708n);
+    assert.equal(m.read(16, 4), 0x0102_0304);
+    const data = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
+    assert.equal(m.writeBytes(5, data), MEM_STATUS.OK);
+    assert.deepEqual(m.readBytes(5, 40), data);
+  });
+
+  it("reads a half-written chunk pair across the boundary", () => {
+    const m = new HostMemory({ chunkSize: 16 });
+    m.addBacked(0, 32);
+    m.write(14, 2, 0xffff);
+    assert.equal(m.read(14, 4), 0xffff);
+    assert.equal(m.read64(12), 0xffff_0000n);
+  });
+
+  it("faults on unbacked addresses, partly backed accesses and bad addresses", () => {
+    const m = new HostMemory();
+    m.addBacked(0x1000, 0x1000);
+    assert.equal(m.read(0xfff, 1), MEM_FAULT);
+    assert.equal(m.read(0x2000, 1), MEM_FAULT);
+    assert.equal(m.read(0x1ffe, 4), MEM_FAULT);
+    assert.equal(m.read64(0x1ffc), undefined);
+    assert.equal(m.write(0x1fff, 2, 0), MEM_STATUS.UNMAPPED);
+    assert.equal(m.write64(0x2000, 0n), MEM_STATUS.UNMAPPED);
+    assert.equal(m.readBytes(0xff0, 0x20), undefined);
+    assert.equal(m.writeBytes(0x1ff0, new Uint8Array(0x20)), MEM_STATUS.UNMAPPED);
+    for (const a of [Number.NaN, -1, 4096.5, Number.POSITIVE_INFINITY, 2 ** 60]) {
+      assert.equal(m.read(a, 4), MEM_FAULT, `addr ${a}`);
+      assert.equal(m.write(a, 4, 1), MEM_STATUS.UNMAPPED, `addr ${a}`);
+    }
+    assert.equal(m.read(0x1000, 3 as 4), MEM_FAULT);
+    assert.equal(m.write(0x1000, 8 as 4, 0), MEM_STATUS.BAD_ACCESS);
+    assert.equal(m.allocatedBytes(), 0);
+  });
+
+  it("treats adjacent backed ranges as one and rejects overlapping backing", () => {
+    const m = new HostMemory();
+    m.addBacked(0x1000, 0x1000);
+    m.addBacked(0x3000, 0x1000);
+    m.addBacked(0x2000, 0x1000);
+    assert.deepEqual(m.backedRanges(), [{ base: 0x1000, size: 0x3000 }]);
+    assert.equal(m.isBacked(0x1ffc, 8), true);
+    assert.equal(m.write(0x2ffe, 4, 0x1234_5678), MEM_STATUS.OK);
+    assert.throws(() => m.addBacked(0x3fff, 2), /overlaps/);
+    assert.throws(() => m.addBacked(0, 0x1001), /overlaps/);
+    assert.throws(() => m.addBacked(0x1800, 0x10), /overlaps/);
+    m.addBacked(0, 0x1000);
+    assert.throws(() => m.addBacked(-1, 1), RangeError);
+    assert.throws(() => m.addBacked(0x10_0000, 0), RangeError);
+  });
+
+  it("forgets the bytes of removed backing and faults on them", () => {
+    const m = new HostMemory({ chunkSize: 0x1000 });
+    m.addBacked(0, 0x4000);
+    m.write(0x1800, 4, 7);
+    m.write(0x2800, 4, 9);
+    m.removeBacked(0x1000, 0x1000);
+    assert.equal(m.read(0x1800, 4), MEM_FAULT);
+    assert.equal(m.read(0x2800, 4), 9);
+    assert.deepEqual(m.backedRanges(), [
+      { base: 0, size: 0x1000 },
+      { base: 0x2000, size: 0x2000 },
+    ]);
+    assert.equal(m.allocatedBytes(), 0x1000);
+    m.addBacked(0x1000, 0x1000);
+    assert.equal(m.read(0x1800, 4), 0);
+    assert.throws(() => m.removeBacked(0x8000, 0x10), /not entirely backed/);
+  });
+
+  it("restores its state from a snapshot", () => {
+    const m = new HostMemory({ chunkSize: 0x100 });
+    m.addBacked(0x1000, 0x1000);
+    m.write(0x10f0, 4, 0xcafe_f00d);
+    m.write(0x1200, 4, 0); // allocated but all zero: left out of the snapshot
+    const s = m.state();
+    assert.equal(s.chunks.length, 1);
+    const r = HostMemory.fromState(s);
+    assert.equal(r.read(0x10f0, 4), 0xcafe_f00d);
+    assert.deepEqual(r.state(), s);
+    r.write(0x10f0, 4, 1);
+    assert.equal(m.read(0x10f0, 4), 0xcafe_f00d, "the snapshot does not share storage");
+  });
+
+  it("rejects a chunk size that is not a power of two", () => {
+    assert.throws(() => new HostMemory({ chunkSize: 1000 }), RangeError);
+    assert.throws(() => new HostMemory({ chunkSize: 8 }), RangeError);
+  });
+});
+
+describe("FrameAllocator", () => {
+  it("hands out aligned, backed, non-overlapping blocks", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0x10_0000, 0x10_0000);
+    const a = fa.alloc(0x100, 0x100)!;
+    const b = fa.alloc(0x1000, 0x1000)!;
+    assert.equal(a, 0x10_0000);
+    assert.equal(b, 0x10_1000);
+    // The only 1 MiB-aligned address in the pool is taken by a.
+    assert.equal(fa.alloc(0x20, 0x10_0000), undefined);
+    assert.equal(m.isBacked(a, 0x100), true);
+    assert.equal(m.isBacked(b, 0x1000), true);
+    assert.equal(m.isBacked(a + 0x100, 1), false, "the alignment gap stays unbacked");
+    assert.equal(fa.allocatedBytes(), 0x1100);
+  });
+
+  it("returns undefined when no hole is large enough", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0, 0x4000);
+    assert.equal(fa.alloc(0x8000, 0x1000), undefined);
+    assert.notEqual(fa.alloc(0x2000, 0x1000), undefined);
+    assert.equal(fa.alloc(0x1000, 0x4000), undefined);
+    assert.equal(fa.alloc(0x2000, 0x2000), 0x2000);
+    assert.equal(fa.alloc(1, 1), undefined);
+  });
+
+  it("reuses freed memory first-fit and coalesces neighbours", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0, 0x3000);
+    const a = fa.alloc(0x1000, 0x1000)!;
+    const b = fa.alloc(0x1000, 0x1000)!;
+    const c = fa.alloc(0x1000, 0x1000)!;
+    m.write(b, 4, 0x55);
+    fa.free(b);
+    assert.equal(m.read(b, 4), MEM_FAULT, "freed memory is no longer backed");
+    assert.equal(fa.alloc(0x1000, 0x1000), b);
+    assert.equal(m.read(b, 4), 0, "reallocated memory starts zeroed");
+    fa.free(a);
+    fa.free(b);
+    assert.equal(fa.alloc(0x2000, 0x1000), 0, "a and b coalesced");
+    fa.free(0);
+    fa.free(c);
+    assert.equal(fa.alloc(0x3000, 0x1000), 0);
+  });
+
+  it("throws on a double free and on a bad alignment", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0, 0x1000);
+    const a = fa.alloc(0x10, 0x10)!;
+    fa.free(a);
+    assert.throws(() => fa.free(a), /not allocated/);
+    assert.throws(() => fa.alloc(0x10, 3), RangeError);
+    assert.throws(() => fa.alloc(0, 1), RangeError);
+  });
+
+  it("aligns to large powers of two beyond 32 bits", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0x1_0000_1000, 0x2_0000_0000);
+    assert.equal(fa.alloc(0x1000, 0x1_0000_0000), 0x2_0000_0000);
+  });
+
+  it("snapshots its books", () => {
+    const m = new HostMemory();
+    const fa = new FrameAllocator(m, 0, 0x10000);
+    fa.alloc(0x100, 0x100);
+    const b = fa.alloc(0x1000, 0x1000)!;
+    const s = fa.state();
+    const m2 = HostMemory.fromState(m.state());
+    const fa2 = FrameAllocator.fromState(m2, s);
+    assert.deepEqual(fa2.state(), s);
+    fa2.free(b);
+    assert.equal(m2.isBacked(b, 1), false);
+    assert.equal(fa2.alloc(0x1000, 0x1000), b);
+  });
+});
