@@ -1,0 +1,61 @@
+// The machine a world is built from. Defaults are QEMU virt's addresses and the issue's
+// default machine: RAM 1 GiB at 0x4000_0000 on 2 MiB pages, SMMUv3 at 0x0905_0000, CMDQV
+// at 0x0C00_0000, one VINTF with 2 VCMDQs, profile qemu-latest.
+
+import type { FaultPlan } from "../host/faults.js";
+import type { PageSizeName } from "../mem/types.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
+
+export interface MachineConfig {
+  readonly profile: ProfileName;
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly ramPage: PageSizeName;
+  readonly smmuBase: number;
+  readonly cmdqvBase: number;
+  /** VCMDQs the VMM exposes in its one VINTF (a power of two). */
+  readonly vcmdqs: number;
+  readonly seed: number;
+  /** The arm-smmuv3 `cmdqv` property. spec: qemu §1.9. */
+  readonly cmdqv: "off" | "auto" | "on";
+  /** Guest vCPUs. */
+  readonly vcpus: number;
+  readonly faultPlan: FaultPlan;
+  /** Physical StreamID of the passed-through device and the vSID the guest uses. */
+  readonly physSid: number;
+  readonly virtSid: number;
+  readonly timing: Timing;
+}
+
+/** Virtual-time costs of what a vCPU does. */
+export interface Timing {
+  /** A trapped MMIO access (a VM exit to the VMM and back). */
+  readonly trapNs: number;
+  /** A load/store that reaches device memory directly (the page0 RAM-device map). */
+  readonly directNs: number;
+  /** A guest RAM access. */
+  readonly ramNs: number;
+}
+
+export const DEFAULT_TIMING: Timing = { trapNs: 2_000, directNs: 100, ramNs: 10 };
+
+export const DEFAULT_MACHINE: MachineConfig = {
+  profile: "qemu-latest",
+  ramBase: 0x4000_0000,
+  ramSize: 0x4000_0000,
+  ramPage: "2M",
+  smmuBase: 0x0905_0000,
+  cmdqvBase: 0x0c00_0000,
+  vcmdqs: 2,
+  seed: 1,
+  cmdqv: "on",
+  vcpus: 2,
+  faultPlan: { kind: "none" },
+  physSid: 0x100,
+  virtSid: 0x8,
+  timing: DEFAULT_TIMING,
+};
+
+export function machineConfig(over: Partial<MachineConfig> = {}): MachineConfig {
+  return { ...DEFAULT_MACHINE, ...over };
+}

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { VirtualClock } from "../sim/clock.js";
+import { fromJsonl, toJsonl } from "./jsonl.js";
+import { toPerfetto } from "./perfetto.js";
+import { NULL_TRACER, RecordingTracer } from "./trace.js";
+
+function sample(): RecordingTracer {
+  const clock = new VirtualClock();
+  const t = new RecordingTracer(clock);
+  t.emit("guest.vcpu0", "mmio_write", { addr: "0xc030004", value: 2 });
+  clock.advance(1500);
+  t.emit("vmm.cmdqv", "tegra241_cmdqv_write_mmio", { offset: 4, path: "hw" });
+  t.emit("guest.vcpu0", "cmd_sync_done", { ok: true });
+  return t;
+}
+
+describe("traces", () => {
+  it("records events with the virtual time at which they happened", () => {
+    const t = sample();
+    assert.deepEqual(
+      t.events.map((e) => [e.t, e.actor, e.name]),
+      [
+        [0, "guest.vcpu0", "mmio_write"],
+        [1500, "vmm.cmdqv", "tegra241_cmdqv_write_mmio"],
+        [1500, "guest.vcpu0", "cmd_sync_done"],
+      ],
+    );
+    assert.equal(NULL_TRACER.enabled, false);
+  });
+
+  it("round-trips through JSON Lines and reports bad lines by number", () => {
+    const t = sample();
+    const text = toJsonl(t.events);
+    assert.equal(text.split("\n").length, 4);
+    assert.deepEqual(fromJsonl(text).events, t.events);
+    assert.deepEqual(fromJsonl('{"t":1}\nnot json\n').errors, [
+      "line 1: not a trace event",
+      "line 2: not JSON",
+    ]);
+  });
+
+  it("exports a Perfetto trace with one named track per actor and microsecond timestamps", () => {
+    const doc = JSON.parse(toPerfetto(sample().events)) as {
+      traceEvents: {
+        name: string;
+        ph: string;
+        tid: number;
+        ts?: number;
+        args: { name?: string };
+      }[];
+    };
+    const names = doc.traceEvents.filter((e) => e.name === "thread_name").map((e) => e.args.name);
+    assert.deepEqual(names, ["guest.vcpu0", "vmm.cmdqv"]);
+    const instants = doc.traceEvents.filter((e) => e.ph === "i");
+    assert.equal(instants.length, 3);
+    assert.deepEqual(
+      instants.map((e) => [e.tid, e.ts]),
+      [
+        [1, 0],
+        [2, 1.5],
+        [1, 1.5],
+      ],
+    );
+  });
+});
