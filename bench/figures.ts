@@ -1,8 +1,14 @@
 // The figures `npm run bench` prints. Each sets up a small world and returns a body that
 // performs `n` operations of the kind named.
 
+import { CmdqvHardware } from "../src/host/hw/cmdqv-hw.js";
+import { DEFAULT_HW_CONFIG } from "../src/host/hw/types.js";
 import { AddressSpace } from "../src/mem/address-space.js";
+import { HostMemory } from "../src/mem/host-memory.js";
 import type { MmioDevice, SmallSize } from "../src/mem/types.js";
+import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../src/regs/cmdqv.js";
+import { VirtualClock } from "../src/sim/clock.js";
+import { CS, encode } from "../src/smmu/commands.js";
 import type { Figure } from "./harness.js";
 
 /** A register file behind the bus: the cheapest device, so the figure measures the bus. */
@@ -40,4 +46,59 @@ const busMmio: Figure = {
   },
 };
 
-export const figures: readonly Figure[] = [busMmio];
+/**
+ * The hardware consumer on a guest-owned VINTF (filter, VMID substitution, effects log):
+ * batches of 63 TLBI_NH_ASID and one CMD_SYNC (CS=NONE) per PROD doorbell.
+ */
+const hwConsumer: Figure = {
+  name: "hw_consumer_cmds_per_s",
+  unit: "commands/s",
+  what: "commands consumed by the CMDQV hardware model (batches of TLBI_NH_ASID ending in CMD_SYNC)",
+  setup() {
+    const clock = new VirtualClock();
+    const mem = new HostMemory();
+    const ring = 0x8000_0000;
+    const log2 = 12;
+    const entries = 1 << log2;
+    mem.addBacked(ring, 16 * entries);
+    const hw = new CmdqvHardware({ ...DEFAULT_HW_CONFIG, effectsCapacity: 1 << 12 }, mem, clock);
+    clock.subscribe(hw);
+    // Fill the ring once: 63 TLBIs then a CMD_SYNC, repeated.
+    for (let i = 0; i < entries; i++) {
+      const [d0, d1] =
+        i % 64 === 63
+          ? encode({ op: "CMD_SYNC", cs: CS.NONE, msh: 0, msiattr: 0, msidata: 0, msiaddr: 0n })
+          : encode({ op: "TLBI_NH_ASID", vmid: 0, asid: i & 0xff });
+      mem.write64(ring + 16 * i, d0);
+      mem.write64(ring + 16 * i + 8, d1);
+    }
+    // VINTF1, guest-owned, VMID 5, with LVCMDQ0 = global VCMDQ 2.
+    const v = 1;
+    const q = 2;
+    const vintf = CFG.VINTF_0 + CFG.VINTF_BLOCK_STRIDE * v;
+    hw.write(CFG.CMDQ_ALLOC_0 + 4 * q, 4, (v << 15) | 1);
+    hw.write(vintf, 4, 5 << 1);
+    hw.write(vintf, 4, (5 << 1) | 1);
+    hw.write64(
+      APERTURE.VCMDQ_PAGE1 + APERTURE.VCMDQ_STRIDE * q + VCMDQ1.BASE_L,
+      BigInt(ring) | BigInt(log2),
+    );
+    const p0 = APERTURE.VCMDQ_PAGE0 + APERTURE.VCMDQ_STRIDE * q;
+    hw.write(p0 + VCMDQ0.CONFIG, 4, 1);
+    clock.advance(10_000);
+    let prod = 0;
+    const mask = (2 * entries - 1) >>> 0;
+    const cmdNs = DEFAULT_HW_CONFIG.cmdNs;
+    return (n) => {
+      for (let done = 0; done < n; done += 64) {
+        prod = (prod + 64) & mask;
+        hw.write(p0 + VCMDQ0.PROD, 4, prod);
+        clock.advance(64 * cmdNs);
+      }
+      if (hw.read(p0 + VCMDQ0.CONS, 4) !== prod)
+        throw new Error("consumer fell behind: the figure would be wrong");
+    };
+  },
+};
+
+export const figures: readonly Figure[] = [busMmio, hwConsumer];

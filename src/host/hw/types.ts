@@ -4,8 +4,9 @@
 // the command consumer), raises an edge-triggered IRQ, and records every executed
 // invalidation in an effects log (the TLB/ATC model).
 
-import type { TimeListener } from "../../sim/clock.js";
 import type { MmioDevice } from "../../mem/types.js";
+import { V_CONFIG_RESET } from "../../regs/cmdqv.js";
+import type { TimeListener } from "../../sim/clock.js";
 
 /**
  * Behaviour that no public source pins down (spec linux §8). Each is a named option
@@ -39,6 +40,12 @@ export interface HwConfig {
   /** Capacity of the effects ring (older entries are overwritten; totals keep counting). */
   readonly effectsCapacity: number;
   readonly unknowns: HwUnknowns;
+  /**
+   * Power-on value of the Config-page CONFIG register (STATUS.CMDQV_ENABLED follows its
+   * bit 0 at reset). No source gives the silicon's value: the default is QEMU's emulated
+   * V_CONFIG_RESET (0x00020083, CMDQV_EN=1). spec: linux §1.8, qemu §2.7, linux §8.1.
+   */
+  readonly configReset?: number;
 }
 
 export const DEFAULT_HW_UNKNOWNS: HwUnknowns = {
@@ -59,13 +66,32 @@ export const DEFAULT_HW_CONFIG: HwConfig = {
   cmdNs: 10,
   effectsCapacity: 1 << 16,
   unknowns: DEFAULT_HW_UNKNOWNS,
+  configReset: V_CONFIG_RESET,
 };
+
+/** Who executed an invalidation: a VCMDQ of the CMDQV, or the SMMU's main CMDQ (the host
+ * kernel on a VMM's behalf, spec linux §3.10). */
+export type EffectSource = "vcmdq" | "main-cmdq";
+
+/** Sizes derived from HwConfig (what PARAM advertises). spec: linux §1.7. */
+export interface HwGeometry {
+  readonly numVcmdqs: number;
+  readonly numVintfs: number;
+  readonly lvcmdqsPerVintf: number;
+  /** SID_MATCH/SID_REPLACE slots per VINTF: 1 << numSidLog2, capped at 16 (linux §1.3). */
+  readonly numSids: number;
+  /** The PARAM register value. */
+  readonly param: number;
+}
 
 /** What an executed invalidation did, as recorded in the effects log. */
 export interface Effect {
+  /** Sequence number in the effects log (0 = first record since creation or clear()). */
+  readonly seq: number;
+  readonly source: EffectSource;
   /** Virtual time of execution. */
   readonly t: number;
-  /** Global VCMDQ index that executed it. */
+  /** Global VCMDQ index that executed it, or -1 for the main CMDQ. */
   readonly vcmdq: number;
   /** Owning VINTF, or -1 when the queue is not mapped to one. */
   readonly vintf: number;
@@ -73,13 +99,61 @@ export interface Effect {
   /** VMID used (after substitution for a guest-owned VINTF). */
   readonly vmid: number;
   readonly asid: number;
-  /** Physical SID for ATC_INV (after SID_MATCH/SID_REPLACE), else 0. */
+  /** Physical SID for ATC_INV (after SID_MATCH/SID_REPLACE) or another SID-carrying
+   * command, else 0. */
   readonly sid: number;
-  /** Address field (dword1 bits [63:12] << 12) for VA/ATC invalidations, else 0. */
+  /** Address field (dword1 bits [63:12], or [51:12] for TLBI_S2_IPA, as a byte
+   * address) for VA/IPA/ATC invalidations, else 0. */
   readonly addr: bigint;
 }
 
 export interface IrqSink {
   /** One rising edge of the CMDQV interrupt. */
   edge(): void;
+}
+
+/** Counters the hardware keeps (diagnostics; not architected registers). */
+export interface HwStats {
+  /** Commands consumed without error (CONS moved past them). */
+  readonly commands: number;
+  readonly commandsPerQueue: readonly number[];
+  /** Of those: TLBI_* and ATC_INV executed (also in the effects log). */
+  readonly invalidations: number;
+  readonly syncs: number;
+  /** CFGI_*, PREFETCH_*, PRI_RESP, RESUME, STALL_TERM on hypervisor-owned queues. */
+  readonly noops: number;
+  /** Command errors raised, total and by CONS.ERR code (only non-zero codes listed). */
+  readonly errors: number;
+  readonly errorsByCode: Readonly<Record<number, number>>;
+  /** Errors that raised an IRQ edge / that VI_INT_MASK suppressed. */
+  readonly irqEdges: number;
+  readonly irqMasked: number;
+  /** Times the IrqSinks were called (edges within one step coalesce, see docs). */
+  readonly irqDeliveries: number;
+  /** Guest/host programming errors on the MMIO interface, total and by kind. */
+  readonly badAccesses: number;
+  readonly badBySize: number;
+  readonly badUnknownOffset: number;
+  readonly badReadOnlyWrite: number;
+  /** Writes to CONS/BASE while the queue is enabled (ignored). */
+  readonly badLockedWrite: number;
+  /** 1/2-byte reads (served from the containing u32). */
+  readonly narrowReads: number;
+  /** Accesses to VINTF LVCMDQ slots with no VCMDQ mapped (read 0, write dropped). */
+  readonly unmappedSlotAccesses: number;
+  /** CMDQ_ALLOC changes that broke "map ascending / unmap descending" (linux §2.5). */
+  readonly mapOrderViolations: number;
+}
+
+/** What the host kernel and the world use of the CMDQV silicon (CmdqvHardware). */
+export interface CmdqvDevice extends MmioDevice, TimeListener {
+  readonly geometry: HwGeometry;
+  readonly basePhys: number;
+  /** Bytes of MMIO decoded from basePhys. */
+  readonly size: number;
+  /** Edges are delivered after the step or MMIO write that raised them. */
+  onIrq(sink: IrqSink): void;
+  stats(): HwStats;
+  /** Power-on register values. */
+  reset(): void;
 }

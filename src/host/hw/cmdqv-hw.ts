@@ -1,0 +1,1050 @@
+// The Tegra241 CMDQV silicon as a host-physical MMIO device: Config page (global
+// registers, CMDQ_ALLOC map, VINTF blocks), global VCMDQ page0/page1, and every VINTF's
+// LVCMDQ page0/page1, whose slots alias the global VCMDQ registers through CMDQ_ALLOC.
+// It evolves with virtual time (the three enable handshakes and the command consumer),
+// reports command errors through CONS.ERR, GERROR and the error maps, raises an
+// edge-triggered IRQ, and records every executed invalidation in the effects log.
+//
+// Facts: spec linux §1 (registers), §2 (behaviour), §5 (commands); qemu §2.2–§2.4
+// (fields, reset values). Inferences are marked [inf] here and listed in docs/hardware.md.
+//
+// Hot paths (page0 accesses, the consumer loop) allocate nothing: registers live in
+// typed arrays indexed by global VCMDQ number, the owner view and the command words are
+// reused, and bigint appears only on the 64-bit access path.
+
+import { hi32, join64, lo32 } from "../../bits/u64.js";
+import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
+import { MEM_FAULT } from "../../mem/types.js";
+import { APERTURE, BITS, CFG, V_CONFIG_RESET, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
+import type { Clock, TimeListener } from "../../sim/clock.js";
+import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
+import { QUEUE_LOG2SIZE_MAX, qAdvance, qIsEmpty } from "../../smmu/queue.js";
+import { CMD_CLASS, filterCommand, OP_CLASS, type OwnerView } from "./consumer.js";
+import { EffectsLog, type EffectsLogState } from "./effects-log.js";
+import { ErrorMaps, type ErrorMapsState } from "./errors.js";
+import { checkHwConfig, geometryOf, hwApertureSize, LVCMDQ_SLOTS } from "./geometry.js";
+import { EnableSet, type EnableSetState } from "./handshake.js";
+import { HwCounters, type HwCountersState, STAT } from "./stats.js";
+import type { CmdqvDevice, HwConfig, HwGeometry, HwStats, HwUnknowns, IrqSink } from "./types.js";
+import { VcmdqRegs, type VcmdqRegsState } from "./vcmdq-state.js";
+
+const INF = Number.POSITIVE_INFINITY;
+const SID_STRIDE = VINTF.MAX_SIDS;
+const SLOT_SHIFT = 7; // APERTURE.VCMDQ_STRIDE = 0x80
+const SLOT_MASK = APERTURE.VCMDQ_STRIDE - 1;
+const VINTF_PAIR_SHIFT = 17; // APERTURE.VINTF_STRIDE = 0x20000
+const VINTF_PAIR_MASK = APERTURE.VINTF_STRIDE - 1;
+const PAGE_MASK = APERTURE.PAGE_SIZE - 1;
+const VINTF_BLOCK_MASK = CFG.VINTF_BLOCK_STRIDE - 1;
+const CONS_WRITABLE = (BITS.INDEX_MASK | BITS.CONS_ERR_MASK) >>> 0;
+const GERROR_BITS =
+  BITS.GERROR_CMDQ_ERR | BITS.GERROR_CONS_DRAM_WR_ABT_ERR | BITS.GERROR_CMDQ_INIT_ERR;
+const TWO_32 = 2 ** 32;
+
+/** Snapshot of the whole device: plain numbers and arrays (see state()/load()). */
+export interface CmdqvHwState {
+  /** Virtual time the device has been advanced to. */
+  readonly t: number;
+  readonly config: number;
+  readonly viIntMask: readonly number[];
+  readonly alloc: readonly number[];
+  readonly vintfConfig: readonly number[];
+  readonly glbFiltCfg: readonly number[];
+  readonly glbFiltData: readonly number[];
+  /** SID_MATCH/SID_REPLACE, 16 slots per VINTF (slots ≥ numSids stay 0). */
+  readonly sidMatch: readonly number[];
+  readonly sidReplace: readonly number[];
+  readonly maps: ErrorMapsState;
+  readonly queues: VcmdqRegsState;
+  readonly enable: {
+    readonly cmdqv: EnableSetState;
+    readonly vintf: EnableSetState;
+    readonly vcmdq: EnableSetState;
+  };
+  /** When each VCMDQ completes its next command, -1 when it is not consuming. */
+  readonly nextAt: readonly number[];
+  readonly irqPending: boolean;
+  readonly counters: HwCountersState;
+  readonly effects: EffectsLogState;
+}
+
+/** A decoded view of one VCMDQ for reports and debugging (allocates). */
+export interface VcmdqView {
+  readonly q: number;
+  readonly cons: number;
+  readonly prod: number;
+  readonly config: number;
+  readonly status: number;
+  readonly gerror: number;
+  readonly gerrorn: number;
+  readonly base: bigint;
+  readonly consIndxBase: bigint;
+  /** CMDQ_ALLOC mapping, -1 when not allocated to a VINTF. */
+  readonly vintf: number;
+  readonly lvcmdq: number;
+  /** Consuming right now (enabled, non-empty, no active error). */
+  readonly busy: boolean;
+}
+
+export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
+  readonly name = "tegra241-cmdqv";
+  readonly geometry: HwGeometry;
+  /** Host-physical base of the aperture; MMIO offsets are relative to it. */
+  readonly basePhys: number;
+  /** Bytes decoded: apertureSize(numVintfs). spec: linux §1.1 [inf]. */
+  readonly size: number;
+  /** Every executed invalidation (the TLB/ATC model). */
+  readonly effects: EffectsLog;
+
+  private readonly mem: PhysMemory;
+  private readonly clock: Clock;
+  private readonly unknowns: HwUnknowns;
+  private readonly handshakeNs: number;
+  private readonly cmdNs: number;
+  private readonly configReset: number;
+  private readonly nq: number;
+  private readonly nv: number;
+
+  // Config page registers. spec: linux §1.2, §1.3.
+  private config = 0;
+  private readonly viIntMask = new Uint32Array(2);
+  private readonly alloc: Uint32Array;
+  private readonly vintfConfig: Uint32Array;
+  private readonly glbFiltCfg: Uint32Array;
+  private readonly glbFiltData: Uint32Array;
+  private readonly sidMatch: Uint32Array;
+  private readonly sidReplace: Uint32Array;
+  private readonly maps: ErrorMaps;
+  private readonly q: VcmdqRegs;
+
+  // CMDQ_ALLOC decoded (derived from `alloc`, rebuilt on load).
+  /** VINTF each VCMDQ is allocated to, -1 when ALLOC = 0. */
+  private readonly qVintf: Int16Array;
+  private readonly qLv: Int16Array;
+  /** Global VCMDQ behind VINTF v's LVCMDQ slot l, at [v·128 + l]; -1 for none. */
+  private readonly lvMap: Int16Array;
+  /** VINTF STATUS.VI_NUM_LVCMDQ. */
+  private readonly vintfNumLv: Uint16Array;
+
+  // The three enable handshakes.
+  private readonly enCmdqv = new EnableSet(1);
+  private readonly enVintf: EnableSet;
+  private readonly enQueue: EnableSet;
+
+  // Consumer: completion time of each busy queue's next command; the busy set.
+  private readonly nextAt: Float64Array;
+  private readonly armed: Int16Array;
+  private readonly armedPos: Int16Array;
+  private armedCount = 0;
+
+  private t: number;
+  private irqPending = false;
+  private delivering = false;
+  private readonly sinks: IrqSink[] = [];
+  private readonly counters: HwCounters;
+  /** The command being executed, as four u32 words (reused). */
+  private readonly words = new Uint32Array(4);
+  /** The executing queue's owner, filled per command (reused). */
+  private readonly owner: OwnerView;
+
+  constructor(cfg: HwConfig, mem: PhysMemory, clock: Clock) {
+    checkHwConfig(cfg);
+    this.geometry = geometryOf(cfg);
+    this.basePhys = cfg.basePhys;
+    this.size = hwApertureSize(this.geometry);
+    this.mem = mem;
+    this.clock = clock;
+    this.unknowns = cfg.unknowns;
+    this.handshakeNs = cfg.handshakeNs;
+    this.cmdNs = cfg.cmdNs;
+    this.configReset = (cfg.configReset ?? V_CONFIG_RESET) >>> 0;
+    const nq = this.geometry.numVcmdqs;
+    const nv = this.geometry.numVintfs;
+    this.nq = nq;
+    this.nv = nv;
+    this.effects = new EffectsLog(cfg.effectsCapacity);
+    this.alloc = new Uint32Array(nq);
+    this.vintfConfig = new Uint32Array(nv);
+    this.glbFiltCfg = new Uint32Array(nv);
+    this.glbFiltData = new Uint32Array(nv);
+    this.sidMatch = new Uint32Array(nv * SID_STRIDE);
+    this.sidReplace = new Uint32Array(nv * SID_STRIDE);
+    this.maps = new ErrorMaps(nv);
+    this.q = new VcmdqRegs(nq);
+    this.qVintf = new Int16Array(nq);
+    this.qLv = new Int16Array(nq);
+    this.lvMap = new Int16Array(nv * LVCMDQ_SLOTS);
+    this.vintfNumLv = new Uint16Array(nv);
+    this.enVintf = new EnableSet(nv);
+    this.enQueue = new EnableSet(nq);
+    this.nextAt = new Float64Array(nq);
+    this.armed = new Int16Array(nq);
+    this.armedPos = new Int16Array(nq);
+    this.counters = new HwCounters(nq);
+    this.owner = {
+      guest: false,
+      vmid: 0,
+      sidMatch: this.sidMatch,
+      sidReplace: this.sidReplace,
+      sidBase: 0,
+      numSids: this.geometry.numSids,
+    };
+    this.t = clock.now();
+    this.reset();
+  }
+
+  /** Power-on values (QEMU's emulated ones, spec: linux §1.8, qemu §2.7): CONFIG =
+   * cfg.configReset (default V_CONFIG_RESET, CMDQV_EN = 1) with STATUS = its bit 0, every
+   * other register 0. The effects log and the counters are diagnostics and survive. */
+  reset(): void {
+    this.config = this.configReset;
+    this.viIntMask.fill(0);
+    this.alloc.fill(0);
+    this.vintfConfig.fill(0);
+    this.glbFiltCfg.fill(0);
+    this.glbFiltData.fill(0);
+    this.sidMatch.fill(0);
+    this.sidReplace.fill(0);
+    this.maps.reset();
+    this.q.reset();
+    this.rebuildMapping();
+    this.enCmdqv.reset(this.config & BITS.CMDQV_EN);
+    this.enVintf.reset(0);
+    this.enQueue.reset(0);
+    this.nextAt.fill(INF);
+    this.armedPos.fill(-1);
+    this.armedCount = 0;
+    this.irqPending = false;
+  }
+
+  /** Register an IRQ sink; edges go to every sink in registration order. */
+  onIrq(sink: IrqSink): void {
+    this.sinks.push(sink);
+  }
+
+  /** Virtual time the device state corresponds to. */
+  time(): number {
+    return this.t;
+  }
+
+  // ---- time ----------------------------------------------------------------------------
+
+  /** Bring the device to virtual time `t`: fire due handshakes, consume commands, then
+   * deliver any IRQ edge raised on the way. A t at or before the current time is a no-op. */
+  advanceTo(t: number): void {
+    if (t > this.t && Number.isFinite(t)) this.run(t);
+    this.flushIrq();
+  }
+
+  /**
+   * Process every event (handshake completion, command completion) with time ≤ t in
+   * time order; at equal times commands go first, then handshakes, and queues in index
+   * order. Commands complete at fixed cmdNs steps from when the queue became busy, so
+   * the outcome does not depend on how time is sliced into advanceTo calls.
+   */
+  private run(t: number): void {
+    for (;;) {
+      let qb = -1;
+      let tq = INF;
+      for (let k = 0; k < this.armedCount; k++) {
+        const q = this.armed[k]!;
+        const a = this.nextAt[q]!;
+        if (a < tq || (a === tq && q < qb)) {
+          tq = a;
+          qb = q;
+        }
+      }
+      const th = this.handshakeNext();
+      if (qb >= 0 && tq <= th) {
+        if (tq > t) break;
+        if (tq > this.t) this.t = tq;
+        this.execute(qb, tq);
+      } else {
+        if (th > t) break;
+        if (th > this.t) this.t = th;
+        this.fireHandshakes(th);
+      }
+    }
+    if (t > this.t) this.t = t;
+  }
+
+  private handshakeNext(): number {
+    return Math.min(this.enCmdqv.next, this.enVintf.next, this.enQueue.next);
+  }
+
+  /** Catch up with the clock before an MMIO access (the hardware runs continuously). */
+  private catchUp(): void {
+    const now = this.clock.now();
+    if (now > this.t) this.run(now);
+  }
+
+  /** After a write: a zero-latency handshake completes at once. */
+  private settle(): void {
+    if (this.handshakeNext() <= this.t) this.run(this.t);
+  }
+
+  /**
+   * Deliver a pending IRQ edge. Edges raised within one step coalesce into one, as an
+   * edge-triggered interrupt latches a single pending state until it is taken [inf].
+   * Called after the state is complete, so an ISR reading registers sees it all.
+   */
+  private flushIrq(): void {
+    if (!this.irqPending || this.delivering) return;
+    this.delivering = true;
+    try {
+      while (this.irqPending) {
+        this.irqPending = false;
+        this.counters.inc(STAT.IRQ_DELIVERIES);
+        for (let i = 0; i < this.sinks.length; i++) this.sinks[i]!.edge();
+      }
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  // ---- handshakes ----------------------------------------------------------------------
+
+  private fireHandshakes(t: number): void {
+    if (this.enCmdqv.fire(0, t)) this.cmdqvChanged(t);
+    for (let v = 0; v < this.nv; v++) if (this.enVintf.fire(v, t)) this.vintfChanged(v, t);
+    for (let q = 0; q < this.nq; q++) if (this.enQueue.fire(q, t)) this.rearm(q, t);
+    this.enCmdqv.recomputeNext();
+    this.enVintf.recomputeNext();
+    this.enQueue.recomputeNext();
+  }
+
+  private reevalCmdqv(now: number): void {
+    this.enCmdqv.update(0, (this.config & BITS.CMDQV_EN) !== 0, true, now, this.handshakeNs);
+  }
+
+  /** CMDQV STATUS changed: re-evaluate every dependent (gating [inf], linux §2.1). */
+  private cmdqvChanged(now: number): void {
+    for (let v = 0; v < this.nv; v++) this.reevalVintf(v, now);
+    for (let q = 0; q < this.nq; q++) this.reevalQueue(q, now);
+  }
+
+  /** A VINTF's ENABLE_OK needs CMDQV enabled [inf]. */
+  private reevalVintf(v: number, now: number): void {
+    const en = (this.vintfConfig[v]! & BITS.VINTF_ENABLE) !== 0;
+    const gate = this.enCmdqv.ok[0] === 1;
+    if (this.enVintf.update(v, en, gate, now, this.handshakeNs)) this.vintfChanged(v, now);
+  }
+
+  private vintfChanged(v: number, now: number): void {
+    for (let q = 0; q < this.nq; q++) if (this.qVintf[q] === v) this.reevalQueue(q, now);
+  }
+
+  /** A VCMDQ's EN_OK needs CMDQV enabled and, when mapped, its VINTF's ENABLE_OK [inf]. */
+  private reevalQueue(q: number, now: number): void {
+    const v = this.qVintf[q]!;
+    const gate = this.enCmdqv.ok[0] === 1 && (v < 0 || this.enVintf.ok[v] === 1);
+    const en = (this.q.config[q]! & BITS.CMDQ_EN) !== 0;
+    if (this.enQueue.update(q, en, gate, now, this.handshakeNs)) this.rearm(q, now);
+  }
+
+  // ---- consumer ------------------------------------------------------------------------
+
+  /** LOG2SIZE from BASE, capped at 19: the index fields are 20 bits (linux §5 [inf]). */
+  private log2(q: number): number {
+    return Math.min(this.q.baseLo[q]! & 0x1f, QUEUE_LOG2SIZE_MAX);
+  }
+
+  /** Start or stop the consumer of `q` to match its state at time `now`. */
+  private rearm(q: number, now: number): void {
+    const busy =
+      this.enQueue.ok[q] === 1 &&
+      !this.q.errorActive(q) &&
+      !qIsEmpty(this.q.prod[q]!, this.q.cons[q]!, this.log2(q));
+    if (busy) {
+      if (this.nextAt[q] === INF) {
+        this.nextAt[q] = now + this.cmdNs;
+        this.armedPos[q] = this.armedCount;
+        this.armed[this.armedCount++] = q;
+      }
+    } else if (this.nextAt[q] !== INF) {
+      this.disarm(q);
+    }
+  }
+
+  private disarm(q: number): void {
+    this.nextAt[q] = INF;
+    const k = this.armedPos[q]!;
+    if (k < 0) return;
+    const last = this.armed[--this.armedCount]!;
+    this.armed[k] = last;
+    this.armedPos[last] = k;
+    this.armedPos[q] = -1;
+  }
+
+  /** Complete the command at CONS of queue `q` at time `t`. */
+  private execute(q: number, t: number): void {
+    const regs = this.q;
+    const log2 = this.log2(q);
+    const cons = regs.cons[q]!;
+    // The ring is at a host-physical address: BASE.ADDR [47:5] + 16·idx(CONS).
+    // spec: linux §1.5, §2.7, §5.
+    const lo = regs.baseLo[q]!;
+    const addr =
+      (regs.baseHi[q]! & 0xffff) * TWO_32 + ((lo & ~0x1f) >>> 0) + (cons & ((1 << log2) - 1)) * 16;
+    const mem = this.mem;
+    const w = this.words;
+    const w0 = mem.read(addr, 4);
+    const w1 = mem.read(addr + 4, 4);
+    const w2 = mem.read(addr + 8, 4);
+    const w3 = mem.read(addr + 12, 4);
+    if (w0 === MEM_FAULT || w1 === MEM_FAULT || w2 === MEM_FAULT || w3 === MEM_FAULT) {
+      // spec: linux §2.2: ABT "Abort on command fetch".
+      this.raiseError(q, CMDQ_ERR.ABT);
+      return;
+    }
+    w[0] = w0;
+    w[1] = w1;
+    w[2] = w2;
+    w[3] = w3;
+    const v = this.qVintf[q]!;
+    const own = this.owner;
+    if (v >= 0) {
+      const c = this.vintfConfig[v]!;
+      own.guest = (c & BITS.VINTF_HYP_OWN) === 0;
+      own.vmid = (c >>> 1) & 0xffff;
+      own.sidBase = v * SID_STRIDE;
+    } else {
+      // Not allocated to a VINTF: a hypervisor-owned queue through the global page.
+      own.guest = false;
+      own.vmid = 0;
+      own.sidBase = 0;
+    }
+    const code = filterCommand(w, own, this.unknowns);
+    if (code !== 0) {
+      this.raiseError(q, code);
+      return;
+    }
+    const cls = OP_CLASS[w[0]! & 0xff]!;
+    if (cls === CMD_CLASS.INVALIDATION) {
+      this.effects.recordWords("vcmdq", t, q, v, w[0]!, w[1]!, w[2]!, w[3]!);
+      this.counters.inc(STAT.INVALIDATIONS);
+    } else if (cls === CMD_CLASS.CMD_SYNC) {
+      this.counters.inc(STAT.SYNCS);
+    } else {
+      this.counters.inc(STAT.NOOPS);
+    }
+    const next = qAdvance(cons, 1, log2);
+    regs.cons[q] = next;
+    this.counters.command(q);
+    if (qIsEmpty(regs.prod[q]!, next, log2)) this.disarm(q);
+    else this.nextAt[q] = t + this.cmdNs;
+  }
+
+  /**
+   * A command error, SMMUv3 style (spec: linux §2.2): CONS stays at the bad command with
+   * ERR = code, GERROR.CMDQ_ERR toggles, and the queue stops until software acks through
+   * GERRORN. The error maps record it and one IRQ edge is raised unless VI_INT_MASK masks
+   * the queue's VINTF [inf: linux §1.2 names the mask; its effect is inferred].
+   */
+  private raiseError(q: number, code: number): void {
+    const regs = this.q;
+    regs.cons[q] = withConsErr(regs.cons[q]!, code);
+    regs.gerror[q] = (regs.gerror[q]! ^ BITS.GERROR_CMDQ_ERR) >>> 0;
+    this.disarm(q);
+    this.counters.error(code);
+    const v = this.qVintf[q]!;
+    const l = v >= 0 ? this.qLv[q]! : -1;
+    regs.errVintf[q] = v;
+    regs.errLvcmdq[q] = l;
+    this.maps.set(q, v, l);
+    if (v >= 0 && ((this.viIntMask[v >>> 5]! >>> (v & 31)) & 1) === 1) {
+      this.counters.inc(STAT.IRQ_MASKED);
+    } else {
+      this.counters.inc(STAT.IRQ_EDGES);
+      this.irqPending = true;
+    }
+  }
+
+  // ---- MMIO ----------------------------------------------------------------------------
+
+  read(offset: number, size: SmallSize): number {
+    this.catchUp();
+    let value = 0;
+    if (size === 4) {
+      value = this.read32(offset);
+    } else if ((size === 1 || size === 2) && offset >>> 0 === offset) {
+      // Not architected (linux §1: Linux uses 32/64-bit accesses only). Chosen behaviour:
+      // the bytes of the containing u32, as a bus returning the whole register would.
+      this.counters.inc(STAT.NARROW_READS);
+      const word = this.read32(offset - (offset & 3));
+      value = (word >>> ((offset & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
+    } else {
+      this.counters.inc(STAT.BAD_SIZE);
+    }
+    this.flushIrq();
+    return value >>> 0;
+  }
+
+  write(offset: number, size: SmallSize, value: number): void {
+    this.catchUp();
+    // 1/2-byte writes are not architected: ignored, counted as a bad access.
+    if (size === 4) this.write32(offset, value >>> 0);
+    else this.counters.inc(STAT.BAD_SIZE);
+    this.settle();
+    this.flushIrq();
+  }
+
+  /** A 64-bit read is the two 32-bit registers at offset and offset+4 (BASE and
+   * CONS_INDX_BASE as one value, LVCMDQ_ERR_MAP as Linux reads it, linux §1). Offsets
+   * must be 8-byte aligned [inf]. */
+  read64(offset: number): bigint {
+    this.catchUp();
+    let value = 0n;
+    if (offset >>> 0 !== offset || (offset & 7) !== 0) {
+      this.counters.inc(STAT.BAD_SIZE);
+    } else {
+      const lo = this.read32(offset);
+      const hi = this.read32(offset + 4);
+      value = join64(lo, hi);
+    }
+    this.flushIrq();
+    return value;
+  }
+
+  /** A 64-bit write is the low then the high 32-bit write (writeq of BASE, linux §4.4). */
+  write64(offset: number, value: bigint): void {
+    this.catchUp();
+    if (offset >>> 0 !== offset || (offset & 7) !== 0) {
+      this.counters.inc(STAT.BAD_SIZE);
+    } else {
+      this.write32(offset, lo32(value));
+      this.write32(offset + 4, hi32(value));
+    }
+    this.settle();
+    this.flushIrq();
+  }
+
+  private badUnknown(): number {
+    this.counters.inc(STAT.BAD_UNKNOWN);
+    return 0;
+  }
+
+  private read32(off: number): number {
+    if (off >>> 0 !== off || (off & 3) !== 0) {
+      this.counters.inc(STAT.BAD_SIZE);
+      return 0;
+    }
+    if (off >= this.size) return this.badUnknown();
+    if (off < APERTURE.VCMDQ_PAGE0) return this.readConfig(off);
+    if (off < APERTURE.VINTF_PAGE0) {
+      const page1 = off >= APERTURE.VCMDQ_PAGE1;
+      const rel = off & PAGE_MASK;
+      const q = rel >>> SLOT_SHIFT;
+      if (q >= this.nq) return this.badUnknown();
+      return page1 ? this.readPage1(q, rel & SLOT_MASK) : this.readPage0(q, rel & SLOT_MASK);
+    }
+    const q = this.slotQueue(off);
+    if (q === -2) return this.badUnknown();
+    if (q < 0) {
+      // An LVCMDQ slot with no VCMDQ allocated: reads 0 (HwUnknowns.unmappedLvcmdqReadsZero,
+      // linux §8.5), so a disable poll there ends at once.
+      this.counters.inc(STAT.UNMAPPED_SLOT);
+      return 0;
+    }
+    const inPair = (off - APERTURE.VINTF_PAGE0) & VINTF_PAIR_MASK;
+    return inPair >= APERTURE.PAGE_SIZE
+      ? this.readPage1(q, off & SLOT_MASK)
+      : this.readPage0(q, off & SLOT_MASK);
+  }
+
+  private write32(off: number, value: number): void {
+    if (off >>> 0 !== off || (off & 3) !== 0) {
+      this.counters.inc(STAT.BAD_SIZE);
+      return;
+    }
+    if (off >= this.size) {
+      this.badUnknown();
+      return;
+    }
+    const now = this.t;
+    if (off < APERTURE.VCMDQ_PAGE0) {
+      this.writeConfig(off, value, now);
+      return;
+    }
+    if (off < APERTURE.VINTF_PAGE0) {
+      const page1 = off >= APERTURE.VCMDQ_PAGE1;
+      const rel = off & PAGE_MASK;
+      const q = rel >>> SLOT_SHIFT;
+      if (q >= this.nq) this.badUnknown();
+      else if (page1) this.writePage1(q, rel & SLOT_MASK, value, now);
+      else this.writePage0(q, rel & SLOT_MASK, value, now);
+      return;
+    }
+    const q = this.slotQueue(off);
+    if (q === -2) {
+      this.badUnknown();
+      return;
+    }
+    if (q < 0) {
+      // Unmapped LVCMDQ slot: the write is dropped (linux §8.5; Linux's first reset pass
+      // writes such slots, linux §4.4 V1), not a programming error.
+      this.counters.inc(STAT.UNMAPPED_SLOT);
+      return;
+    }
+    const inPair = (off - APERTURE.VINTF_PAGE0) & VINTF_PAIR_MASK;
+    if (inPair >= APERTURE.PAGE_SIZE) this.writePage1(q, off & SLOT_MASK, value, now);
+    else this.writePage0(q, off & SLOT_MASK, value, now);
+  }
+
+  /**
+   * The global VCMDQ behind a VINTF page offset (VINTF v's LVCMDQ l is VCMDQ q when
+   * CMDQ_ALLOC(q) = {ALLOC=1, VIRT_INTF_INDX=v, LVCMDQ=l}; linux §1.6). -1 for an
+   * unmapped slot, -2 for an offset past the last possible slot.
+   */
+  private slotQueue(off: number): number {
+    const rel = off - APERTURE.VINTF_PAGE0;
+    const v = rel >>> VINTF_PAIR_SHIFT;
+    const l = (rel & PAGE_MASK) >>> SLOT_SHIFT;
+    if (l >= LVCMDQ_SLOTS) return -2;
+    return this.lvMap[v * LVCMDQ_SLOTS + l]!;
+  }
+
+  // Config page. spec: linux §1.2, qemu §2.2.
+
+  private readConfig(off: number): number {
+    switch (off) {
+      case CFG.CONFIG:
+        return this.config;
+      case CFG.PARAM:
+        return this.geometry.param;
+      case CFG.STATUS:
+        return this.enCmdqv.ok[0]!;
+      case CFG.VI_ERR_MAP_0:
+        return this.maps.vi[0]!;
+      case CFG.VI_ERR_MAP_1:
+        return this.maps.vi[1]!;
+      case CFG.VI_INT_MASK_0:
+        return this.viIntMask[0]!;
+      case CFG.VI_INT_MASK_1:
+        return this.viIntMask[1]!;
+      case CFG.CMDQ_ERR_MAP_0:
+      case CFG.CMDQ_ERR_MAP_0 + 4:
+      case CFG.CMDQ_ERR_MAP_0 + 8:
+      case CFG.CMDQ_ERR_MAP_0 + 12:
+        return this.maps.cmdq[(off - CFG.CMDQ_ERR_MAP_0) >>> 2]!;
+    }
+    if (off >= CFG.CMDQ_ALLOC_0 && off < CFG.CMDQ_ALLOC_0 + 4 * this.nq)
+      return this.alloc[(off - CFG.CMDQ_ALLOC_0) >>> 2]!;
+    if (off >= CFG.VINTF_0 && off < CFG.VINTF_0 + CFG.VINTF_BLOCK_STRIDE * this.nv)
+      return this.readVintf((off - CFG.VINTF_0) >>> 8, off & VINTF_BLOCK_MASK);
+    return this.badUnknown();
+  }
+
+  private writeConfig(off: number, value: number, now: number): void {
+    switch (off) {
+      case CFG.CONFIG:
+        // Stored whole (Linux read-modify-writes bit 0, linux §1.2); EN drives STATUS.
+        this.config = value;
+        this.reevalCmdqv(now);
+        return;
+      case CFG.VI_INT_MASK_0:
+        this.viIntMask[0] = value;
+        return;
+      case CFG.VI_INT_MASK_1:
+        this.viIntMask[1] = value;
+        return;
+      case CFG.PARAM:
+      case CFG.STATUS:
+      case CFG.VI_ERR_MAP_0:
+      case CFG.VI_ERR_MAP_1:
+      case CFG.CMDQ_ERR_MAP_0:
+      case CFG.CMDQ_ERR_MAP_0 + 4:
+      case CFG.CMDQ_ERR_MAP_0 + 8:
+      case CFG.CMDQ_ERR_MAP_0 + 12:
+        // Read-only; there is no write-1-to-clear register (qemu §2.1).
+        this.counters.inc(STAT.BAD_RO_WRITE);
+        return;
+    }
+    if (off >= CFG.CMDQ_ALLOC_0 && off < CFG.CMDQ_ALLOC_0 + 4 * this.nq) {
+      this.writeAlloc((off - CFG.CMDQ_ALLOC_0) >>> 2, value, now);
+      return;
+    }
+    if (off >= CFG.VINTF_0 && off < CFG.VINTF_0 + CFG.VINTF_BLOCK_STRIDE * this.nv) {
+      this.writeVintf((off - CFG.VINTF_0) >>> 8, off & VINTF_BLOCK_MASK, value, now);
+      return;
+    }
+    this.badUnknown();
+  }
+
+  // VINTF block. spec: linux §1.3, qemu §2.2.
+
+  private readVintf(v: number, r: number): number {
+    switch (r) {
+      case VINTF.CONFIG:
+        return this.vintfConfig[v]!;
+      case VINTF.STATUS:
+        return this.vintfStatus(v);
+      case VINTF.GLB_FILT_CFG:
+        return this.glbFiltCfg[v]!;
+      case VINTF.GLB_FILT_DATA:
+        return this.glbFiltData[v]!;
+    }
+    const ns = this.geometry.numSids;
+    if (r >= VINTF.SID_MATCH_0 && r < VINTF.SID_MATCH_0 + 4 * ns)
+      return this.sidMatch[v * SID_STRIDE + ((r - VINTF.SID_MATCH_0) >>> 2)]!;
+    if (r >= VINTF.SID_REPLACE_0 && r < VINTF.SID_REPLACE_0 + 4 * ns)
+      return this.sidReplace[v * SID_STRIDE + ((r - VINTF.SID_REPLACE_0) >>> 2)]!;
+    if (r >= VINTF.LVCMDQ_ERR_MAP_0 && r < VINTF.LVCMDQ_ERR_MAP_0 + 16)
+      return this.maps.lv[4 * v + ((r - VINTF.LVCMDQ_ERR_MAP_0) >>> 2)]!;
+    return this.badUnknown();
+  }
+
+  /**
+   * ENABLE_OK [0]; STATUS [3:1] = 1 ("VCMDQ error", qemu §2.2) while any LVCMDQ of the
+   * VINTF has an unacknowledged error [inf: QEMU leaves it 0]; VI_NUM_LVCMDQ [23:16] =
+   * LVCMDQs allocated to it [inf].
+   */
+  private vintfStatus(v: number): number {
+    let err = 0;
+    for (let q = 0; q < this.nq; q++) {
+      if (this.qVintf[q] === v && this.q.errorActive(q)) {
+        err = 1;
+        break;
+      }
+    }
+    return (this.enVintf.ok[v]! | (err << 1) | (this.vintfNumLv[v]! << 16)) >>> 0;
+  }
+
+  private writeVintf(v: number, r: number, value: number, now: number): void {
+    switch (r) {
+      case VINTF.CONFIG:
+        // Stored as written: HYP_OWN is the VMM's to mask (linux §2.3), not the hardware's.
+        this.vintfConfig[v] = value;
+        this.reevalVintf(v, now);
+        return;
+      case VINTF.STATUS:
+        this.counters.inc(STAT.BAD_RO_WRITE);
+        return;
+      case VINTF.GLB_FILT_CFG:
+        this.glbFiltCfg[v] = value;
+        return;
+      case VINTF.GLB_FILT_DATA:
+        this.glbFiltData[v] = value;
+        return;
+    }
+    const ns = this.geometry.numSids;
+    if (r >= VINTF.SID_MATCH_0 && r < VINTF.SID_MATCH_0 + 4 * ns) {
+      this.sidMatch[v * SID_STRIDE + ((r - VINTF.SID_MATCH_0) >>> 2)] = value;
+      return;
+    }
+    if (r >= VINTF.SID_REPLACE_0 && r < VINTF.SID_REPLACE_0 + 4 * ns) {
+      this.sidReplace[v * SID_STRIDE + ((r - VINTF.SID_REPLACE_0) >>> 2)] = value;
+      return;
+    }
+    if (r >= VINTF.LVCMDQ_ERR_MAP_0 && r < VINTF.LVCMDQ_ERR_MAP_0 + 16) {
+      this.counters.inc(STAT.BAD_RO_WRITE);
+      return;
+    }
+    this.badUnknown();
+  }
+
+  // CMDQ_ALLOC. spec: linux §1.2, §1.6, §2.5.
+
+  /** Decode CMDQ_ALLOC(q) into (VINTF, LVCMDQ), or -1 when not allocated. A
+   * VIRT_INTF_INDX beyond the VINTFs PARAM advertises maps nowhere [inf]. */
+  private decodeAlloc(value: number): number {
+    if ((value & BITS.ALLOC) === 0) return -1;
+    const v = (value >>> 15) & 0x3f;
+    return v < this.nv ? v : -1;
+  }
+
+  private writeAlloc(q: number, value: number, now: number): void {
+    this.alloc[q] = value;
+    const oldV = this.qVintf[q]!;
+    const oldL = this.qLv[q]!;
+    const newV = this.decodeAlloc(value);
+    const newL = newV >= 0 ? (value >>> 1) & 0x7f : -1;
+    if (oldV === newV && oldL === newL) return;
+    // "HW requires to map LVCMDQs in ascending order" and unmap in descending order
+    // (linux §2.5 [src]); what breaking it does is unknown, so it is only counted.
+    if (oldV >= 0) {
+      if (oldL + 1 < LVCMDQ_SLOTS && this.slotTaken(oldV, oldL + 1, q))
+        this.counters.inc(STAT.MAP_ORDER);
+      this.vintfNumLv[oldV] = this.vintfNumLv[oldV]! - 1;
+    }
+    this.qVintf[q] = newV;
+    this.qLv[q] = newL;
+    if (newV >= 0) {
+      if (newL > 0 && !this.slotTaken(newV, newL - 1, q)) this.counters.inc(STAT.MAP_ORDER);
+      this.vintfNumLv[newV] = this.vintfNumLv[newV]! + 1;
+      this.rebuildSlot(newV, newL);
+    }
+    if (oldV >= 0) this.rebuildSlot(oldV, oldL);
+    this.reevalQueue(q, now);
+  }
+
+  /** Some VCMDQ other than `except` is allocated to (v, l). */
+  private slotTaken(v: number, l: number, except: number): boolean {
+    for (let q = 0; q < this.nq; q++)
+      if (q !== except && this.qVintf[q] === v && this.qLv[q] === l) return true;
+    return false;
+  }
+
+  /** Slot (v, l) aliases the lowest-numbered VCMDQ allocated to it [inf: a double
+   * allocation is a software bug with undocumented effect]. */
+  private rebuildSlot(v: number, l: number): void {
+    let found = -1;
+    for (let q = 0; q < this.nq; q++) {
+      if (this.qVintf[q] === v && this.qLv[q] === l) {
+        found = q;
+        break;
+      }
+    }
+    this.lvMap[v * LVCMDQ_SLOTS + l] = found;
+  }
+
+  private rebuildMapping(): void {
+    this.lvMap.fill(-1);
+    this.vintfNumLv.fill(0);
+    for (let q = 0; q < this.nq; q++) {
+      const v = this.decodeAlloc(this.alloc[q]!);
+      this.qVintf[q] = v;
+      this.qLv[q] = v >= 0 ? (this.alloc[q]! >>> 1) & 0x7f : -1;
+    }
+    for (let q = this.nq - 1; q >= 0; q--) {
+      const v = this.qVintf[q]!;
+      if (v < 0) continue;
+      this.vintfNumLv[v] = this.vintfNumLv[v]! + 1;
+      this.lvMap[v * LVCMDQ_SLOTS + this.qLv[q]!] = q;
+    }
+  }
+
+  // VCMDQ page0. spec: linux §1.4, qemu §2.3.
+
+  private readPage0(q: number, r: number): number {
+    switch (r) {
+      case VCMDQ0.CONS:
+        return this.q.cons[q]!;
+      case VCMDQ0.PROD:
+        return this.q.prod[q]!;
+      case VCMDQ0.CONFIG:
+        return this.q.config[q]!;
+      case VCMDQ0.STATUS:
+        return this.enQueue.ok[q]!;
+      case VCMDQ0.GERROR:
+        return this.q.gerror[q]!;
+      case VCMDQ0.GERRORN:
+        return this.q.gerrorn[q]!;
+    }
+    return this.badUnknown();
+  }
+
+  /** CONFIG.CMDQ_EN = 0 and STATUS.CMDQ_EN_OK = 0: the queue is fully disabled. */
+  private queueDisabled(q: number): boolean {
+    return (this.q.config[q]! & BITS.CMDQ_EN) === 0 && this.enQueue.ok[q] === 0;
+  }
+
+  private writePage0(q: number, r: number, value: number, now: number): void {
+    const regs = this.q;
+    switch (r) {
+      case VCMDQ0.CONS:
+        // Software owns CONS only while the queue is disabled (Linux zeroes it at deinit,
+        // linux §4.4 D3), as SMMUv3 CMDQ_CONS is read-only while the queue is enabled [inf].
+        if (!this.queueDisabled(q)) {
+          this.counters.inc(STAT.BAD_LOCKED);
+          return;
+        }
+        regs.cons[q] = (value & CONS_WRITABLE) >>> 0;
+        this.rearm(q, now);
+        return;
+      case VCMDQ0.PROD:
+        regs.prod[q] = (value & BITS.INDEX_MASK) >>> 0;
+        this.rearm(q, now);
+        return;
+      case VCMDQ0.CONFIG:
+        regs.config[q] = value & BITS.CMDQ_EN;
+        this.reevalQueue(q, now);
+        return;
+      case VCMDQ0.STATUS:
+      case VCMDQ0.GERROR:
+        this.counters.inc(STAT.BAD_RO_WRITE);
+        return;
+      case VCMDQ0.GERRORN:
+        this.writeGerrorn(q, value, now);
+        return;
+    }
+    this.badUnknown();
+  }
+
+  /**
+   * Acknowledge: software writes GERROR's value into GERRORN (linux §2.2). When that
+   * makes CMDQ_ERR equal again, consumption resumes at CONS (the entry is re-fetched) and,
+   * with HwUnknowns.errMapsClearOnAck, the queue's error-map bits clear (linux §8.2).
+   * A GERRORN that makes them differ without an error stalls the queue (qemu §2.6).
+   */
+  private writeGerrorn(q: number, value: number, now: number): void {
+    const regs = this.q;
+    const wasActive = regs.errorActive(q);
+    regs.gerrorn[q] = value & GERROR_BITS;
+    if (wasActive && !regs.errorActive(q) && this.unknowns.errMapsClearOnAck) {
+      const v = regs.errVintf[q]!;
+      this.maps.clear(q, v, v >= 0 ? regs.errLvcmdq[q]! : -1);
+    }
+    this.rearm(q, now);
+  }
+
+  // VCMDQ page1. spec: linux §1.5, qemu §2.4.
+
+  private readPage1(q: number, r: number): number {
+    switch (r) {
+      case VCMDQ1.BASE_L:
+        return this.q.baseLo[q]!;
+      case VCMDQ1.BASE_H:
+        return this.q.baseHi[q]!;
+      case VCMDQ1.CONS_INDX_BASE_L:
+        return this.q.consIndxBaseLo[q]!;
+      case VCMDQ1.CONS_INDX_BASE_H:
+        return this.q.consIndxBaseHi[q]!;
+    }
+    return this.badUnknown();
+  }
+
+  private writePage1(q: number, r: number, value: number, now: number): void {
+    const regs = this.q;
+    switch (r) {
+      case VCMDQ1.BASE_L:
+      case VCMDQ1.BASE_H:
+        // The ring geometry is fixed while the queue is enabled, as SMMUv3 CMDQ_BASE
+        // [inf]; Linux writes BASE only with the queue disabled (linux §4.4 D4, I2).
+        if (!this.queueDisabled(q)) {
+          this.counters.inc(STAT.BAD_LOCKED);
+          return;
+        }
+        if (r === VCMDQ1.BASE_L) regs.baseLo[q] = value;
+        else regs.baseHi[q] = value;
+        this.rearm(q, now);
+        return;
+      case VCMDQ1.CONS_INDX_BASE_L:
+        // Stored only: its use (with CONFIG.CONS_DRAM_EN) is unknown (linux §8.4).
+        regs.consIndxBaseLo[q] = value;
+        return;
+      case VCMDQ1.CONS_INDX_BASE_H:
+        regs.consIndxBaseHi[q] = value;
+        return;
+    }
+    this.badUnknown();
+  }
+
+  // ---- inspection ----------------------------------------------------------------------
+
+  /** The global VCMDQ that VINTF v's LVCMDQ l aliases, or -1. */
+  vcmdqOf(vintf: number, lvcmdq: number): number {
+    if (
+      !Number.isInteger(vintf) ||
+      !Number.isInteger(lvcmdq) ||
+      vintf < 0 ||
+      vintf >= this.nv ||
+      lvcmdq < 0 ||
+      lvcmdq >= LVCMDQ_SLOTS
+    )
+      return -1;
+    return this.lvMap[vintf * LVCMDQ_SLOTS + lvcmdq]!;
+  }
+
+  /** Offset (from basePhys) of VINTF v's page0, the window the host mmaps (linux §3.8). */
+  vintfPage0Offset(vintf: number): number {
+    return APERTURE.VINTF_PAGE0 + APERTURE.VINTF_STRIDE * vintf;
+  }
+
+  vcmdq(q: number): VcmdqView {
+    const r = this.q;
+    return {
+      q,
+      cons: r.cons[q] ?? 0,
+      prod: r.prod[q] ?? 0,
+      config: r.config[q] ?? 0,
+      status: this.enQueue.ok[q] ?? 0,
+      gerror: r.gerror[q] ?? 0,
+      gerrorn: r.gerrorn[q] ?? 0,
+      base: join64(r.baseLo[q] ?? 0, r.baseHi[q] ?? 0),
+      consIndxBase: join64(r.consIndxBaseLo[q] ?? 0, r.consIndxBaseHi[q] ?? 0),
+      vintf: this.qVintf[q] ?? -1,
+      lvcmdq: this.qLv[q] ?? -1,
+      busy: (this.nextAt[q] ?? INF) !== INF,
+    };
+  }
+
+  stats(): HwStats {
+    return this.counters.snapshot();
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------
+
+  state(): CmdqvHwState {
+    return {
+      t: this.t,
+      config: this.config,
+      viIntMask: Array.from(this.viIntMask),
+      alloc: Array.from(this.alloc),
+      vintfConfig: Array.from(this.vintfConfig),
+      glbFiltCfg: Array.from(this.glbFiltCfg),
+      glbFiltData: Array.from(this.glbFiltData),
+      sidMatch: Array.from(this.sidMatch),
+      sidReplace: Array.from(this.sidReplace),
+      maps: this.maps.state(),
+      queues: this.q.state(),
+      enable: {
+        cmdqv: this.enCmdqv.state(),
+        vintf: this.enVintf.state(),
+        vcmdq: this.enQueue.state(),
+      },
+      nextAt: Array.from(this.nextAt, (a) => (a === INF ? -1 : a)),
+      irqPending: this.irqPending,
+      counters: this.counters.state(),
+      effects: this.effects.state(),
+    };
+  }
+
+  /** Restore a state() taken from a device with the same HwConfig. */
+  load(s: CmdqvHwState): void {
+    const same = (a: readonly number[], n: number, what: string): readonly number[] => {
+      if (a.length !== n)
+        throw new RangeError(`CmdqvHardware.load: ${what} has ${a.length}, expected ${n}`);
+      return a;
+    };
+    if (s.effects.capacity !== this.effects.capacity)
+      throw new RangeError("CmdqvHardware.load: effects capacity differs from the config");
+    this.t = s.t;
+    this.config = s.config >>> 0;
+    this.viIntMask.set(same(s.viIntMask, 2, "viIntMask"));
+    this.alloc.set(same(s.alloc, this.nq, "alloc"));
+    this.vintfConfig.set(same(s.vintfConfig, this.nv, "vintfConfig"));
+    this.glbFiltCfg.set(same(s.glbFiltCfg, this.nv, "glbFiltCfg"));
+    this.glbFiltData.set(same(s.glbFiltData, this.nv, "glbFiltData"));
+    this.sidMatch.set(same(s.sidMatch, this.nv * SID_STRIDE, "sidMatch"));
+    this.sidReplace.set(same(s.sidReplace, this.nv * SID_STRIDE, "sidReplace"));
+    this.maps.load(s.maps);
+    this.q.load(s.queues);
+    this.rebuildMapping();
+    this.enCmdqv.load(s.enable.cmdqv);
+    this.enVintf.load(s.enable.vintf);
+    this.enQueue.load(s.enable.vcmdq);
+    same(s.nextAt, this.nq, "nextAt");
+    this.nextAt.fill(INF);
+    this.armedPos.fill(-1);
+    this.armedCount = 0;
+    for (let q = 0; q < this.nq; q++) {
+      const a = s.nextAt[q]!;
+      if (a < 0) continue;
+      this.nextAt[q] = a;
+      this.armedPos[q] = this.armedCount;
+      this.armed[this.armedCount++] = q;
+    }
+    this.irqPending = s.irqPending;
+    this.counters.load(s.counters);
+    // In place: whoever holds `effects` keeps a valid reference.
+    this.effects.load(s.effects);
+  }
+
+  /** A new device in state `s` (IRQ sinks are not part of the state: register again). */
+  static fromState(s: CmdqvHwState, cfg: HwConfig, mem: PhysMemory, clock: Clock): CmdqvHardware {
+    const hw = new CmdqvHardware(cfg, mem, clock);
+    hw.load(s);
+    return hw;
+  }
+}
