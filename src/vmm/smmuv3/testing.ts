@@ -1,0 +1,126 @@
+// Fakes for the SMMUv3 tests: a tiny Uint8Array-backed guest memory, a recording host, and
+// recording IRQ wires. Test support only; nothing in the model imports it.
+
+import { MEM_FAULT } from "../../mem/types.js";
+import { VirtualClock } from "../../sim/clock.js";
+import { writeCommandWords } from "../../smmu/commands.js";
+import { VmmLog } from "../log.js";
+import type { IrqLine } from "../tegra241-cmdqv/ports.js";
+import type {
+  GuestMemoryPort,
+  InvalidateResult,
+  InvalidationEntry,
+  SmmuHostPort,
+  Smmuv3Irqs,
+} from "./ports.js";
+import type { Smmuv3Profile } from "./profile.js";
+import { type IdrOverrides, Smmuv3Accel } from "./smmuv3.js";
+
+/** Guest RAM of `size` bytes at `base`; anything outside faults. */
+export class TestGuestMemory implements GuestMemoryPort {
+  readonly bytes: Uint8Array;
+  readonly base: number;
+  reads = 0;
+
+  constructor(base: number, size: number) {
+    this.base = base;
+    this.bytes = new Uint8Array(size);
+  }
+
+  private inside(addr: number, size: number): boolean {
+    return addr >= this.base && addr + size <= this.base + this.bytes.length;
+  }
+
+  read(addr: number, size: 1 | 2 | 4): number {
+    this.reads++;
+    if (!this.inside(addr, size)) return MEM_FAULT;
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.bytes[addr - this.base + i]!;
+    return v >>> 0;
+  }
+
+  write(addr: number, size: 1 | 2 | 4, value: number): number {
+    if (!this.inside(addr, size)) return 1;
+    for (let i = 0; i < size; i++) this.bytes[addr - this.base + i] = (value >>> (8 * i)) & 0xff;
+    return 0;
+  }
+
+  /** Lay a command's four raw words at `addr`. */
+  putWords(addr: number, w0: number, w1 = 0, w2 = 0, w3 = 0): void {
+    writeCommandWords(this.bytes, addr - this.base, w0, w1, w2, w3);
+  }
+}
+
+/** Records every host invalidation; `fail` makes the next calls fail with an errno. */
+export class RecordingHost implements SmmuHostPort {
+  readonly calls: [bigint, bigint][][] = [];
+  fail: { errno: number; entryNum: number } | null = null;
+  viommu = true;
+  vdevSids: Set<number> | null = null;
+
+  invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
+    this.calls.push(entries.map((e) => [e[0], e[1]]));
+    if (this.fail) return { ok: false, errno: this.fail.errno, entryNum: this.fail.entryNum };
+    return { ok: true, entryNum: entries.length };
+  }
+
+  hasViommu(): boolean {
+    return this.viommu;
+  }
+
+  hasVdev(sid: number): boolean {
+    return this.vdevSids === null || this.vdevSids.has(sid);
+  }
+
+  /** The forwarded commands, flattened. */
+  commands(): [bigint, bigint][] {
+    return this.calls.flat();
+  }
+}
+
+/** Counts pulses (a raise followed by a lower). */
+export class PulseCounter implements IrqLine {
+  raises = 0;
+  lowers = 0;
+  raise(): void {
+    this.raises++;
+  }
+  lower(): void {
+    this.lowers++;
+  }
+}
+
+export const RAM_BASE = 0x4000_0000;
+export const RAM_SIZE = 0x1_0000;
+
+export interface Rig {
+  readonly smmu: Smmuv3Accel;
+  readonly mem: TestGuestMemory;
+  readonly host: RecordingHost;
+  readonly log: VmmLog;
+  readonly irqs: { [K in keyof Smmuv3Irqs]: PulseCounter };
+}
+
+export function rig(
+  o: { profile?: Smmuv3Profile; idrs?: IdrOverrides; minRamPageSize?: number } = {},
+): Rig {
+  const mem = new TestGuestMemory(RAM_BASE, RAM_SIZE);
+  const host = new RecordingHost();
+  const log = new VmmLog(new VirtualClock());
+  const irqs = {
+    eventq: new PulseCounter(),
+    priq: new PulseCounter(),
+    cmdSync: new PulseCounter(),
+    gerror: new PulseCounter(),
+  };
+  const smmu = new Smmuv3Accel({
+    mem,
+    host,
+    log,
+    irqs,
+    minRamPageSize: o.minRamPageSize ?? 0x1000,
+    ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.idrs ? { idrs: o.idrs } : {}),
+  });
+  return { smmu, mem, host, log, irqs };
+}
