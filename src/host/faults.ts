@@ -28,6 +28,16 @@ export const FAULT_SITES = [
   "veventq_read:copy_to_user",
   "report_event:alloc",
   "hwpt_invalidate:copy_from_user",
+  // Added with the simulated kernel (each mirrors one more fallible kernel step):
+  "ioas_alloc:copy_to_user",
+  "hwpt_alloc:domain_alloc",
+  "hwpt_alloc:copy_to_user",
+  "viommu_alloc:respond",
+  "vdevice_alloc:copy_to_user",
+  "veventq_alloc:copy_to_user",
+  "hw_queue_alloc:access_alloc",
+  "hwpt_invalidate:cmds_alloc",
+  "hwpt_invalidate:copy_to_user",
 ] as const;
 
 export type FaultSite = (typeof FAULT_SITES)[number];

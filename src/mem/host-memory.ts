@@ -201,6 +201,21 @@ export class HostMemory implements PhysMemory {
     return MEM_STATUS.OK;
   }
 
+  readWords(addr: number, out: Uint32Array): boolean {
+    const len = out.length * 4;
+    if (!this.covers(addr, len)) return false;
+    const idx = Math.floor(addr / this.cs);
+    const off = addr - idx * this.cs;
+    if (off + len > this.cs || (off & 3) !== 0) {
+      for (let i = 0; i < out.length; i++) out[i] = this.read(addr + 4 * i, 4);
+      return true;
+    }
+    const b = this.chunkAt(idx);
+    if (b === undefined) out.fill(0);
+    else for (let i = 0; i < out.length; i++) out[i] = loadLE(b, off + 4 * i, 4);
+    return true;
+  }
+
   // ---- 8-byte path (bigint, colder) ----------------------------------------------------
 
   read64(addr: number): bigint | undefined {

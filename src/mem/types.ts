@@ -65,6 +65,12 @@ export interface PhysMemory {
   writeBytes(addr: number, data: Uint8Array): MemStatus;
   /** True when every byte of [addr, addr+len) is backed. */
   isBacked(addr: number, len: number): boolean;
+  /**
+   * Read `out.length` little-endian u32 words at `addr` into `out` with one bounds check
+   * (a bus master's burst, e.g. a 16-byte command fetch). False when any byte is not
+   * backed; `out` is then unspecified. Allocates nothing.
+   */
+  readWords(addr: number, out: Uint32Array): boolean;
 }
 
 /**

@@ -14,7 +14,6 @@
 
 import { hi32, join64, lo32 } from "../../bits/u64.js";
 import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
-import { MEM_FAULT } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, V_CONFIG_RESET, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
 import type { Clock, TimeListener } from "../../sim/clock.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
@@ -246,19 +245,34 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     for (;;) {
       let qb = -1;
       let tq = INF;
+      // The earliest other queue: commands of qb may run back to back until it is due.
+      let q2 = -1;
+      let t2 = INF;
       for (let k = 0; k < this.armedCount; k++) {
         const q = this.armed[k]!;
         const a = this.nextAt[q]!;
         if (a < tq || (a === tq && q < qb)) {
+          q2 = qb;
+          t2 = tq;
           tq = a;
           qb = q;
+        } else if (a < t2 || (a === t2 && q < q2)) {
+          t2 = a;
+          q2 = q;
         }
       }
       const th = this.handshakeNext();
       if (qb >= 0 && tq <= th) {
         if (tq > t) break;
-        if (tq > this.t) this.t = tq;
-        this.execute(qb, tq);
+        // Execute qb's commands in a burst while it stays first in time order: nothing it
+        // does changes another queue's schedule, and a handshake due at the same time
+        // still goes after commands.
+        const limit = Math.min(t, th);
+        do {
+          if (tq > this.t) this.t = tq;
+          this.execute(qb, tq);
+          tq = this.nextAt[qb]!;
+        } while (tq <= limit && (tq < t2 || (tq === t2 && qb < q2)));
       } else {
         if (th > t) break;
         if (th > this.t) this.t = th;
@@ -386,21 +400,12 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     const lo = regs.baseLo[q]!;
     const addr =
       (regs.baseHi[q]! & 0xffff) * TWO_32 + ((lo & ~0x1f) >>> 0) + (cons & ((1 << log2) - 1)) * 16;
-    const mem = this.mem;
     const w = this.words;
-    const w0 = mem.read(addr, 4);
-    const w1 = mem.read(addr + 4, 4);
-    const w2 = mem.read(addr + 8, 4);
-    const w3 = mem.read(addr + 12, 4);
-    if (w0 === MEM_FAULT || w1 === MEM_FAULT || w2 === MEM_FAULT || w3 === MEM_FAULT) {
+    if (!this.mem.readWords(addr, w)) {
       // spec: linux §2.2: ABT "Abort on command fetch".
       this.raiseError(q, CMDQ_ERR.ABT);
       return;
     }
-    w[0] = w0;
-    w[1] = w1;
-    w[2] = w2;
-    w[3] = w3;
     const v = this.qVintf[q]!;
     const own = this.owner;
     if (v >= 0) {

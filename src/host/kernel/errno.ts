@@ -7,6 +7,7 @@ export const ERRNO = {
   EIO: 5,
   ENXIO: 6,
   E2BIG: 7,
+  EBADF: 9,
   ENOMEM: 12,
   EFAULT: 14,
   EBUSY: 16,

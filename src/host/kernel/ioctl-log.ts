@@ -1,0 +1,180 @@
+// Every call into the simulated kernel, in order: the ioctls by their uAPI names and the
+// file operations around them (mmap, munmap, read, close), with virtual time, arguments
+// and the result or errno. Plain JSON data (bigints as 0x strings), so a run's host side
+// can be printed, diffed and replayed.
+
+import type { Clock } from "../../sim/clock.js";
+import type { Tracer } from "../../trace/trace.js";
+import type { Result } from "../../util/result.js";
+import { errnoName } from "./errno.js";
+
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [k: string]: JsonValue };
+
+export interface IoctlLogEntry {
+  readonly seq: number;
+  /** Virtual ns when the call returned. */
+  readonly t: number;
+  /** "IOMMU_HW_QUEUE_ALLOC", "mmap", "read(veventq)", … */
+  readonly call: string;
+  readonly args: JsonValue;
+  /** The output on success. */
+  readonly result?: JsonValue;
+  /** The errno name on failure ("EIO"). */
+  readonly errno?: string;
+  /** What a failure still reports (IOMMU_HWPT_INVALIDATE's entry_num). */
+  readonly detail?: JsonValue;
+}
+
+/** Plain JSON of any argument or result value. */
+export function toJson(x: unknown): JsonValue {
+  if (x === null || x === undefined) return null;
+  switch (typeof x) {
+    case "boolean":
+    case "string":
+      return x;
+    case "number":
+      return Number.isFinite(x) ? x : String(x);
+    case "bigint":
+      return `0x${BigInt.asUintN(64, x).toString(16)}`;
+    case "function":
+    case "symbol":
+      return null;
+    default:
+      break;
+  }
+  if (x instanceof Uint8Array) {
+    let s = "0x";
+    for (const b of x) s += b.toString(16).padStart(2, "0");
+    return s;
+  }
+  if (Array.isArray(x)) return x.map(toJson);
+  const proto = Object.getPrototypeOf(x) as object | null;
+  if (proto !== null && proto !== Object.prototype) {
+    const name = (proto.constructor as { name?: string } | undefined)?.name ?? "object";
+    return `<${name}>`;
+  }
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+    if (v === undefined || typeof v === "function") continue;
+    out[k] = toJson(v);
+  }
+  return out;
+}
+
+/** Short kernel-style names for condensed lines. */
+const LABEL: Readonly<Record<string, string>> = {
+  ioasId: "ioas",
+  viommuId: "viommu",
+  devId: "dev",
+  hwptId: "hwpt",
+  ptId: "pt",
+  vdeviceId: "vdevice",
+  veventqId: "veventq",
+  hwQueueId: "hw_queue",
+  length: "len",
+  dataLen: "data_len",
+  dataType: "data_type",
+  entryLen: "entry_len",
+  entryNum: "entry_num",
+  inDataType: "type",
+  outDataType: "type",
+  virtId: "virt_id",
+  vintfMmapOffset: "mmap_offset",
+  vintfMmapLength: "mmap_len",
+  bufLen: "count",
+};
+
+const HEX = new Set([
+  "iova",
+  "length",
+  "gpa",
+  "offset",
+  "vintfMmapOffset",
+  "vintfMmapLength",
+  "virtId",
+  "prot",
+  "flags",
+]);
+
+/** Keys not worth a condensed line. */
+const SKIP = new Set(["data", "bytes", "fd", "size"]);
+
+function fmtValue(key: string, v: JsonValue): string {
+  if (typeof v === "number" && HEX.has(key)) return `0x${v.toString(16)}`;
+  if (Array.isArray(v)) return `[${v.length}]`;
+  if (v !== null && typeof v === "object") return "{…}";
+  return String(v);
+}
+
+function fmtPairs(obj: JsonValue, skipZeroFlags: boolean): string {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj))
+    return obj === null ? "" : String(obj);
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (SKIP.has(k)) continue;
+    if (skipZeroFlags && k === "flags" && v === 0) continue;
+    if (k === "entries" && Array.isArray(v)) {
+      parts.push(`entries=${v.length}`);
+      continue;
+    }
+    parts.push(`${LABEL[k] ?? k}=${fmtValue(k, v)}`);
+  }
+  return parts.join(" ");
+}
+
+export class IoctlLog {
+  private readonly clock: Clock;
+  private readonly tracer: Tracer | null;
+  private readonly log: IoctlLogEntry[] = [];
+
+  constructor(clock: Clock, tracer: Tracer | null = null) {
+    this.clock = clock;
+    this.tracer = tracer;
+  }
+
+  /** Record one call. The error is an errno, or {errno, entryNum} for invalidations. */
+  record(call: string, args: unknown, r: Result<unknown, unknown>): void {
+    const base = { seq: this.log.length, t: this.clock.now(), call, args: toJson(args) };
+    let e: IoctlLogEntry;
+    if (r.ok) {
+      e = { ...base, result: toJson(r.value) };
+    } else if (typeof r.error === "number") {
+      e = { ...base, errno: errnoName(r.error) };
+    } else {
+      const x = r.error as { errno: number; entryNum?: number };
+      e = { ...base, errno: errnoName(x.errno), detail: toJson({ entryNum: x.entryNum }) };
+    }
+    this.log.push(e);
+    if (this.tracer?.enabled)
+      this.tracer.emit("host.kernel", call, {
+        ret: e.errno ?? "ok",
+        line: IoctlLog.condense(e),
+      });
+  }
+
+  entries(): readonly IoctlLogEntry[] {
+    return this.log;
+  }
+
+  /** One line per call: `IOMMU_HW_QUEUE_ALLOC viommu=3 type=1 index=0 … → hw_queue=5`. */
+  condensed(): string[] {
+    return this.log.map(IoctlLog.condense);
+  }
+
+  static condense(e: IoctlLogEntry): string {
+    const args = fmtPairs(e.args, true);
+    const head = args.length > 0 ? `${e.call} ${args}` : e.call;
+    if (e.errno !== undefined) {
+      const d = e.detail !== undefined ? ` ${fmtPairs(e.detail, false)}` : "";
+      return `${head} → ${e.errno}${d}`;
+    }
+    const res = e.result === undefined || e.result === null ? "" : fmtPairs(e.result, false);
+    return `${head} → ${res.length > 0 ? res : "0"}`;
+  }
+}
