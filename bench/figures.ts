@@ -9,6 +9,8 @@ import type { MmioDevice, SmallSize } from "../src/mem/types.js";
 import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../src/regs/cmdqv.js";
 import { VirtualClock } from "../src/sim/clock.js";
 import { CS, encode } from "../src/smmu/commands.js";
+import { linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
+import { CMDQV_BASE, createTestbed } from "../src/vmm/tegra241-cmdqv/testbed.js";
 import type { Figure } from "./harness.js";
 
 /** A register file behind the bus: the cheapest device, so the figure measures the bus. */
@@ -101,4 +103,54 @@ const hwConsumer: Figure = {
   },
 };
 
-export const figures: readonly Figure[] = [busMmio, hwConsumer];
+/** A guest on the default machine with VCMDQ0 allocated and VCMDQ1 not. */
+function vmmMachine() {
+  const tb = createTestbed({ profile: "qemu-latest" });
+  linuxBringUp(tb, [{ gpa: 0x4020_0000, log2size: 12 }]);
+  tb.step(10_000);
+  return tb;
+}
+
+const vmmTrapped: Figure = {
+  name: "vmm_trapped_mmio_per_s",
+  unit: "accesses/s",
+  what: "trapped 4-byte register accesses through the address space and the CMDQV device model (cache path)",
+  setup() {
+    const tb = vmmMachine();
+    const prod = CMDQV_BASE + OFF.page0(1, VCMDQ0.PROD, false);
+    const as = tb.as;
+    return (n) => {
+      let acc = 0;
+      for (let i = 0; i < n; i += 2) {
+        as.write(prod, 4, i & 0xff);
+        acc ^= as.read(prod, 4);
+      }
+      if (acc === -2) throw new Error("unreachable");
+    };
+  },
+};
+
+const vmmPage0: Figure = {
+  name: "vmm_page0_mmio_per_s",
+  unit: "accesses/s",
+  what: "4-byte accesses through the guest page0 RAM-device map to the host hardware (no trap)",
+  setup() {
+    const tb = vmmMachine();
+    const cons = CMDQV_BASE + OFF.page0(0, VCMDQ0.CONS);
+    const prod = CMDQV_BASE + OFF.page0(0, VCMDQ0.PROD);
+    const as = tb.as;
+    const traps = as.traps();
+    return (n) => {
+      let acc = 0;
+      for (let i = 0; i < n; i += 2) {
+        acc ^= as.read(cons, 4);
+        as.write(prod, 4, 0);
+      }
+      if (as.traps() !== traps)
+        throw new Error("page0 accesses trapped: the figure would be wrong");
+      if (acc === -2) throw new Error("unreachable");
+    };
+  },
+};
+
+export const figures: readonly Figure[] = [busMmio, hwConsumer, vmmTrapped, vmmPage0];

@@ -8,7 +8,7 @@
 // and reflects allocation failures and hardware errors back to the guest.
 // Facts: spec qemu §1–§3. Guest input never throws: bad accesses are logged guest errors.
 
-import { hi32, join64, lo32, mergeHi, mergeLo } from "../../bits/u64.js";
+import { hi32, join64, lo32 } from "../../bits/u64.js";
 import {
   HW_INFO_TYPE,
   HW_QUEUE_TYPE,
@@ -20,7 +20,6 @@ import {
 import type { MmioDevice, SmallSize } from "../../mem/types.js";
 import {
   APERTURE,
-  BASE_ADDR_MASK,
   BITS,
   CFG,
   TEGRA241_CMDQV_IO_LEN,
@@ -224,11 +223,17 @@ export class Tegra241CmdqvDevice implements MmioDevice {
       this.log.guestError(`tegra241-cmdqv: bad read size ${size} at 0x${offset.toString(16)}`);
       return 0;
     }
-    return lo32(this.readReg(offset));
+    return this.readReg(offset, false);
   }
 
+  /**
+   * Reads ignore the access size (spec qemu §2.1): the 32-bit register, zero-extended,
+   * except Page1 BASE_L/CONS_INDX_BASE_L, which return the whole 64-bit value.
+   */
   read64(offset: number): bigint {
-    return this.readReg(offset);
+    const lo = this.readReg(offset, false);
+    const hi = this.readReg(offset, true);
+    return join64(lo, hi);
   }
 
   write(offset: number, size: SmallSize, value: number): void {
@@ -240,62 +245,57 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   }
 
   write64(offset: number, value: bigint): void {
-    this.writell(offset, BigInt.asUintN(64, value));
+    this.writell(offset, lo32(value), hi32(value));
   }
 
-  /** Reads ignore the access size: the 32-bit register, or the 64-bit Page1 BASE/DRAM. */
-  private readReg(offset: number): bigint {
-    let v: bigint;
+  /**
+   * The register at `offset` as a u32; with `upper`, the upper half a 64-bit read returns
+   * (non-zero only for the Page1 64-bit registers). Allocation-free.
+   */
+  private readReg(offset: number, upper: boolean): number {
+    let v: number;
     let path = "cache";
     if (!(offset >= 0 && offset < TEGRA241_CMDQV_IO_LEN)) {
-      this.log.unimp(`tegra241-cmdqv: read off limit 0x${offset.toString(16)}`);
-      return 0n;
+      if (!upper) this.log.unimp(`tegra241-cmdqv: read off limit 0x${offset.toString(16)}`);
+      return 0;
     }
     if (offset < APERTURE.VCMDQ_PAGE0) {
-      v = BigInt(this.readConfig(offset));
+      if (upper) return 0;
+      v = this.readConfig(offset);
     } else if (
       offset < APERTURE.VCMDQ_PAGE1 ||
       (offset >= APERTURE.VINTF_PAGE0 && offset < APERTURE.VINTF_PAGE1)
     ) {
+      if (upper) return 0;
       const rel =
         offset - (offset < APERTURE.VCMDQ_PAGE1 ? APERTURE.VCMDQ_PAGE0 : APERTURE.VINTF_PAGE0);
       const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
       const reg = rel % APERTURE.VCMDQ_STRIDE;
       if (i >= this.numVcmdqs || reg > VCMDQ0.GERRORN || reg % 4) {
         this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
-        return 0n;
+        return 0;
       }
       const hw = this.hwPage0(i);
-      path = hw ? "hw" : "cache";
-      v = BigInt(hw ? hw.read(APERTURE.VCMDQ_STRIDE * i + reg, 4) : this.cachedPage0(i, reg));
+      if (hw) path = "hw";
+      v = hw ? hw.read(APERTURE.VCMDQ_STRIDE * i + reg, 4) : this.cachedPage0(i, reg);
     } else {
       const rel =
         offset - (offset < APERTURE.VINTF_PAGE0 ? APERTURE.VCMDQ_PAGE1 : APERTURE.VINTF_PAGE1);
       const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
       const reg = rel % APERTURE.VCMDQ_STRIDE;
-      if (i >= this.numVcmdqs) {
-        this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
-        return 0n;
-      }
-      switch (reg) {
-        case VCMDQ1.BASE_L:
-          v = this.regs.base[i]!;
-          break;
-        case VCMDQ1.BASE_H:
-          v = BigInt(hi32(this.regs.base[i]!));
-          break;
-        case VCMDQ1.CONS_INDX_BASE_L:
-          v = this.regs.consIndxBase[i]!;
-          break;
-        case VCMDQ1.CONS_INDX_BASE_H:
-          v = BigInt(hi32(this.regs.consIndxBase[i]!));
-          break;
-        default:
+      const r = this.regs;
+      if (i >= this.numVcmdqs || reg > VCMDQ1.CONS_INDX_BASE_H || reg % 4) {
+        if (!upper)
           this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
-          return 0n;
+        return 0;
       }
+      if (reg === VCMDQ1.BASE_L) v = upper ? r.baseHi[i]! : r.baseLo[i]!;
+      else if (reg === VCMDQ1.CONS_INDX_BASE_L)
+        v = upper ? r.consIndxBaseHi[i]! : r.consIndxBaseLo[i]!;
+      else if (upper) return 0;
+      else v = reg === VCMDQ1.BASE_H ? r.baseHi[i]! : r.consIndxBaseHi[i]!;
     }
-    if (this.tracer.enabled)
+    if (this.tracer.enabled && !upper)
       this.tracer.emit(ACTOR, "tegra241_cmdqv_read_mmio", {
         offset,
         value: `0x${v.toString(16)}`,
@@ -381,15 +381,15 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     else if (offset < APERTURE.VCMDQ_PAGE1)
       this.writePage0(offset - APERTURE.VCMDQ_PAGE0, value, offset);
     else if (offset < APERTURE.VINTF_PAGE0)
-      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, BigInt(value), 4, offset);
+      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, value, 0, 4, offset);
     // VINTF aliases: offset − 0x20000 is the direct aperture. spec: qemu §2.5.
     else if (offset < APERTURE.VINTF_PAGE1)
       this.writePage0(offset - APERTURE.VINTF_PAGE0, value, offset);
-    else this.writePage1(offset - APERTURE.VINTF_PAGE1, BigInt(value), 4, offset);
+    else this.writePage1(offset - APERTURE.VINTF_PAGE1, value, 0, 4, offset);
   }
 
   /** 8-byte writes are accepted only at Page1 BASE_L and CONS_INDX_BASE_DRAM_L. spec: qemu §2.1. */
-  private writell(offset: number, value: bigint): void {
+  private writell(offset: number, lo: number, hi: number): void {
     const inPage1 = offset >= APERTURE.VCMDQ_PAGE1 && offset < APERTURE.VINTF_PAGE0;
     const inVintf1 = offset >= APERTURE.VINTF_PAGE1 && offset < TEGRA241_CMDQV_IO_LEN;
     if (inPage1 || inVintf1) {
@@ -399,10 +399,10 @@ export class Tegra241CmdqvDevice implements MmioDevice {
         if (this.tracer.enabled)
           this.tracer.emit(ACTOR, "tegra241_cmdqv_write_mmio", {
             offset,
-            value: `0x${value.toString(16)}`,
+            value: `0x${join64(lo, hi).toString(16)}`,
             size: 8,
           });
-        this.writePage1(rel, value, 8, offset);
+        this.writePage1(rel, lo, hi, 8, offset);
         return;
       }
     }
@@ -527,7 +527,8 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return true;
   }
 
-  private writePage1(rel: number, value: bigint, size: 4 | 8, offset: number): void {
+  /** A Page1 write: `lo` (and `hi` for an 8-byte write) at slot offset `rel`. */
+  private writePage1(rel: number, lo: number, hi: number, size: 4 | 8, offset: number): void {
     const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
     const reg = rel % APERTURE.VCMDQ_STRIDE;
     if (i >= this.numVcmdqs) {
@@ -543,21 +544,20 @@ export class Tegra241CmdqvDevice implements MmioDevice {
           this.log.guestError(`tegra241-cmdqv: VCMDQ${i} BASE write ignored while enabled`);
           return;
         }
-        const old = r.base[i]!;
-        r.base[i] =
-          size === 8
-            ? value
-            : reg === VCMDQ1.BASE_L
-              ? mergeLo(old, Number(value))
-              : mergeHi(old, Number(value));
+        if (reg === VCMDQ1.BASE_H) r.baseHi[i] = lo;
+        else {
+          r.baseLo[i] = lo;
+          if (size === 8) r.baseHi[i] = hi;
+        }
         this.setup(i);
         return;
       }
       case VCMDQ1.CONS_INDX_BASE_L:
-        r.consIndxBase[i] = size === 8 ? value : mergeLo(r.consIndxBase[i]!, Number(value));
+        r.consIndxBaseLo[i] = lo;
+        if (size === 8) r.consIndxBaseHi[i] = hi;
         return;
       case VCMDQ1.CONS_INDX_BASE_H:
-        r.consIndxBase[i] = mergeHi(r.consIndxBase[i]!, Number(value));
+        r.consIndxBaseHi[i] = lo;
         return;
       default:
         this.log.unimp(`tegra241-cmdqv: write to unhandled offset 0x${offset.toString(16)}`);
@@ -580,7 +580,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     const r = this.regs;
     return (
       this.viommuId !== 0 &&
-      r.base[i] !== 0n &&
+      (r.baseLo[i]! | r.baseHi[i]!) !== 0 &&
       (r.allocMap[i]! & BITS.ALLOC) !== 0 &&
       (r.status & 1) !== 0 &&
       (r.vintfStatus & 1) !== 0
@@ -591,12 +591,14 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return i > 0 && this.hwq[i - 1] === null;
   }
 
+  /** BASE bits [47:5]: the queue's guest-physical address. spec: qemu §2.4. */
   private queueAddr(i: number): number {
-    return Number(this.regs.base[i]! & BASE_ADDR_MASK);
+    return (this.regs.baseHi[i]! & 0xffff) * 0x1_0000_0000 + ((this.regs.baseLo[i]! & ~0x1f) >>> 0);
   }
 
+  /** 1 << (LOG2SIZE + 4) bytes (16-byte entries). spec: qemu §2.4. */
   private queueLength(i: number): number {
-    return 2 ** ((Number(this.regs.base[i]! & 0x1fn) + 4) | 0);
+    return 2 ** ((this.regs.baseLo[i]! & 0x1f) + 4);
   }
 
   /**

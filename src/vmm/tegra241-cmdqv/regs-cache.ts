@@ -24,9 +24,11 @@ export interface RegsCache {
   vcmdqStatus: number[];
   gerror: number[];
   gerrorn: number[];
-  /** Per VCMDQ page1. */
-  base: bigint[];
-  consIndxBase: bigint[];
+  /** Per VCMDQ page1, as u32 halves so the 4-byte MMIO path never builds a bigint. */
+  baseLo: number[];
+  baseHi: number[];
+  consIndxBaseLo: number[];
+  consIndxBaseHi: number[];
 }
 
 /** PARAM as QEMU computes it: VER 1, log2 VCMDQs, one VINTF, 16 SIDs (0x4011 for 2 VCMDQs). */
@@ -56,8 +58,10 @@ export function newRegsCache(numVcmdqs: number): RegsCache {
     vcmdqStatus: zeros(numVcmdqs),
     gerror: zeros(numVcmdqs),
     gerrorn: zeros(numVcmdqs),
-    base: new Array<bigint>(numVcmdqs).fill(0n),
-    consIndxBase: new Array<bigint>(numVcmdqs).fill(0n),
+    baseLo: zeros(numVcmdqs),
+    baseHi: zeros(numVcmdqs),
+    consIndxBaseLo: zeros(numVcmdqs),
+    consIndxBaseHi: zeros(numVcmdqs),
   };
   initRegs(c);
   return c;
@@ -77,8 +81,10 @@ export function initRegs(c: RegsCache): void {
   c.vintfStatus = 0;
   c.allocMap.fill(0);
   for (let i = 0; i < n; i++) resetPage0(c, i);
-  c.base.fill(0n);
-  c.consIndxBase.fill(0n);
+  c.baseLo.fill(0);
+  c.baseHi.fill(0);
+  c.consIndxBaseLo.fill(0);
+  c.consIndxBaseHi.fill(0);
 }
 
 /** Zero one VCMDQ's cached page0 registers (the v7 cache reset on free). spec: qemu §2.6. */

@@ -1,0 +1,215 @@
+// Probe, vIOMMU allocation with its reverse unwind, and the MMIO access rules of
+// spec qemu §1.3, §1.5 and §2.1.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createHost, type HostConfig } from "../../host/host.js";
+import { HWPT_ALLOC_NEST_PARENT } from "../../host/kernel/uapi.js";
+import { AddressSpace } from "../../mem/address-space.js";
+import { VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
+import { IommufdBackend } from "../iommufd-backend.js";
+import { VmmLog } from "../log.js";
+import { probeCmdqv, Tegra241CmdqvDevice } from "./device.js";
+import { OFF } from "./guest-steps.js";
+import { PROFILES } from "./profile.js";
+import {
+  createTestbed,
+  FakeSmmu,
+  OverlayPage0Window,
+  PAGE0_WINDOW,
+  PHYS_SID,
+  RecordingIrq,
+} from "./testbed.js";
+
+function hostWith(cfg: Partial<HostConfig>) {
+  const host = createHost(cfg);
+  const ram = host.allocGuestRam({
+    gpaBase: 0x4000_0000,
+    size: 0x4000_0000,
+    pageSize: 0x20_0000,
+    seed: 1,
+  });
+  const devId = host.bindDevice(PHYS_SID);
+  const log = new VmmLog(host.clock);
+  const backend = new IommufdBackend(host.iommufd, log);
+  return { host, ram, devId, log, backend };
+}
+
+function deviceOn(h: ReturnType<typeof hostWith>) {
+  const as = new AddressSpace();
+  return new Tegra241CmdqvDevice({
+    profile: PROFILES["qemu-v7"],
+    backend: h.backend,
+    log: h.log,
+    irq: new RecordingIrq(),
+    page0: new OverlayPage0Window(as, "page0", PAGE0_WINDOW),
+    smmu: new FakeSmmu(19, 0x20_0000),
+    isRam: () => true,
+  });
+}
+
+function nestParent(h: ReturnType<typeof hostWith>): number {
+  const k = h.host.iommufd;
+  const ioas = k.ioasAlloc();
+  assert.ok(ioas.ok);
+  assert.ok(
+    k.ioasMap({
+      ioasId: ioas.value.ioasId,
+      iova: h.ram.gpaBase,
+      length: h.ram.size,
+      gpa: h.ram.gpaBase,
+    }).ok,
+  );
+  const hwpt = k.hwptAlloc({
+    flags: HWPT_ALLOC_NEST_PARENT,
+    devId: h.devId,
+    ptId: ioas.value.ioasId,
+  });
+  assert.ok(hwpt.ok);
+  return hwpt.value.hwptId;
+}
+
+describe("probe (spec qemu §1.3)", () => {
+  it("accepts the default host: version 1, two vCMDQs per VINTF, 16 SIDs", () => {
+    const h = hostWith({});
+    const r = probeCmdqv(h.backend, h.devId);
+    assert.deepEqual(r, { ok: true, value: { version: 1, log2vcmdqs: 1, log2vsids: 4 } });
+  });
+
+  it("rejects an unsupported version with the Host CMDQV message", () => {
+    const h = hostWith({ hw: { version: 2 } });
+    assert.deepEqual(probeCmdqv(h.backend, h.devId), {
+      ok: false,
+      error: "Host CMDQV: unsupported version 2",
+    });
+  });
+
+  it("rejects a host with one vCMDQ per VINTF", () => {
+    const h = hostWith({ hw: { numVcmdqLog2: 6, numVintfLog2: 6 } });
+    assert.deepEqual(probeCmdqv(h.backend, h.devId), {
+      ok: false,
+      error: "Host CMDQV: insufficient vCMDQs log2=0",
+    });
+  });
+
+  it("rejects a host with fewer than 16 SIDs per VINTF", () => {
+    const h = hostWith({ hw: { numSidLog2: 3 } });
+    assert.deepEqual(probeCmdqv(h.backend, h.devId), {
+      ok: false,
+      error: "Host CMDQV: insufficient SIDs log2=3",
+    });
+  });
+
+  it("passes on the kernel's error for an unknown device", () => {
+    const h = hostWith({});
+    const r = probeCmdqv(h.backend, 999);
+    assert.deepEqual(r, {
+      ok: false,
+      error: "IOMMU_GET_HW_INFO failed: No such file or directory",
+    });
+  });
+});
+
+describe("vIOMMU allocation (spec qemu §1.5)", () => {
+  it("allocates the vIOMMU, maps page0 and allocates a vEVENTQ of depth 2^19", () => {
+    const h = hostWith({});
+    const dev = deviceOn(h);
+    const r = dev.allocViommu(h.devId, nestParent(h));
+    assert.ok(r.ok);
+    const calls = h.host.iommufd.log.entries().map((e) => e.call);
+    assert.deepEqual(calls.slice(-3), ["IOMMU_VIOMMU_ALLOC", "mmap", "IOMMU_VEVENTQ_ALLOC"]);
+    const vq = h.host.iommufd.log.entries().at(-1)?.args as {
+      depth?: number;
+      veventq_depth?: number;
+    };
+    assert.equal(vq.depth ?? vq.veventq_depth, 1 << 19);
+    assert.equal(dev.page0Mapped(), true);
+  });
+
+  it("unwinds in reverse when the vEVENTQ allocation fails: munmap page0, then free the vIOMMU", () => {
+    const h = hostWith({ faultPlan: { kind: "site", site: "veventq_alloc:obj_alloc", nth: 1 } });
+    const dev = deviceOn(h);
+    const before = h.host.liveObjects().length;
+    const hwpt = nestParent(h);
+    const r = dev.allocViommu(h.devId, hwpt);
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? "" : r.error, /Tegra241 CMDQV: failed to alloc veventq$/);
+    const calls = h.host.iommufd.log.entries().map((e) => [e.call, e.errno ?? "ok"]);
+    assert.deepEqual(calls.slice(-3), [
+      ["IOMMU_VEVENTQ_ALLOC", "ENOMEM"],
+      ["munmap", "ok"],
+      ["IOMMU_DESTROY", "ok"],
+    ]);
+    assert.equal(h.host.liveObjects().length, before + 2, "only the IOAS and HWPT remain");
+    assert.equal(dev.page0Mapped(), false);
+  });
+
+  it("frees the vIOMMU when mapping page0 fails", () => {
+    const h = hostWith({ faultPlan: { kind: "site", site: "mmap:vma_alloc", nth: 1 } });
+    const dev = deviceOn(h);
+    const r = dev.allocViommu(h.devId, nestParent(h));
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? "" : r.error, /Tegra241 CMDQV: failed to mmap VINTF page0$/);
+    assert.deepEqual(
+      h.host.iommufd.log
+        .entries()
+        .slice(-2)
+        .map((e) => e.call),
+      ["mmap", "IOMMU_DESTROY"],
+    );
+    assert.ok(!h.host.liveObjects().some((o) => o.kind === "viommu"));
+  });
+});
+
+describe("MMIO access rules (spec qemu §2.1)", () => {
+  it("logs 1- and 2-byte accesses as guest errors: reads give 0, writes are ignored", () => {
+    const tb = createTestbed({ profile: "qemu-v7" });
+    tb.as.write(0x0c00_0000 + OFF.VINTF0_CONFIG, 2, 1);
+    assert.equal(tb.r32(OFF.VINTF0_CONFIG), 0);
+    assert.equal(tb.as.read(0x0c00_0000 + OFF.CONFIG, 1), 0);
+    assert.equal(tb.log.count("guest_error"), 2);
+  });
+
+  it("reads unknown offsets as 0 and ignores writes to them and to read-only registers, logging LOG_UNIMP", () => {
+    const tb = createTestbed({ profile: "qemu-v7" });
+    tb.w32(0x0c, 0xffff_ffff);
+    assert.equal(tb.r32(0x0c), 0);
+    tb.w32(0x004, 0); // PARAM is read-only
+    assert.equal(tb.r32(0x004), 0x4011);
+    tb.w32(OFF.page0(0, VCMDQ0.GERROR, false), 4);
+    assert.equal(tb.r32(OFF.page0(0, VCMDQ0.GERROR, false)), 0);
+    assert.equal(tb.r32(OFF.page0(0, 0x18, false)), 0);
+    assert.ok(tb.log.count("unimp") >= 4);
+  });
+
+  it("accepts 8-byte writes only at page1 BASE_L and CONS_INDX_BASE_L", () => {
+    const tb = createTestbed({ profile: "qemu-v7" });
+    tb.w64(OFF.page1(1, VCMDQ1.CONS_INDX_BASE_L, false), 0x1_2345_6780n);
+    assert.equal(tb.r64(OFF.page1(1, VCMDQ1.CONS_INDX_BASE_L, false)), 0x1_2345_6780n);
+    tb.w64(OFF.page0(1, VCMDQ0.PROD, false), 5n);
+    assert.equal(tb.r32(OFF.page0(1, VCMDQ0.PROD, false)), 0);
+    assert.ok(tb.log.text("unimp").some((l) => l.endsWith("(WI)")));
+  });
+
+  it("reads BASE_H as BASE >> 32 and a readq of a page0 register zero-extended", () => {
+    const tb = createTestbed({ profile: "qemu-v7" });
+    tb.w32(OFF.page1(0, VCMDQ1.BASE_H, false), 0x12);
+    tb.w32(OFF.page1(0, VCMDQ1.BASE_L, false), 0x40_0000 | 12);
+    assert.equal(tb.r32(OFF.page1(0, VCMDQ1.BASE_H, false)), 0x12);
+    assert.equal(tb.r64(OFF.page1(0, VCMDQ1.BASE_L, false)), 0x12_0040_000cn);
+    tb.w32(OFF.page0(0, VCMDQ0.PROD, false), 3);
+    assert.equal(tb.r64(OFF.page0(0, VCMDQ0.PROD, false)), 3n);
+  });
+
+  it("never throws for any offset, size or value a guest can produce", () => {
+    const tb = createTestbed({ profile: "reference" });
+    for (const off of [-4, 0x4_fffc, 0x5_0000, 0x30_0000, 0x10_0003, 2 ** 40]) {
+      for (const size of [1, 2, 4] as const) {
+        tb.dev.write(off, size, 0xffff_ffff);
+        tb.dev.read(off, size);
+      }
+      tb.dev.write64(off, -1n);
+      tb.dev.read64(off);
+    }
+  });
+});
