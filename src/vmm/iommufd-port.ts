@@ -23,6 +23,8 @@ export interface MappingPort extends MmioDevice {
 export interface VeventqFdPort {
   /** read(2): whole records only; an empty array when nothing is queued (O_NONBLOCK). */
   read(bufLen: number): Result<Uint8Array, number>;
+  /** poll(2) EPOLLIN: something is queued. */
+  readable(): boolean;
   close(): void;
 }
 

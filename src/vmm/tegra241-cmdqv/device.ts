@@ -799,6 +799,11 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     }
   }
 
+  /** The main loop's fd handler would run: the vEVENTQ fd is readable. */
+  eventsPending(): boolean {
+    return this.veventqFd?.readable() ?? false;
+  }
+
   /**
    * The common read/validate helper warns about lost events and sequence gaps (once).
    * Its exact wording is not in the spec [I]: "vEVENTQ: N events lost".

@@ -8,14 +8,17 @@ import { createHost, type Host } from "../../host/host.js";
 import { HWPT_ALLOC_NEST_PARENT } from "../../host/kernel/uapi.js";
 import { AddressSpace } from "../../mem/address-space.js";
 import type { GuestRam } from "../../mem/guest-ram.js";
-import { type MmioDevice, PAGE_SIZES, type PageSizeName } from "../../mem/types.js";
+import { PAGE_SIZES, type PageSizeName } from "../../mem/types.js";
 import { APERTURE } from "../../regs/cmdqv.js";
 import { RecordingTracer } from "../../trace/trace.js";
 import { IommufdBackend } from "../iommufd-backend.js";
 import { VmmLog } from "../log.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "./device.js";
-import type { IrqLine, Page0Window, SmmuPort } from "./ports.js";
+import { OverlayPage0Window } from "./page0-window.js";
+import type { IrqLine, SmmuPort } from "./ports.js";
 import { PROFILES, type ProfileName } from "./profile.js";
+
+export { OverlayPage0Window };
 
 export const CMDQV_BASE = 0x0c00_0000;
 export const PAGE0_WINDOW = CMDQV_BASE + APERTURE.VINTF_PAGE0;
@@ -45,46 +48,6 @@ export class RecordingIrq implements IrqLine {
   }
   lower(): void {
     this.level = false;
-  }
-}
-
-/** The page0 RAM-device window at 0x30000 as an AddressSpace overlay (priority 1). */
-export class OverlayPage0Window implements Page0Window {
-  private present = false;
-  private enabled = false;
-  private readonly as: AddressSpace;
-  private readonly name: string;
-  private readonly base: number;
-
-  constructor(as: AddressSpace, name: string, base: number) {
-    this.as = as;
-    this.name = name;
-    this.base = base;
-  }
-
-  install(page: MmioDevice, persistent: boolean): void {
-    if (persistent && this.present) {
-      this.as.setOverlayEnabled(this.name, true);
-    } else {
-      const r = this.as.addOverlay(this.name, this.base, APERTURE.PAGE_SIZE, page, 1);
-      if (!r.ok) throw new Error(r.error.message);
-      this.present = true;
-    }
-    this.enabled = true;
-  }
-
-  remove(persistent: boolean): void {
-    if (!this.enabled) return;
-    if (persistent) this.as.setOverlayEnabled(this.name, false);
-    else {
-      this.as.removeOverlay(this.name);
-      this.present = false;
-    }
-    this.enabled = false;
-  }
-
-  installed(): boolean {
-    return this.enabled;
   }
 }
 

@@ -1,0 +1,220 @@
+// The machine without its guest: the simulated host, guest RAM, the VMM's address space
+// with QEMU virt's SMMUv3 (accel) and, when selected, the Tegra241 CMDQV device model,
+// set up as QEMU does when a VFIO device is cold-plugged behind the SMMU: bind the device,
+// map guest RAM into an IOAS, allocate the nest-parent HWPT, pick the CMDQV on the first
+// attach (off/auto/on), allocate the vIOMMU through it, and a vDEVICE for the vSID.
+
+import { createHost, type Host } from "../host/host.js";
+import {
+  HWPT_ALLOC_NEST_PARENT,
+  VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+  VIOMMU_TYPE,
+} from "../host/kernel/uapi.js";
+import { AddressSpace } from "../mem/address-space.js";
+import type { GuestRam } from "../mem/guest-ram.js";
+import { PAGE_SIZES } from "../mem/types.js";
+import { APERTURE } from "../regs/cmdqv.js";
+import { NULL_TRACER, type Tracer } from "../trace/trace.js";
+import { err, ok, type Result } from "../util/result.js";
+import { IommufdBackend } from "../vmm/iommufd-backend.js";
+import { VmmLog } from "../vmm/log.js";
+import { checkCmdqvColdPlug, selectCmdqv } from "../vmm/smmuv3/cmdqv-select.js";
+import type { InvalidateResult, InvalidationEntry, SmmuHostPort } from "../vmm/smmuv3/ports.js";
+import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
+import { probeCmdqv, Tegra241CmdqvDevice } from "../vmm/tegra241-cmdqv/device.js";
+import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
+import type { IrqLine } from "../vmm/tegra241-cmdqv/ports.js";
+import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
+import type { MachineConfig } from "./config.js";
+
+/** QEMU virt's SMMUv3 MMIO region: two 64 KiB pages. */
+export const SMMU_REGION_SIZE = 0x2_0000;
+/** QEMU virt's SMMUv3 wired IRQs are SPIs 74..77; the CMDQV adds one (sysbus index 4). */
+export const CMDQV_IRQ = 4;
+
+/** An interrupt line whose edges the world (or a qtest client) observes. */
+export class ObservedIrq implements IrqLine {
+  level = false;
+  raises = 0;
+  private readonly listeners: ((level: boolean) => void)[] = [];
+
+  onChange(f: (level: boolean) => void): void {
+    this.listeners.push(f);
+  }
+
+  raise(): void {
+    this.raises++;
+    this.level = true;
+    for (const f of this.listeners) f(true);
+  }
+
+  lower(): void {
+    this.level = false;
+    for (const f of this.listeners) f(false);
+  }
+}
+
+export interface Machine {
+  readonly config: MachineConfig;
+  readonly host: Host;
+  readonly ram: GuestRam;
+  readonly as: AddressSpace;
+  readonly smmu: Smmuv3Accel;
+  /** The CMDQV device model, or null when `cmdqv` selection gave none. */
+  readonly cmdqv: Tegra241CmdqvDevice | null;
+  readonly log: VmmLog;
+  readonly tracer: Tracer;
+  readonly cmdqvIrq: ObservedIrq;
+  readonly devId: number;
+  readonly viommuId: number;
+  /** Run the VMM main loop's vEVENTQ fd handler if the fd is readable; events handled. */
+  pollEvents(): number;
+  /** True when the vEVENTQ fd has something to read. */
+  eventsPending(): boolean;
+  /** System reset (the SMMU and the CMDQV device reset hooks). */
+  reset(): void;
+  /** QEMU exits: release every host object the VMM owns, then close iommufd. */
+  teardown(): string[];
+}
+
+export function createMachine(
+  cfg: MachineConfig,
+  tracer: Tracer = NULL_TRACER,
+): Result<Machine, string> {
+  const pageSize = PAGE_SIZES[cfg.ramPage];
+  const host = createHost({ faultPlan: cfg.faultPlan, tracer: tracer.enabled ? tracer : null });
+  const ram = host.allocGuestRam({
+    gpaBase: cfg.ramBase,
+    size: cfg.ramSize,
+    pageSize,
+    seed: cfg.seed,
+  });
+  const as = new AddressSpace();
+  const ramMap = as.addRam("ram", ram);
+  if (!ramMap.ok) return err(ramMap.error.message);
+  const log = new VmmLog(host.clock);
+  const k = host.iommufd;
+  const backend = new IommufdBackend(k, log, tracer);
+
+  let viommuId = 0;
+  const vsids = new Set<number>();
+  const hostPort: SmmuHostPort = {
+    invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
+      const r = k.hwptInvalidate({
+        hwptId: viommuId,
+        dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+        entryLen: 16,
+        entries: entries.map((e) => [e[0], e[1]] as const),
+      });
+      return r.ok
+        ? { ok: true, entryNum: r.value.entryNum }
+        : { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
+    },
+    hasViommu: () => viommuId !== 0,
+    hasVdev: (sid) => vsids.has(sid),
+  };
+  const noIrq: IrqLine = { raise() {}, lower() {} };
+  const smmu = new Smmuv3Accel({
+    mem: as,
+    host: hostPort,
+    log,
+    tracer,
+    irqs: { eventq: noIrq, priq: noIrq, cmdSync: noIrq, gerror: noIrq },
+    minRamPageSize: pageSize,
+  });
+  const smmuMap = as.addMmio("smmuv3", cfg.smmuBase, SMMU_REGION_SIZE, smmu);
+  if (!smmuMap.ok) return err(smmuMap.error.message);
+
+  // The cold-plugged VFIO device attaches: what QEMU's VFIO/iommufd and accel code do.
+  const devId = host.bindDevice(cfg.physSid);
+  const ioas = k.ioasAlloc();
+  if (!ioas.ok) return err(`IOMMU_IOAS_ALLOC failed: errno ${ioas.error}`);
+  const map = k.ioasMap({
+    ioasId: ioas.value.ioasId,
+    iova: ram.gpaBase,
+    length: ram.size,
+    gpa: ram.gpaBase,
+  });
+  if (!map.ok) return err(`IOMMU_IOAS_MAP failed: errno ${map.error}`);
+  const hwpt = k.hwptAlloc({ flags: HWPT_ALLOC_NEST_PARENT, devId, ptId: ioas.value.ioasId });
+  if (!hwpt.ok) return err(`IOMMU_HWPT_ALLOC failed: errno ${hwpt.error}`);
+
+  const coldPlug = checkCmdqvColdPlug(cfg.cmdqv, 1);
+  if (!coldPlug.ok) return err(coldPlug.error);
+  const cmdqvIrq = new ObservedIrq();
+  const selection = selectCmdqv(cfg.cmdqv, () => probeCmdqv(backend, devId));
+  if (!selection.ok) return err(selection.error);
+  let cmdqv: Tegra241CmdqvDevice | null = null;
+  if (selection.cmdqv) {
+    cmdqv = new Tegra241CmdqvDevice({
+      profile: PROFILES[cfg.profile],
+      backend,
+      log,
+      irq: cmdqvIrq,
+      page0: new OverlayPage0Window(
+        as,
+        "tegra241-cmdqv vintf-page0",
+        cfg.cmdqvBase + APERTURE.VINTF_PAGE0,
+      ),
+      smmu,
+      isRam: (gpa, size) => ram.contains(gpa, size),
+      tracer,
+      numVcmdqs: cfg.vcmdqs,
+    });
+    const mmio = as.addMmio("tegra241-cmdqv", cfg.cmdqvBase, cmdqv.size, cmdqv);
+    if (!mmio.ok) return err(mmio.error.message);
+    const v = cmdqv.allocViommu(devId, hwpt.value.hwptId);
+    if (!v.ok) return err(v.error);
+    viommuId = v.value;
+  } else {
+    const v = backend.allocViommu(
+      devId,
+      VIOMMU_TYPE.ARM_SMMUV3,
+      hwpt.value.hwptId,
+      new Uint8Array(0),
+    );
+    if (!v.ok) return err(v.error.message);
+    viommuId = v.value.viommuId;
+  }
+  const vdev = k.vdeviceAlloc({ viommuId, devId, virtId: BigInt(cfg.virtSid) });
+  if (!vdev.ok) return err(`IOMMU_VDEVICE_ALLOC failed: errno ${vdev.error}`);
+  vsids.add(cfg.virtSid);
+
+  const machine: Machine = {
+    config: cfg,
+    host,
+    ram,
+    as,
+    smmu,
+    cmdqv,
+    log,
+    tracer,
+    cmdqvIrq,
+    devId,
+    viommuId,
+    pollEvents: () => (cmdqv ? cmdqv.handleVeventq() : 0),
+    eventsPending: () => (cmdqv ? cmdqv.eventsPending() : false),
+    reset() {
+      smmu.reset();
+      cmdqv?.reset();
+    },
+    teardown() {
+      const problems: string[] = [];
+      cmdqv?.teardown();
+      for (const id of [vdev.value.vdeviceId]) {
+        const r = k.destroy(id);
+        if (!r.ok) problems.push(`IOMMU_DESTROY ${id}: errno ${r.error}`);
+      }
+      if (!cmdqv) {
+        const r = k.destroy(viommuId);
+        if (!r.ok) problems.push(`IOMMU_DESTROY viommu ${viommuId}: errno ${r.error}`);
+      }
+      for (const id of [hwpt.value.hwptId, ioas.value.ioasId]) {
+        const r = k.destroy(id);
+        if (!r.ok) problems.push(`IOMMU_DESTROY ${id}: errno ${r.error}`);
+      }
+      return problems;
+    },
+  };
+  return ok(machine);
+}

@@ -1,0 +1,153 @@
+// A discrete-event scheduler over actors. Each step runs one operation of one runnable
+// actor, picked through the choice source when several could run, so the same seed or
+// choice list replays the same interleaving. An actor that delays sleeps until its wake
+// time; when every actor sleeps, virtual time jumps to the earliest wake-up.
+// Services (the VMM's vEVENTQ fd handler, a pending guest interrupt) are runnable only
+// while they have work, and never keep a run alive on their own.
+
+import type { AddressSpace } from "../mem/address-space.js";
+import type { ActorBody } from "./actor.js";
+import type { ChoiceSource } from "./choice.js";
+import type { VirtualClock } from "./clock.js";
+import type { Timing } from "./config.js";
+import { type ExecCounters, executeOp } from "./execute.js";
+
+export interface ActorInfo {
+  readonly name: string;
+  readonly done: boolean;
+  readonly counters: Readonly<ExecCounters>;
+}
+
+interface Slot {
+  readonly name: string;
+  readonly body: ActorBody<unknown>;
+  readyAt: number;
+  sent: number | bigint | undefined;
+  done: boolean;
+  readonly counters: ExecCounters;
+}
+
+export interface Service {
+  readonly name: string;
+  /** True while the service has work (it is then one of the runnable choices). */
+  pending(): boolean;
+  /** Do one unit of work (runs atomically). */
+  run(): void;
+}
+
+export class Scheduler {
+  private readonly clock: VirtualClock;
+  private readonly as: AddressSpace;
+  private readonly timing: Timing;
+  private readonly choice: ChoiceSource;
+  private readonly slots: Slot[] = [];
+  private readonly services: Service[] = [];
+  /** Scratch for the runnable set (indices; services are encoded as −1−k). */
+  private readonly runnable: number[] = [];
+  private stepCount = 0;
+
+  constructor(clock: VirtualClock, as: AddressSpace, timing: Timing, choice: ChoiceSource) {
+    this.clock = clock;
+    this.as = as;
+    this.timing = timing;
+    this.choice = choice;
+  }
+
+  spawn(name: string, body: ActorBody<unknown>, delayNs = 0): void {
+    this.slots.push({
+      name,
+      body,
+      readyAt: this.clock.now() + delayNs,
+      sent: undefined,
+      done: false,
+      counters: { exits: 0, direct: 0, ops: 0 },
+    });
+  }
+
+  addService(s: Service): void {
+    this.services.push(s);
+  }
+
+  /** True while some actor has not finished. */
+  alive(): boolean {
+    for (const s of this.slots) if (!s.done) return true;
+    return false;
+  }
+
+  running(name: string): boolean {
+    for (const s of this.slots) if (s.name === name && !s.done) return true;
+    return false;
+  }
+
+  steps(): number {
+    return this.stepCount;
+  }
+
+  actors(): ActorInfo[] {
+    return this.slots.map((s) => ({ name: s.name, done: s.done, counters: s.counters }));
+  }
+
+  /** Run one operation (or one service unit). False when nothing is left to run. */
+  step(): boolean {
+    const r = this.runnable;
+    r.length = 0;
+    let now = this.clock.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    let anyAlive = false;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
+      if (s.done) continue;
+      anyAlive = true;
+      if (s.readyAt <= now) r.push(i);
+      else if (s.readyAt < earliest) earliest = s.readyAt;
+    }
+    for (let k = 0; k < this.services.length; k++) if (this.services[k]!.pending()) r.push(-1 - k);
+    if (r.length === 0) {
+      if (!anyAlive) return false;
+      // Everyone sleeps: jump to the first wake-up (hardware catches up on the way).
+      this.clock.set(earliest);
+      now = this.clock.now();
+      for (let i = 0; i < this.slots.length; i++) {
+        const s = this.slots[i]!;
+        if (!s.done && s.readyAt <= now) r.push(i);
+      }
+      for (let k = 0; k < this.services.length; k++)
+        if (this.services[k]!.pending()) r.push(-1 - k);
+    }
+    const pick = r.length === 1 ? r[0]! : r[this.choice.int(r.length)]!;
+    this.stepCount++;
+    if (pick < 0) {
+      this.services[-1 - pick]!.run();
+      return true;
+    }
+    const s = this.slots[pick]!;
+    const next = s.body.next(s.sent);
+    if (next.done) {
+      s.done = true;
+      s.sent = undefined;
+      return true;
+    }
+    const op = next.value;
+    if (op.op === "delay") {
+      s.counters.ops++;
+      s.readyAt = now + op.ns;
+      s.sent = undefined;
+    } else {
+      s.sent = executeOp(op, this.as, this.clock, this.timing, s.counters);
+    }
+    return true;
+  }
+
+  /** Step until nothing is left, `until()` holds, or `maxSteps` more steps ran. */
+  run(
+    opts: { until?: () => boolean; maxSteps?: number; afterStep?: () => void } = {},
+  ): "done" | "until" | "limit" {
+    const limit = opts.maxSteps ?? Number.POSITIVE_INFINITY;
+    for (let n = 0; n < limit; n++) {
+      if (opts.until?.()) return "until";
+      if (!this.step()) return "done";
+      opts.afterStep?.();
+    }
+    return "limit";
+  }
+}
