@@ -50,3 +50,20 @@ describe("Faults", () => {
     assert.equal(Faults.isSite("nope"), false);
   });
 });
+
+describe("Faults chooser", () => {
+  it("asks the chooser at every call and records what it failed", () => {
+    const f = new Faults();
+    const asked: string[] = [];
+    f.setChooser((site, call) => {
+      asked.push(`${site}#${call}`);
+      return call === 2;
+    });
+    assert.equal(f.check("hw_queue_alloc:pin"), false);
+    assert.equal(f.check("hw_queue_alloc:obj_alloc"), true);
+    f.setChooser(null);
+    assert.equal(f.check("hw_queue_alloc:pin"), false);
+    assert.deepEqual(asked, ["hw_queue_alloc:pin#1", "hw_queue_alloc:obj_alloc#2"]);
+    assert.deepEqual(f.injectedFaults(), [{ site: "hw_queue_alloc:obj_alloc", call: 2 }]);
+  });
+});

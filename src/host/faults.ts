@@ -77,6 +77,8 @@ export class Faults {
   private rng: Prng | null;
   /** Extra one-shot arms (qtest `cmdqv_fault SITE N`): fail the Nth next call at SITE. */
   private arms: { site: FaultSite; remaining: number }[] = [];
+  /** The explorer's hook: asked at every check while set (fail-nth as a choice). */
+  private chooser: ((site: FaultSite, call: number) => boolean) | null = null;
 
   constructor(plan: FaultPlan = { kind: "none" }) {
     this.plan = plan;
@@ -104,6 +106,7 @@ export class Faults {
         break;
       }
     }
+    if (!fail && this.chooser) fail = this.chooser(site, this.calls);
     for (let i = 0; i < this.arms.length; i++) {
       const arm = this.arms[i]!;
       if (arm.site !== site) continue;
@@ -123,6 +126,14 @@ export class Faults {
     if (!(Number.isInteger(nth) && nth >= 1))
       throw new RangeError(`arm: nth must be ≥ 1, got ${nth}`);
     this.arms.push({ site, remaining: nth });
+  }
+
+  /**
+   * Let the explorer decide each call (after the plan): exhaustive exploration of
+   * "which host call fails" uses the same choice source as the write orders.
+   */
+  setChooser(f: ((site: FaultSite, call: number) => boolean) | null): void {
+    this.chooser = f;
   }
 
   /** Calls made so far across all sites. */

@@ -29,6 +29,19 @@ describe("choice sources", () => {
     assert.deepEqual(paths, ["00", "01", "02", "1"]);
   });
 
+  it("enumerates only the subtree of a fixed prefix, so shards partition the space", () => {
+    const all = new Set<string>();
+    for (let first = 0; first < 4; first++) {
+      const c = new ExhaustiveChoice([first]);
+      do {
+        const p = permutation(c, 4);
+        assert.equal(p[0], first);
+        all.add(p.join(""));
+      } while (c.next());
+    }
+    assert.equal(all.size, 24);
+  });
+
   it("replays a random run's recorded choices to the same outcome", () => {
     const r = new RandomChoice(123);
     const p = permutation(r, 6);

@@ -11,6 +11,12 @@ export interface ChoiceSource {
   int(n: number): number;
   /** The choices made so far in this run, in order. */
   recorded(): readonly number[];
+  /**
+   * Exhaustive only: true once this run has made a choice the previous run did not (it
+   * is past their shared prefix). States met before that belong to the prefix's own
+   * subtree and must not be cut as "already explored".
+   */
+  pastPrefix?(): boolean;
 }
 
 function checkBound(n: number): void {
@@ -96,9 +102,26 @@ export class ExhaustiveChoice implements ChoiceSource {
   private values: number[] = [];
   private bounds: number[] = [];
   private pos = 0;
+  /** Leading choices that never change: this source enumerates only their subtree. */
+  private readonly fixed: number;
+  /** Index of the choice next() changed; choices before it repeat the previous run. */
+  private diverge = 0;
+
+  /** `prefix`: enumerate only vectors that start with these choices (a shard of the space). */
+  constructor(prefix: readonly number[] = []) {
+    this.values = [...prefix];
+    this.bounds = prefix.map(() => Number.POSITIVE_INFINITY);
+    this.fixed = prefix.length;
+  }
 
   int(n: number): number {
     checkBound(n);
+    if (this.pos < this.fixed) {
+      // A fixed choice: clamp if the code asks a smaller question than the prefix assumed.
+      const v = Math.min(this.values[this.pos]!, n - 1);
+      this.pos++;
+      return v;
+    }
     if (this.pos < this.values.length) {
       const v = this.values[this.pos]!;
       if (this.bounds[this.pos] !== n) {
@@ -123,13 +146,14 @@ export class ExhaustiveChoice implements ChoiceSource {
   /** Advance to the next vector; false when done. Call between runs. */
   next(): boolean {
     // Only digits actually consulted in the last run matter.
-    this.values.length = this.pos;
-    this.bounds.length = this.pos;
-    while (this.values.length > 0) {
+    this.values.length = Math.max(this.pos, this.fixed);
+    this.bounds.length = this.values.length;
+    while (this.values.length > this.fixed) {
       const i = this.values.length - 1;
       if (this.values[i]! + 1 < this.bounds[i]!) {
         this.values[i]!++;
         this.pos = 0;
+        this.diverge = i;
         return true;
       }
       this.values.pop();
@@ -137,6 +161,10 @@ export class ExhaustiveChoice implements ChoiceSource {
     }
     this.pos = 0;
     return false;
+  }
+
+  pastPrefix(): boolean {
+    return this.pos > this.diverge;
   }
 
   /** Start the current vector again from its first choice (for a run that is retried). */

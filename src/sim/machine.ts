@@ -199,20 +199,20 @@ export function createMachine(
       cmdqv?.reset();
     },
     teardown() {
+      // QEMU's exit, in the order the kernel accepts (spec linux §6.5): HW queues
+      // (descending) and the guest map first, then the vDEVICE, then the vEVENTQ, page0
+      // and the vIOMMU, then the HWPT and the IOAS.
       const problems: string[] = [];
-      cmdqv?.teardown();
-      for (const id of [vdev.value.vdeviceId]) {
+      const destroy = (what: string, id: number) => {
         const r = k.destroy(id);
-        if (!r.ok) problems.push(`IOMMU_DESTROY ${id}: errno ${r.error}`);
-      }
-      if (!cmdqv) {
-        const r = k.destroy(viommuId);
-        if (!r.ok) problems.push(`IOMMU_DESTROY viommu ${viommuId}: errno ${r.error}`);
-      }
-      for (const id of [hwpt.value.hwptId, ioas.value.ioasId]) {
-        const r = k.destroy(id);
-        if (!r.ok) problems.push(`IOMMU_DESTROY ${id}: errno ${r.error}`);
-      }
+        if (!r.ok) problems.push(`IOMMU_DESTROY ${what} ${id}: errno ${r.error}`);
+      };
+      cmdqv?.releaseQueues();
+      destroy("vdevice", vdev.value.vdeviceId);
+      if (cmdqv) cmdqv.freeViommu();
+      else destroy("viommu", viommuId);
+      destroy("hwpt", hwpt.value.hwptId);
+      destroy("ioas", ioas.value.ioasId);
       return problems;
     },
   };

@@ -524,6 +524,36 @@ export class Iommufd {
     return this.ctx.objs.live();
   }
 
+  /**
+   * What isolation means for a vIOMMU: its VMID, its VINTF index (−1 without one) and the
+   * physical SIDs of its vDEVICEs (for checkers).
+   */
+  viommuInfo(id: number): { vmid: number; vintf: number; physSids: number[] } | undefined {
+    for (const o of this.ctx.objs.objects()) {
+      if (o.kind !== "viommu" || o.id !== id) continue;
+      const physSids: number[] = [];
+      for (const v of o.vdevs.values()) physSids.push(v.dev.sid);
+      return { vmid: o.vmid, vintf: o.vintf?.idx ?? -1, physSids };
+    }
+    return undefined;
+  }
+
+  /** Live HW queues with their vIOMMU, index, base IOVA and length (for checkers). */
+  hwQueues(): { id: number; viommu: number; index: number; iova: number; length: number }[] {
+    const out: { id: number; viommu: number; index: number; iova: number; length: number }[] = [];
+    for (const o of this.ctx.objs.objects()) {
+      if (o.kind !== "hw_queue") continue;
+      out.push({
+        id: o.id,
+        viommu: o.viommu?.id ?? 0,
+        index: o.index,
+        iova: Number(o.baseAddr),
+        length: Number(o.length),
+      });
+    }
+    return out;
+  }
+
   /** IOAS ranges pinned by HW queues: [{ioas, iova, length, locks}]. */
   pins(): { ioas: number; iova: number; length: number; locks: number }[] {
     const out: { ioas: number; iova: number; length: number; locks: number }[] = [];

@@ -206,9 +206,14 @@ export class Tegra241CmdqvDevice implements MmioDevice {
    * kernel accepts: guest map, HW queues descending, vEVENTQ, page0, vIOMMU.
    */
   teardown(): void {
+    this.releaseQueues();
+    this.freeViommu();
+  }
+
+  /** The first half of teardown: the guest map, then every HW queue, descending. */
+  releaseQueues(): void {
     this.removeGuestMap();
     this.freeAll();
-    this.freeViommu();
   }
 
   viommu(): number {

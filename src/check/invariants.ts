@@ -1,0 +1,213 @@
+// The invariants of ../shared/design.md, checked after every step of a run. Each names
+// what a correct VMM guarantees; a violation carries the virtual time and a sentence.
+//
+// - hw-queues-match: the host's HW queues are exactly the VCMDQs whose allocation
+//   preconditions hold and whose last attempt succeeded, at the cached BASE's address/size.
+// - no-refused-destroy: the VMM never issues an IOMMU_DESTROY the kernel refuses.
+// - no-leak: the VMM never forgets a host object it still owns; after teardown the host
+//   holds no object of the VM.
+// - no-silent-hang: a guest that saw a VCMDQ enabled gets its commands consumed, or sees
+//   an error; a CMD_SYNC that times out with nothing visible to the guest is a violation.
+// - isolation: hardware executes a guest-owned VINTF's commands only with that VINTF's
+//   VMID and only for SIDs of its vDEVICEs; disallowed opcodes never reach the TLB model.
+
+import type { Machine } from "../sim/machine.js";
+import { OPCODE } from "../smmu/commands.js";
+
+export const INVARIANT_NAMES = [
+  "hw-queues-match",
+  "no-refused-destroy",
+  "no-leak",
+  "no-silent-hang",
+  "isolation",
+] as const;
+export type InvariantName = (typeof INVARIANT_NAMES)[number];
+
+export interface Violation {
+  readonly invariant: InvariantName;
+  /** Virtual ns when it was detected. */
+  readonly t: number;
+  readonly message: string;
+}
+
+/** What the guest driver saw, for no-silent-hang. */
+export interface GuestView {
+  /** CMD_SYNC timeouts on a VCMDQ the guest believed enabled, with no error visible to it. */
+  silentTimeouts(): readonly { readonly queue: string; readonly t: number }[];
+}
+
+const GUEST_OPS = new Set<number>([OPCODE.TLBI_NH_ASID, OPCODE.TLBI_NH_VA, OPCODE.ATC_INV]);
+const HAS_VMID = new Set<number>([
+  OPCODE.TLBI_NH_ASID,
+  OPCODE.TLBI_NH_VA,
+  OPCODE.TLBI_NH_ALL,
+  OPCODE.TLBI_NH_VAA,
+]);
+
+export class InvariantChecker {
+  private readonly m: Machine;
+  private readonly guest: GuestView | null;
+  private logSeen = 0;
+  private effectsSeen = 0;
+  private silentSeen = 0;
+  private leaksSeen = 0;
+  private readonly found: Violation[] = [];
+  /** One report per invariant and subject, so a persistent breach is not repeated each step. */
+  private readonly reported = new Set<string>();
+
+  constructor(m: Machine, guest: GuestView | null = null) {
+    this.m = m;
+    this.guest = guest;
+  }
+
+  violations(): readonly Violation[] {
+    return this.found;
+  }
+
+  /** Names of violated invariants, each once, in INVARIANT_NAMES order. */
+  violated(): InvariantName[] {
+    return INVARIANT_NAMES.filter((n) => this.found.some((v) => v.invariant === n));
+  }
+
+  private report(invariant: InvariantName, key: string, message: string): void {
+    const k = `${invariant}:${key}`;
+    if (this.reported.has(k)) return;
+    this.reported.add(k);
+    this.found.push({ invariant, t: this.m.host.clock.now(), message });
+  }
+
+  /** Check every invariant against the current state; returns how many new violations. */
+  check(): number {
+    const before = this.found.length;
+    this.checkHwQueues();
+    this.checkDestroys();
+    this.checkLeaks();
+    this.checkIsolation();
+    this.checkSilence();
+    return this.found.length - before;
+  }
+
+  private checkHwQueues(): void {
+    const dev = this.m.cmdqv;
+    if (!dev) return;
+    const host = this.m.host.iommufd.hwQueues().filter((q) => q.viommu === this.m.viommuId);
+    for (let i = 0; i < dev.numVcmdqs; i++) {
+      const expected = dev.ready(i) && dev.lastAttempt(i) === "ok";
+      const onHost = host.filter((q) => q.index === i);
+      if (expected && onHost.length === 0) {
+        this.report(
+          "hw-queues-match",
+          `missing${i}`,
+          `VCMDQ${i} is allocated by the VMM's account, but the host has no HW queue for it`,
+        );
+      } else if (!expected && onHost.length > 0) {
+        const why = !dev.ready(i)
+          ? "its allocation preconditions do not hold"
+          : `its last attempt was "${dev.lastAttempt(i)}"`;
+        this.report(
+          "hw-queues-match",
+          `extra${i}:${onHost[0]!.id}`,
+          `the host holds HW queue ${onHost[0]!.id} for VCMDQ${i}, but ${why}`,
+        );
+      } else if (expected) {
+        const want = dev.cachedQueue(i);
+        const q = onHost[0]!;
+        if (q.iova !== want.gpa || q.length !== want.length)
+          this.report(
+            "hw-queues-match",
+            `stale${i}:${q.id}:${want.gpa}:${want.length}`,
+            `VCMDQ${i}'s HW queue is at 0x${q.iova.toString(16)} (${q.length} bytes) but the cached BASE says 0x${want.gpa.toString(16)} (${want.length} bytes)`,
+          );
+      }
+    }
+  }
+
+  private checkDestroys(): void {
+    const entries = this.m.host.iommufd.log.entries();
+    for (let k = this.logSeen; k < entries.length; k++) {
+      const e = entries[k]!;
+      if (e.call === "IOMMU_DESTROY" && e.errno !== undefined) {
+        const id = (e.args as { id?: number } | null)?.id;
+        this.report(
+          "no-refused-destroy",
+          `seq${e.seq}`,
+          `the VMM issued IOMMU_DESTROY(${id}) and the kernel refused it with ${e.errno}`,
+        );
+      }
+    }
+    this.logSeen = entries.length;
+  }
+
+  private checkLeaks(): void {
+    const leaked = this.m.cmdqv?.leakedObjects() ?? [];
+    for (let k = this.leaksSeen; k < leaked.length; k++)
+      this.report(
+        "no-leak",
+        `obj${leaked[k]}`,
+        `the VMM forgot host object ${leaked[k]} after a refused destroy; the host still holds it`,
+      );
+    this.leaksSeen = leaked.length;
+  }
+
+  private checkIsolation(): void {
+    const fx = this.m.host.hw.effects;
+    if (fx.count() === this.effectsSeen) return;
+    const info = this.m.host.iommufd.viommuInfo(this.m.viommuId);
+    const entries = fx.entries(this.effectsSeen);
+    this.effectsSeen = fx.count();
+    if (!info || info.vintf < 0) return;
+    for (const e of entries) {
+      if (e.source !== "vcmdq" || e.vintf !== info.vintf) continue;
+      if (!GUEST_OPS.has(e.opcode))
+        this.report(
+          "isolation",
+          `op${e.opcode}`,
+          `hardware executed opcode 0x${e.opcode.toString(16)} from guest-owned VINTF${e.vintf}`,
+        );
+      if (HAS_VMID.has(e.opcode) && e.vmid !== info.vmid)
+        this.report(
+          "isolation",
+          `vmid${e.vmid}`,
+          `a TLBI from VINTF${e.vintf} ran with VMID ${e.vmid}, not the VM's ${info.vmid}`,
+        );
+      if (e.opcode === OPCODE.ATC_INV && !info.physSids.includes(e.sid))
+        this.report(
+          "isolation",
+          `sid${e.sid}`,
+          `an ATC_INV from VINTF${e.vintf} reached SID 0x${e.sid.toString(16)}, which is not the VM's`,
+        );
+    }
+  }
+
+  private checkSilence(): void {
+    if (!this.guest) return;
+    const t = this.guest.silentTimeouts();
+    for (let k = this.silentSeen; k < t.length; k++) {
+      const x = t[k]!;
+      this.report(
+        "no-silent-hang",
+        `${x.queue}`,
+        `the guest's CMD_SYNC on ${x.queue} timed out at ${x.t} ns with no error visible to it (the queue reported enabled)`,
+      );
+    }
+    this.silentSeen = t.length;
+  }
+
+  /**
+   * After VM teardown: the VMM's host objects are gone (the bound VFIO device, owned by
+   * VFIO, stays until it is unbound).
+   */
+  checkTeardown(problems: readonly string[]): number {
+    const before = this.found.length;
+    this.checkDestroys();
+    for (const p of problems) this.report("no-leak", `teardown:${p}`, `teardown: ${p}`);
+    const left = this.m.host.iommufd.liveObjects().filter((o) => o.kind !== "device");
+    if (left.length > 0)
+      this.report(
+        "no-leak",
+        "teardown",
+        `after teardown the host still holds ${left.map((o) => `${o.kind} ${o.id}`).join(", ")}`,
+      );
+    return this.found.length - before;
+  }
+}

@@ -1,0 +1,312 @@
+// The "orderings" program: the guest's configuration writes for N VCMDQs (BASE_L, BASE_H
+// and ALLOC per queue; CMDQV_EN; VINTF_EN; optionally disable/re-enable, re-program,
+// ALLOC toggles, a CONFIG re-write and a reset) in an order the choice source picks, then
+// the Linux-like enable of each queue through the VINTF aperture and a short workload
+// (TLBI_NH_ASID + CMD_SYNC, CONS polled for 1 s). Invariants are checked after every step.
+// A host call may fail (one per run) when the choice source says so: fail-nth as a choice.
+
+import { type GuestView, InvariantChecker } from "../check/invariants.js";
+import type { FaultSite } from "../host/faults.js";
+import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
+import type { ChoiceSource } from "../sim/choice.js";
+import type { MachineConfig } from "../sim/config.js";
+import { createMachine, type Machine } from "../sim/machine.js";
+import { CS, encode } from "../smmu/commands.js";
+import type { Tracer } from "../trace/trace.js";
+import { Hasher, machineFingerprint } from "./fingerprint.js";
+
+/** Optional steps beyond the gate writes. */
+export const EXTRA_STEPS = [
+  "cmdqv-reenable",
+  "vintf-reenable",
+  "config-rewrite",
+  "reprogram",
+  "alloc-toggle",
+  "reset",
+] as const;
+export type ExtraStep = (typeof EXTRA_STEPS)[number];
+
+export interface OrderingsOptions {
+  readonly machine: MachineConfig;
+  /** VCMDQs whose gate writes are explored (≤ machine.vcmdqs). */
+  readonly queues: number;
+  readonly extras: readonly ExtraStep[];
+  /** Explore "which host call fails" (at most one per run). */
+  readonly faults: boolean;
+  /** Queue ring log2 entries (default 12: 64 KiB rings, 2 MiB aligned slots). */
+  readonly log2size?: number;
+}
+
+export interface StepRecord {
+  readonly step: string;
+  /** A host call the explorer failed during this step, if any. */
+  readonly fault?: string;
+}
+
+export interface RunOutcome {
+  /** Cut at a state already explored (its future is known). */
+  readonly pruned: boolean;
+  readonly steps: readonly StepRecord[];
+  readonly checker: InvariantChecker;
+  readonly machine: Machine | null;
+  /** The machine could not be built (a setup-time error); not explored further. */
+  readonly setupError?: string;
+  /** Number of distinct new states this run added. */
+  readonly newStates: number;
+  readonly states: number;
+}
+
+const RING_SLOT = 0x20_0000;
+const SETTLE_NS = 10_000;
+const ONE_SECOND = 1_000_000_000;
+
+interface Step {
+  readonly name: string;
+  apply(g: Guest): void;
+}
+
+/** Register-level guest access to the CMDQV window. */
+class Guest implements GuestView {
+  readonly m: Machine;
+  private readonly base: number;
+  readonly silent: { queue: string; t: number }[] = [];
+  sawError = 0;
+
+  constructor(m: Machine) {
+    this.m = m;
+    this.base = m.config.cmdqvBase;
+  }
+
+  w32(off: number, v: number): void {
+    this.m.as.write(this.base + off, 4, v);
+  }
+
+  r32(off: number): number {
+    return this.m.as.read(this.base + off, 4);
+  }
+
+  w64(off: number, v: bigint): void {
+    this.m.as.write64(this.base + off, v);
+  }
+
+  silentTimeouts(): readonly { readonly queue: string; readonly t: number }[] {
+    return this.silent;
+  }
+}
+
+function ringGpa(cfg: MachineConfig, i: number, alt = false): number {
+  // Rings sit in 2 MiB slots from RAM base + 2 MiB; a re-programmed ring uses a later slot.
+  return cfg.ramBase + RING_SLOT * (1 + i + (alt ? 8 : 0));
+}
+
+function baseValue(cfg: MachineConfig, i: number, log2: number, alt = false): bigint {
+  return BigInt(ringGpa(cfg, i, alt)) | BigInt(log2);
+}
+
+const p0 = (i: number, reg: number) => APERTURE.VINTF_PAGE0 + APERTURE.VCMDQ_STRIDE * i + reg;
+const p1 = (i: number, reg: number) => APERTURE.VCMDQ_PAGE1 + APERTURE.VCMDQ_STRIDE * i + reg;
+
+export function buildSteps(o: OrderingsOptions): Step[] {
+  const cfg = o.machine;
+  const log2 = o.log2size ?? 12;
+  const steps: Step[] = [];
+  for (let i = 0; i < o.queues; i++) {
+    const base = baseValue(cfg, i, log2);
+    steps.push({
+      name: `BASE_L${i}`,
+      apply: (g) => g.w32(p1(i, VCMDQ1.BASE_L), Number(base & 0xffff_ffffn)),
+    });
+    steps.push({
+      name: `BASE_H${i}`,
+      apply: (g) => g.w32(p1(i, VCMDQ1.BASE_H), Number(base >> 32n)),
+    });
+    steps.push({
+      name: `ALLOC${i}`,
+      apply: (g) => g.w32(CFG.CMDQ_ALLOC_0 + 4 * i, (i << 1) | BITS.ALLOC),
+    });
+  }
+  steps.push({
+    name: "CMDQV_EN",
+    apply: (g) => g.w32(CFG.CONFIG, g.r32(CFG.CONFIG) | BITS.CMDQV_EN),
+  });
+  steps.push({
+    name: "VINTF_EN",
+    apply: (g) => g.w32(CFG.VINTF_0, BITS.VINTF_HYP_OWN | BITS.VINTF_ENABLE),
+  });
+  for (const x of o.extras) {
+    switch (x) {
+      case "cmdqv-reenable":
+        steps.push({
+          name: "CMDQV_REENABLE",
+          apply: (g) => {
+            const c = g.r32(CFG.CONFIG);
+            g.w32(CFG.CONFIG, c & ~BITS.CMDQV_EN);
+            g.w32(CFG.CONFIG, c | BITS.CMDQV_EN);
+          },
+        });
+        break;
+      case "vintf-reenable":
+        steps.push({
+          name: "VINTF_REENABLE",
+          apply: (g) => {
+            g.w32(CFG.VINTF_0, 0);
+            g.w32(CFG.VINTF_0, BITS.VINTF_ENABLE);
+          },
+        });
+        break;
+      case "config-rewrite":
+        steps.push({ name: "CONFIG_REWRITE", apply: (g) => g.w32(CFG.CONFIG, g.r32(CFG.CONFIG)) });
+        break;
+      case "reprogram":
+        for (let i = 0; i < o.queues; i++) {
+          const alt = baseValue(cfg, i, log2, true);
+          steps.push({ name: `REPROGRAM${i}`, apply: (g) => g.w64(p1(i, VCMDQ1.BASE_L), alt) });
+        }
+        break;
+      case "alloc-toggle":
+        for (let i = 0; i < o.queues; i++)
+          steps.push({
+            name: `ALLOC_TOGGLE${i}`,
+            apply: (g) => {
+              g.w32(CFG.CMDQ_ALLOC_0 + 4 * i, i << 1);
+              g.w32(CFG.CMDQ_ALLOC_0 + 4 * i, (i << 1) | BITS.ALLOC);
+            },
+          });
+        break;
+      case "reset":
+        steps.push({ name: "RESET", apply: (g) => g.m.reset() });
+        break;
+    }
+  }
+  return steps;
+}
+
+/**
+ * Enable queue i as Linux does (CONFIG.EN through the VINTF aperture, poll EN_OK for 1 s),
+ * then issue TLBI_NH_ASID + CMD_SYNC and poll CONS with Linux's back-off for 1 s. A
+ * timeout with nothing visible to the guest is a silent hang.
+ */
+function enableAndSync(g: Guest, i: number, log2: number): void {
+  const m = g.m;
+  const clock = m.host.clock;
+  g.w32(p0(i, VCMDQ0.CONFIG), BITS.CMDQ_EN);
+  let enabled = false;
+  for (let waited = 0, step = 1000; waited <= ONE_SECOND; waited += step, step *= 2) {
+    clock.advance(step);
+    m.pollEvents();
+    if (g.r32(p0(i, VCMDQ0.STATUS)) & 1) {
+      enabled = true;
+      break;
+    }
+  }
+  if (!enabled) {
+    g.sawError++; // "failed to enable": visible, the guest stops using the queue
+    return;
+  }
+  const gerror0 = g.r32(p0(i, VCMDQ0.GERROR));
+  const prod = g.r32(p0(i, VCMDQ0.PROD)) & BITS.INDEX_MASK;
+  const mask = (1 << log2) - 1;
+  const gpa = ringAt(g, i);
+  const put = (idx: number, dw: readonly [bigint, bigint]) => {
+    m.as.write64(gpa + 16 * (idx & mask), dw[0]);
+    m.as.write64(gpa + 16 * (idx & mask) + 8, dw[1]);
+  };
+  put(prod, encode({ op: "TLBI_NH_ASID", vmid: 0, asid: 1 }));
+  put(
+    prod + 1,
+    encode({ op: "CMD_SYNC", cs: CS.NONE, msh: 0, msiattr: 0, msidata: 0, msiaddr: 0n }),
+  );
+  const target = (prod + 2) & ((2 << log2) - 1);
+  g.w32(p0(i, VCMDQ0.PROD), target);
+  for (let waited = 0, step = 1000; waited <= ONE_SECOND; waited += step, step *= 2) {
+    clock.advance(step);
+    m.pollEvents();
+    const cons = g.r32(p0(i, VCMDQ0.CONS));
+    if ((cons & ((2 << log2) - 1)) === target) return;
+    if (cons >>> 24 !== 0 || g.r32(p0(i, VCMDQ0.GERROR)) !== gerror0) {
+      g.sawError++;
+      return;
+    }
+  }
+  g.silent.push({ queue: `VCMDQ${i}`, t: clock.now() });
+}
+
+/** Where the guest believes queue i's ring is: the BASE it last programmed (cached). */
+function ringAt(g: Guest, i: number): number {
+  const q = g.m.cmdqv?.cachedQueue(i);
+  return q ? q.gpa : ringGpa(g.m.config, i);
+}
+
+/**
+ * One run: build the machine, apply the steps in the order `choice` picks (cutting the
+ * run when a state repeats), then enable and sync every queue, tear down, and check.
+ */
+export function runOrderings(
+  o: OrderingsOptions,
+  choice: ChoiceSource,
+  visited: Set<number> | null,
+  tracer?: Tracer,
+): RunOutcome {
+  const m = createMachine(o.machine, tracer);
+  if (!m.ok) throw new Error(`the explored machine could not be built: ${m.error}`);
+  const machine = m.value;
+  const g = new Guest(machine);
+  const checker = new InvariantChecker(machine, g);
+  const records: StepRecord[] = [];
+  let faultUsed = false;
+  let faultNote: string | undefined;
+  if (o.faults) {
+    machine.host.faults.setChooser((site: FaultSite, call: number) => {
+      if (faultUsed) return false;
+      if (choice.int(2) === 1) {
+        faultUsed = true;
+        faultNote = `${site} (call ${call})`;
+        return true;
+      }
+      return false;
+    });
+  }
+  const steps = buildSteps(o);
+  const log2 = o.log2size ?? 12;
+  let newStates = 0;
+  const finish = (pruned: boolean): RunOutcome => ({
+    pruned,
+    steps: records,
+    checker,
+    machine,
+    newStates,
+    states: records.length,
+  });
+
+  while (steps.length > 0) {
+    const k = choice.int(steps.length);
+    const step = steps.splice(k, 1)[0]!;
+    faultNote = undefined;
+    step.apply(g);
+    machine.host.clock.advance(SETTLE_NS);
+    machine.pollEvents();
+    records.push(faultNote ? { step: step.name, fault: faultNote } : { step: step.name });
+    checker.check();
+    if (visited && (choice.pastPrefix?.() ?? true)) {
+      const h = machineFingerprint(machine, new Hasher());
+      h.u32(faultUsed ? 1 : 0);
+      for (const s of steps) for (let c = 0; c < s.name.length; c++) h.u32(s.name.charCodeAt(c));
+      const fp = h.digest();
+      if (visited.has(fp)) return finish(true);
+      visited.add(fp);
+      newStates++;
+    }
+  }
+  for (let i = 0; i < o.queues; i++) {
+    faultNote = undefined;
+    enableAndSync(g, i, log2);
+    records.push(
+      faultNote ? { step: `ENABLE_SYNC${i}`, fault: faultNote } : { step: `ENABLE_SYNC${i}` },
+    );
+    checker.check();
+  }
+  machine.host.faults.setChooser(null);
+  const problems = machine.teardown();
+  checker.checkTeardown(problems);
+  return finish(false);
+}
