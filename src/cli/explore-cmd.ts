@@ -1,0 +1,192 @@
+// `cmdqv explore`: orderings / fail-nth / swarm exploration with invariants. Prints a
+// progress line on a TTY, a final table (or --json), writes one replay file per violated
+// invariant, and exits 1 when any invariant is violated.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { INVARIANT_NAMES } from "../check/invariants.js";
+import {
+  EXPLORE_MODES,
+  type ExploreOptions,
+  type ExploreResult,
+  explore,
+  type FoundViolation,
+} from "../explore/explorer.js";
+import { EXTRA_STEPS } from "../explore/orderings.js";
+import { FAULT_SITES } from "../host/faults.js";
+import { machineConfig } from "../sim/config.js";
+import { parseChoice, parseIntFlag, parseList, parseProfile, parseRamPage } from "./options.js";
+import { ProgressLine } from "./progress.js";
+
+export interface ExploreFlags {
+  profile: string;
+  mode: string;
+  queues: string;
+  extras: string;
+  faults: boolean;
+  maxPaths?: string;
+  runs: string;
+  seed: string;
+  jobs: string;
+  json: boolean;
+  out: string;
+  ramPage: string;
+  listSites: boolean;
+}
+
+export async function exploreCommand(f: ExploreFlags): Promise<number> {
+  if (f.listSites) {
+    for (const s of FAULT_SITES) console.log(s);
+    return 0;
+  }
+  const profile = parseProfile(f.profile);
+  const mode = parseChoice("--mode", f.mode, EXPLORE_MODES);
+  const queues = parseIntFlag("--queues", f.queues, 1, 8);
+  const opts: ExploreOptions = {
+    mode,
+    machine: machineConfig({
+      profile,
+      ramPage: parseRamPage(f.ramPage),
+      vcmdqs: Math.max(2, 2 ** Math.ceil(Math.log2(queues))),
+    }),
+    queues,
+    extras: parseList("--extras", f.extras, EXTRA_STEPS),
+    faults: f.faults,
+    runs: parseIntFlag("--runs", f.runs, 1, 1e9),
+    seed: parseIntFlag("--seed", f.seed, 0, 0xffff_ffff),
+    ...(f.maxPaths !== undefined
+      ? { maxPaths: parseIntFlag("--max-paths", f.maxPaths, 1, 1e12) }
+      : {}),
+  };
+  const jobs = parseIntFlag("--jobs", f.jobs, 1, 64);
+  const progress = new ProgressLine(!f.json);
+  const t0 = Date.now();
+  const show = (p: { paths: number; states: number; violations: number }) => {
+    const s = (Date.now() - t0) / 1000;
+    progress.update(
+      `explore ${profile} ${mode}: ${p.paths} paths, ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
+    );
+  };
+  const result =
+    jobs > 1 && mode === "orderings" ? await sharded(opts, jobs, show) : explore(opts, show);
+  progress.done();
+  const elapsed = (Date.now() - t0) / 1000;
+  const files = writeReplays(f.out, profile, result.violations);
+  if (f.json) {
+    console.log(
+      JSON.stringify({
+        profile,
+        mode,
+        paths: result.paths,
+        states: result.states,
+        distinct_states: result.distinctStates,
+        elapsed_s: Number(elapsed.toFixed(3)),
+        complete: result.complete,
+        violations: result.violations.map((v, i) => ({
+          invariant: v.invariant,
+          replay: files[i],
+          message: v.message,
+          runs: v.count,
+        })),
+      }),
+    );
+  } else {
+    printTable(profile, mode, result, elapsed, files);
+  }
+  return result.violations.length > 0 ? 1 : 0;
+}
+
+function writeReplays(dir: string, profile: string, vs: readonly FoundViolation[]): string[] {
+  if (vs.length === 0) return [];
+  mkdirSync(dir, { recursive: true });
+  return vs.map((v) => {
+    const path = join(dir, `${profile}-${v.invariant}.json`);
+    writeFileSync(path, `${JSON.stringify(v.replay, null, 2)}\n`);
+    return path;
+  });
+}
+
+function printTable(
+  profile: string,
+  mode: string,
+  r: ExploreResult,
+  elapsed: number,
+  files: readonly string[],
+): void {
+  const rows: [string, string][] = [
+    ["profile", profile],
+    ["mode", mode],
+    ["paths", String(r.paths)],
+    ["states", String(r.states)],
+    ["distinct states", String(r.distinctStates)],
+    ["space", r.complete ? "exhausted" : "cut by --max-paths"],
+    ["elapsed", `${elapsed.toFixed(2)} s`],
+  ];
+  for (const inv of INVARIANT_NAMES) {
+    const v = r.violations.find((x) => x.invariant === inv);
+    rows.push([inv, v ? `VIOLATED in ${v.count} runs` : "ok"]);
+  }
+  const w = Math.max(...rows.map((x) => x[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+  r.violations.forEach((v, i) => {
+    console.log("");
+    console.log(`${v.invariant}: ${v.message}`);
+    console.log(`  minimal sequence: ${v.replay.steps.join(" → ")}`);
+    console.log(`  replay: cmdqv run --replay ${files[i]}`);
+  });
+}
+
+/** Run N worker threads, one shard each, and merge their results. */
+async function sharded(
+  opts: ExploreOptions,
+  jobs: number,
+  show: (p: { paths: number; states: number; violations: number }) => void,
+): Promise<ExploreResult> {
+  const live = new Array<{ paths: number; states: number; violations: number }>(jobs).fill({
+    paths: 0,
+    states: 0,
+    violations: 0,
+  });
+  const parts = await Promise.all(
+    Array.from(
+      { length: jobs },
+      (_, shard) =>
+        new Promise<ExploreResult>((resolve, reject) => {
+          const w = new Worker(new URL("./explore-worker.mjs", import.meta.url), {
+            workerData: { ...opts, shard, shards: jobs },
+          });
+          w.on("message", (m: { kind: string; p?: never; result?: ExploreResult }) => {
+            if (m.kind === "progress" && m.p) {
+              live[shard] = m.p;
+              show(
+                live.reduce((a, b) => ({
+                  paths: a.paths + b.paths,
+                  states: a.states + b.states,
+                  violations: Math.max(a.violations, b.violations),
+                })),
+              );
+            } else if (m.kind === "result" && m.result) resolve(m.result);
+          });
+          w.on("error", reject);
+        }),
+    ),
+  );
+  const byInv = new Map<string, FoundViolation>();
+  for (const p of parts)
+    for (const v of p.violations) {
+      const prev = byInv.get(v.invariant);
+      if (!prev || v.replay.choices.length < prev.replay.choices.length)
+        byInv.set(v.invariant, { ...v, count: v.count + (prev?.count ?? 0) });
+      else byInv.set(v.invariant, { ...prev, count: prev.count + v.count });
+    }
+  return {
+    paths: parts.reduce((a, p) => a + p.paths, 0),
+    states: parts.reduce((a, p) => a + p.states, 0),
+    // Shards keep separate visited sets: a state met in two shards is counted twice.
+    distinctStates: parts.reduce((a, p) => a + p.distinctStates, 0),
+    pruned: parts.reduce((a, p) => a + p.pruned, 0),
+    complete: parts.every((p) => p.complete),
+    violations: [...byInv.values()].sort((a, b) => a.invariant.localeCompare(b.invariant)),
+  };
+}

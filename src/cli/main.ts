@@ -1,0 +1,57 @@
+// The cmdqv command line: a thin layer over the programmatic API. User mistakes (bad
+// flags, bad files) print one line and exit 2; a violated invariant exits 1.
+
+import { Command, CommanderError, Option } from "commander";
+import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
+import { exploreCommand } from "./explore-cmd.js";
+import { UsageError } from "./options.js";
+
+const program = new Command();
+program
+  .name("cmdqv")
+  .description(
+    "A faithful model of NVIDIA Tegra241 CMDQV virtualization: run, explore and drive it.",
+  )
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+program
+  .command("explore")
+  .description(
+    "explore every order of the guest's configuration writes and host failures, checked by invariants",
+  )
+  .addOption(
+    new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`).default(
+      "qemu-latest",
+    ),
+  )
+  .option("--mode <mode>", "orderings | fail-nth | swarm", "orderings")
+  .option("--queues <n>", "VCMDQs whose writes are explored", "2")
+  .option(
+    "--extras <list>",
+    "extra steps: cmdqv-reenable,vintf-reenable,config-rewrite,reprogram,alloc-toggle,reset | all | none",
+    "none",
+  )
+  .option("--no-faults", "orderings: do not explore host call failures")
+  .option("--max-paths <n>", "stop after this many runs")
+  .option("--runs <n>", "swarm: number of random runs", "1000")
+  .option("--seed <n>", "swarm: seed of the first run", "1")
+  .option("--jobs <n>", "orderings: worker threads", "1")
+  .option("--json", "print one JSON object", false)
+  .option("--out <dir>", "where replay files are written", ".cmdqv/replays")
+  .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G", "2M")
+  .option("--list-sites", "list the named host fault sites and exit", false)
+  .action(async (f) => {
+    process.exitCode = await exploreCommand(f);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`cmdqv: ${e.message}`);
+    process.exitCode = 2;
+  } else if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else throw e;
+}
