@@ -5,6 +5,13 @@ import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { exploreCommand } from "./explore-cmd.js";
 import { UsageError } from "./options.js";
+import { replayCommand } from "./replay-cmd.js";
+
+// `cmdqv … | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 const program = new Command();
 program
@@ -44,6 +51,29 @@ program
   .action(async (f) => {
     process.exitCode = await exploreCommand(f);
   });
+
+program
+  .command("run")
+  .description(
+    "run the built-in default or a scenario, or reproduce a counterexample with --replay",
+  )
+  .argument("[scenario]", "a scenario YAML file")
+  .option("--replay <file>", "reproduce a counterexample written by cmdqv explore")
+  .option("--trace <file.jsonl>", "write the native trace (JSON Lines)")
+  .option(
+    "--perfetto <file.json>",
+    "write a Perfetto/Chrome trace-event file (one track per actor)",
+  )
+  .action(
+    (scenario: string | undefined, f: { replay?: string; trace?: string; perfetto?: string }) => {
+      if (f.replay) {
+        if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
+        process.exitCode = replayCommand(f.replay, f.trace, f.perfetto);
+        return;
+      }
+      throw new UsageError("run: scenarios and the built-in default are not wired yet");
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);

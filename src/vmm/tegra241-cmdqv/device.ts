@@ -775,7 +775,8 @@ export class Tegra241CmdqvDevice implements MmioDevice {
    */
   handleVeventq(): number {
     const fd = this.veventqFd;
-    if (!fd) return 0;
+    // The main loop calls the handler only when poll() says the fd is readable.
+    if (!fd || !fd.readable()) return 0;
     let handled = 0;
     for (;;) {
       const r = fd.read(VEVENT_RECORD * 64);

@@ -1,0 +1,79 @@
+// Loading a replay file: validated field by field so a hand-edited or foreign file gets a
+// clear error naming the field, never a crash.
+
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { INVARIANT_NAMES } from "../check/invariants.js";
+import { FAULT_SITES } from "../host/faults.js";
+import { PAGE_SIZES } from "../mem/types.js";
+import { err, ok, type Result } from "../util/result.js";
+import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
+import { EXTRA_STEPS } from "./orderings.js";
+import type { ReplayFile } from "./replay.js";
+
+const site = z.enum(FAULT_SITES);
+const faultPlan = z.union([
+  z.object({ kind: z.literal("none") }),
+  z.object({ kind: z.literal("nth"), nth: z.number().int().min(1) }),
+  z.object({ kind: z.literal("site"), site, nth: z.number().int().min(1) }),
+  z.object({
+    kind: z.literal("probability"),
+    seed: z.number().int().min(0),
+    p: z.partialRecord(site, z.number().min(0).max(1)),
+  }),
+]);
+const u = (max: number) => z.number().int().min(0).max(max);
+
+const schema = z.object({
+  cmdqv_replay: z.literal(1),
+  mode: z.literal("orderings"),
+  machine: z.object({
+    profile: z.enum(PROFILE_NAMES),
+    ramBase: u(2 ** 52),
+    ramSize: u(2 ** 46),
+    ramPage: z.enum(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
+    smmuBase: u(2 ** 52),
+    cmdqvBase: u(2 ** 52),
+    vcmdqs: u(128),
+    seed: u(0xffff_ffff),
+    cmdqv: z.enum(["off", "auto", "on"]),
+    vcpus: u(64),
+    faultPlan,
+    physSid: u(0xf_ffff),
+    virtSid: u(0xf_ffff),
+    timing: z.object({ trapNs: u(1e9), directNs: u(1e9), ramNs: u(1e9) }),
+  }),
+  queues: z.number().int().min(1).max(8),
+  extras: z.array(z.enum(EXTRA_STEPS)),
+  faults: z.boolean(),
+  choices: z.array(z.number().int().min(0)).max(100_000),
+  invariant: z.enum(INVARIANT_NAMES),
+  message: z.string(),
+  steps: z.array(z.string()),
+  faultPlan: faultPlan.optional(),
+});
+
+export function parseReplay(text: string, file: string): Result<ReplayFile, string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return err(`${file}: not JSON (${(e as Error).message})`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return err(`${file}: ${i.path.join(".") || "(top)"}: ${i.message}`);
+  }
+  return ok(r.data as ReplayFile);
+}
+
+export function loadReplayFile(path: string): Result<ReplayFile, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    return err(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  return parseReplay(text, path);
+}
