@@ -121,6 +121,18 @@ export class Faults {
     return fail;
   }
 
+  /**
+   * Start counting afresh under a new plan (the explorer arms its plan after machine
+   * setup, so "the nth call" counts the explored phase only).
+   */
+  replan(plan: FaultPlan): void {
+    this.plan = plan;
+    this.rng = plan.kind === "probability" ? new Prng(plan.seed) : null;
+    this.calls = 0;
+    this.siteCalls.clear();
+    this.injected = [];
+  }
+
   /** Arm a one-shot fault: the `nth` next call (1-based) at `site` fails. */
   arm(site: FaultSite, nth: number): void {
     if (!(Number.isInteger(nth) && nth >= 1))

@@ -526,6 +526,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
    * set, or (reference) the queue is ready but waits for its lower neighbour. spec: qemu §2.3.
    */
   private cacheMayReportEnabled(i: number): boolean {
+    if (!this.profile.emulatedEnable) return false;
     if (this.profile.cacheEnOkRespectsInitErr && this.regs.gerror[i]! & BITS.GERROR_CMDQ_INIT_ERR)
       return false;
     if (this.profile.orderedAllocation && this.ready(i) && this.blockedByLower(i)) return false;

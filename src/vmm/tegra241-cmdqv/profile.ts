@@ -35,6 +35,14 @@ export interface Profile {
   readonly reportAllocFailure: boolean;
   /** v7: a cached CONFIG.EN=1 sets EN_OK only while CMDQ_INIT_ERR is clear. spec: qemu §2.3. */
   readonly cacheEnOkRespectsInitErr: boolean;
+  /**
+   * Upstream: a CONFIG.EN=1 served by the cache (no HW queue yet) reports EN_OK at once,
+   * an emulated enable. reference: the cache never reports a queue enabled that no
+   * hardware consumes; the guest sees EN_OK only once the HW queue exists (its enable is
+   * synced then), so an allocation that fails later cannot leave a guest that believed
+   * the queue enabled. spec: qemu §2.3; found by `cmdqv explore` (docs/findings.md).
+   */
+  readonly emulatedEnable: boolean;
   /** v7: freeing a VCMDQ zeroes its cached page0 registers. spec: qemu §2.6, §3.4. */
   readonly resetCacheOnFree: boolean;
   /** v7: the error IRQ is pulsed only while VI_INT_MASK_0 bit 0 is clear. spec: qemu §1.7. */
@@ -96,6 +104,7 @@ const QEMU_V7: Profile = {
   ignoreBaseWritesWhileEnabled: false,
   reportAllocFailure: true,
   cacheEnOkRespectsInitErr: true,
+  emulatedEnable: true,
   resetCacheOnFree: true,
   irqHonoursMask: true,
   syncGerrornOnAlloc: true,
@@ -138,6 +147,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     rebuildHigherOnFree: true,
     keepIdenticalQueue: true,
     keepRefusedObjects: true,
+    emulatedEnable: false,
   },
 };
 
