@@ -1,6 +1,8 @@
 // The figures `npm run bench` prints. Each sets up a small world and returns a body that
 // performs `n` operations of the kind named.
 
+import { performance } from "node:perf_hooks";
+import { explore } from "../src/explore/explorer.js";
 import { CmdqvHardware } from "../src/host/hw/cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG } from "../src/host/hw/types.js";
 import { AddressSpace } from "../src/mem/address-space.js";
@@ -8,10 +10,11 @@ import { HostMemory } from "../src/mem/host-memory.js";
 import type { MmioDevice, SmallSize } from "../src/mem/types.js";
 import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../src/regs/cmdqv.js";
 import { VirtualClock } from "../src/sim/clock.js";
+import { machineConfig } from "../src/sim/config.js";
 import { CS, encode } from "../src/smmu/commands.js";
 import { linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
 import { CMDQV_BASE, createTestbed } from "../src/vmm/tegra241-cmdqv/testbed.js";
-import type { Figure } from "./harness.js";
+import type { Figure, OnceFigure } from "./harness.js";
 
 /** A register file behind the bus: the cheapest device, so the figure measures the bus. */
 class Scratch implements MmioDevice {
@@ -154,3 +157,36 @@ const vmmPage0: Figure = {
 };
 
 export const figures: readonly Figure[] = [busMmio, hwConsumer, vmmTrapped, vmmPage0];
+
+/**
+ * Issue 5's figure: every order of the 2-VCMDQ gate writes and enables, with "which host
+ * call fails" (at most one per run) explored at every host call, for qemu-latest.
+ */
+const explore2q: OnceFigure = {
+  names: [
+    { name: "explore_2q_faults_s", unit: "s" },
+    { name: "explore_2q_faults_paths", unit: "runs" },
+    { name: "explore_2q_faults_distinct_states", unit: "states" },
+    { name: "explore_states_per_s", unit: "states/s" },
+  ],
+  what: "exhaustive orderings of 2 VCMDQs with fail-nth on every host call (qemu-latest)",
+  run() {
+    const t0 = performance.now();
+    const r = explore({
+      mode: "orderings",
+      machine: machineConfig({ profile: "qemu-latest" }),
+      queues: 2,
+      extras: [],
+      faults: true,
+    });
+    const s = (performance.now() - t0) / 1000;
+    return {
+      explore_2q_faults_s: Number(s.toFixed(2)),
+      explore_2q_faults_paths: r.paths,
+      explore_2q_faults_distinct_states: r.distinctStates,
+      explore_states_per_s: Math.round(r.states / s),
+    };
+  },
+};
+
+export const onceFigures: readonly OnceFigure[] = [explore2q];

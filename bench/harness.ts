@@ -12,6 +12,14 @@ export interface Figure {
   readonly setup: () => (n: number) => void;
 }
 
+/** A figure measured by one timed run of a whole job (e.g. an exhaustive exploration). */
+export interface OnceFigure {
+  readonly names: readonly { readonly name: string; readonly unit: string }[];
+  readonly what: string;
+  /** Runs the job once and returns each named value. */
+  readonly run: () => Record<string, number>;
+}
+
 export interface Measured {
   readonly name: string;
   readonly value: number;
