@@ -1,0 +1,36 @@
+// CI's bounded exploration of each profile through the CLI: upstream profiles must report
+// violations (exit 1), the reference design none (exit 0). Runs before `npm test`.
+import { spawnSync } from "node:child_process";
+
+const expected = { "qemu-v5": 1, "qemu-v7": 1, "qemu-latest": 1, reference: 0 };
+let bad = 0;
+for (const [profile, code] of Object.entries(expected)) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "bin/cmdqv.js",
+      "explore",
+      "--profile",
+      profile,
+      "--queues",
+      "1",
+      "--json",
+      "--out",
+      ".cmdqv/ci-replays",
+    ],
+    { encoding: "utf8" },
+  );
+  let summary = "";
+  try {
+    const o = JSON.parse(r.stdout);
+    summary = `${o.paths} paths, ${o.distinct_states} states, ${o.elapsed_s} s, violations: ${o.violations.map((v) => v.invariant).join(", ") || "none"}`;
+  } catch {
+    summary = `unparsable output: ${r.stdout.slice(0, 200)} ${r.stderr.slice(0, 500)}`;
+  }
+  const ok = r.status === code;
+  if (!ok) bad++;
+  console.log(
+    `explore ${profile}: exit ${r.status} (expected ${code}) ${ok ? "ok" : "UNEXPECTED"}: ${summary}`,
+  );
+}
+process.exit(bad === 0 ? 0 : 1);
