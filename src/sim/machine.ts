@@ -65,6 +65,13 @@ export interface Machine {
   readonly log: VmmLog;
   readonly tracer: Tracer;
   readonly cmdqvIrq: ObservedIrq;
+  /** The SMMUv3's wired interrupts (QEMU virt SPIs 74–77). */
+  readonly smmuIrqs: {
+    readonly eventq: ObservedIrq;
+    readonly priq: ObservedIrq;
+    readonly cmdSync: ObservedIrq;
+    readonly gerror: ObservedIrq;
+  };
   readonly devId: number;
   readonly viommuId: number;
   /** Run the VMM main loop's vEVENTQ fd handler if the fd is readable; events handled. */
@@ -113,13 +120,18 @@ export function createMachine(
     hasViommu: () => viommuId !== 0,
     hasVdev: (sid) => vsids.has(sid),
   };
-  const noIrq: IrqLine = { raise() {}, lower() {} };
+  const smmuIrqs = {
+    eventq: new ObservedIrq(),
+    priq: new ObservedIrq(),
+    cmdSync: new ObservedIrq(),
+    gerror: new ObservedIrq(),
+  };
   const smmu = new Smmuv3Accel({
     mem: as,
     host: hostPort,
     log,
     tracer,
-    irqs: { eventq: noIrq, priq: noIrq, cmdSync: noIrq, gerror: noIrq },
+    irqs: smmuIrqs,
     minRamPageSize: pageSize,
   });
   const smmuMap = as.addMmio("smmuv3", cfg.smmuBase, SMMU_REGION_SIZE, smmu);
@@ -190,6 +202,7 @@ export function createMachine(
     log,
     tracer,
     cmdqvIrq,
+    smmuIrqs,
     devId,
     viommuId,
     pollEvents: () => (cmdqv ? cmdqv.handleVeventq() : 0),

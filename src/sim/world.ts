@@ -1,0 +1,330 @@
+// The world: a machine (simulated host + VMM) with its Linux-like guest, a scheduler over
+// the guest's actors (vCPUs, the interrupt handler) and the VMM's event loop, driven by
+// one choice source, with the invariants checked after every step.
+//
+// A world is driven by program steps (boot, raw accesses, workloads, time, reset). Each
+// step is recorded; with the choices the scheduler made, the record is the world's
+// snapshot: restoring replays it deterministically (generators cannot be copied, and
+// replay is how a stateless model checker restores state).
+
+import { type GuestView, InvariantChecker } from "../check/invariants.js";
+import { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
+import { GuestDmesg } from "../guest/dmesg.js";
+import { DmaAllocator } from "../guest/rig.js";
+import { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
+import { type WorkloadKind, type WorkloadStats, workload } from "../guest/workload.js";
+import { NULL_TRACER, type Tracer } from "../trace/trace.js";
+import { err, ok, type Result } from "../util/result.js";
+import { type ActorBody, type GuestContext, read, read64, write, write64 } from "./actor.js";
+import { type ChoiceSource, RandomChoice, ReplayChoice } from "./choice.js";
+import type { MachineConfig } from "./config.js";
+import { createMachine, type Machine } from "./machine.js";
+import { Scheduler } from "./scheduler.js";
+
+export interface WorldOptions {
+  readonly machine: MachineConfig;
+  readonly tracer?: Tracer;
+  /** Default: seeded random from machine.seed. */
+  readonly choice?: ChoiceSource;
+  /**
+   * Misplace LVCMDQ rings: bytes past the driver's naturally aligned buffer, per LVCMDQ
+   * (0 = where the driver puts it). How a scenario forces a misaligned BASE (EINVAL).
+   */
+  readonly vcmdqRingOffsets?: readonly number[];
+  /** The guest driver's cap on queue size (log2 entries). */
+  readonly cmdqMaxSzShift?: number;
+  readonly dmesgDebug?: boolean;
+}
+
+/** A program step, as recorded for snapshots and replays. */
+export type WorldStep =
+  | { readonly kind: "boot" }
+  | {
+      readonly kind: "write";
+      readonly addr: number;
+      readonly size: 1 | 2 | 4 | 8;
+      readonly value: string;
+    }
+  | { readonly kind: "read"; readonly addr: number; readonly size: 1 | 2 | 4 | 8 }
+  | {
+      readonly kind: "workload";
+      readonly invalidations: number;
+      readonly vcpus: number;
+      readonly weights?: Readonly<Partial<Record<WorkloadKind, number>>>;
+    }
+  | { readonly kind: "advance"; readonly ns: number }
+  | { readonly kind: "reset" };
+
+export interface WorldSnapshot {
+  readonly machine: MachineConfig;
+  readonly steps: readonly WorldStep[];
+  readonly choices: readonly number[];
+  readonly vcmdqRingOffsets?: readonly number[];
+  readonly cmdqMaxSzShift?: number;
+}
+
+/** A scheduler step bound per program step, so a wedged guest cannot spin forever. */
+const MAX_STEPS = 50_000_000;
+
+export class World implements GuestView {
+  readonly machine: Machine;
+  readonly dmesg: GuestDmesg;
+  readonly smmu: ArmSmmuV3;
+  readonly cmdqv: Tegra241Cmdqv | null;
+  readonly ctx: GuestContext;
+  readonly checker: InvariantChecker;
+  readonly sched: Scheduler;
+  readonly choice: ChoiceSource;
+  readonly tracer: Tracer;
+  private readonly opts: WorldOptions;
+  private readonly program: WorldStep[] = [];
+  private cmdqvIrqSeen = 0;
+  private gerrorSeen = 0;
+  private isrRunning = false;
+  private bootResult: number | null = null;
+  readonly workloads: WorkloadStats[] = [];
+  private readonly silent: { queue: string; t: number }[] = [];
+
+  private constructor(o: WorldOptions, machine: Machine) {
+    this.opts = o;
+    this.machine = machine;
+    this.tracer = o.tracer ?? NULL_TRACER;
+    this.choice = o.choice ?? new RandomChoice(o.machine.seed);
+    const m = machine;
+    const clock = m.host.clock;
+    this.dmesg = new GuestDmesg(clock, { debug: o.dmesgDebug ?? false });
+    // The guest's DMA memory: the top of RAM (at most 256 MiB), naturally aligned.
+    const ramTop = m.ram.gpaBase + m.ram.size;
+    const dma = new DmaAllocator(ramTop - Math.min(0x1000_0000, m.ram.size / 2), ramTop);
+    const as = m.as;
+    const dmesg = this.dmesg;
+    this.ctx = {
+      now: () => clock.now(),
+      dmesg: (line) => dmesg.printk("info", line),
+      allocDma: (size, align) => dma.alloc(size, align),
+      ramWrite64: (gpa, value) => {
+        as.write64(gpa, value);
+      },
+      ramRead32: (gpa) => as.read(gpa, 4),
+      ramWrite32: (gpa, value) => {
+        as.write(gpa, 4, value);
+      },
+    };
+    const ringOffsets = o.vcmdqRingOffsets;
+    this.cmdqv = m.cmdqv
+      ? new Tegra241Cmdqv({ base: m.config.cmdqvBase, ...(ringOffsets ? { ringOffsets } : {}) })
+      : null;
+    this.smmu = new ArmSmmuV3(
+      this.ctx,
+      this.dmesg,
+      {
+        base: m.config.smmuBase,
+        ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
+      },
+      this.cmdqv ?? undefined,
+    );
+    this.checker = new InvariantChecker(m, this);
+    this.sched = new Scheduler(clock, as, m.config.timing, this.choice);
+    this.sched.addService({
+      name: "vmm.veventq",
+      pending: () => m.eventsPending(),
+      run: () => {
+        m.pollEvents();
+      },
+    });
+    this.sched.addService({
+      name: "guest.irq",
+      pending: () => !this.isrRunning && this.irqPending(),
+      run: () => {
+        this.isrRunning = true;
+        this.sched.spawn("guest.isr", this.interrupts());
+      },
+    });
+  }
+
+  static create(o: WorldOptions): Result<World, string> {
+    const m = createMachine(o.machine, o.tracer ?? NULL_TRACER);
+    if (!m.ok) return err(m.error);
+    return ok(new World(o, m.value));
+  }
+
+  /** Rebuild a world from a snapshot by replaying its steps and choices. */
+  static restore(s: WorldSnapshot, tracer?: Tracer): Result<World, string> {
+    const w = World.create({
+      machine: s.machine,
+      choice: new ReplayChoice(s.choices),
+      ...(tracer ? { tracer } : {}),
+      ...(s.vcmdqRingOffsets ? { vcmdqRingOffsets: s.vcmdqRingOffsets } : {}),
+      ...(s.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: s.cmdqMaxSzShift } : {}),
+    });
+    if (!w.ok) return w;
+    for (const step of s.steps) w.value.apply(step);
+    return w;
+  }
+
+  snapshot(): WorldSnapshot {
+    return {
+      machine: this.opts.machine,
+      steps: [...this.program],
+      choices: [...this.choice.recorded()],
+      ...(this.opts.vcmdqRingOffsets ? { vcmdqRingOffsets: this.opts.vcmdqRingOffsets } : {}),
+      ...(this.opts.cmdqMaxSzShift !== undefined
+        ? { cmdqMaxSzShift: this.opts.cmdqMaxSzShift }
+        : {}),
+    };
+  }
+
+  // ---- GuestView (no-silent-hang) --------------------------------------------------------
+
+  /**
+   * CMD_SYNC timeouts on a VCMDQ the guest believed enabled, while it had seen no error
+   * (no CMDQV interrupt was handled): the guest was never told anything went wrong.
+   */
+  silentTimeouts(): readonly { readonly queue: string; readonly t: number }[] {
+    return this.silent;
+  }
+
+  private noteSilence(): void {
+    const v = this.cmdqv?.vintf0();
+    if (!v || (this.cmdqv?.isrRuns ?? 0) > 0) return;
+    for (const q of v.lvcmdqs) {
+      if (!q || !q.enabled || q.cmdq.stats.syncTimeouts === 0) continue;
+      const name = `VCMDQ${q.idx}`;
+      if (!this.silent.some((s) => s.queue === name))
+        this.silent.push({ queue: name, t: this.machine.host.clock.now() });
+    }
+  }
+
+  // ---- interrupts ------------------------------------------------------------------------
+
+  private irqPending(): boolean {
+    return (
+      (this.cmdqv !== null && this.machine.cmdqvIrq.raises > this.cmdqvIrqSeen) ||
+      this.machine.smmuIrqs.gerror.raises > this.gerrorSeen
+    );
+  }
+
+  /** The guest's threaded handlers, run again while new edges arrive (one at a time). */
+  private *interrupts(): ActorBody<void> {
+    try {
+      while (this.irqPending()) {
+        if (this.cmdqv && this.machine.cmdqvIrq.raises > this.cmdqvIrqSeen) {
+          this.cmdqvIrqSeen = this.machine.cmdqvIrq.raises;
+          yield* this.cmdqv.isr(this.smmu);
+        }
+        if (this.machine.smmuIrqs.gerror.raises > this.gerrorSeen) {
+          this.gerrorSeen = this.machine.smmuIrqs.gerror.raises;
+          yield* this.smmu.gerrorHandler();
+        }
+      }
+    } finally {
+      this.isrRunning = false;
+    }
+  }
+
+  // ---- running ---------------------------------------------------------------------------
+
+  /** Run the scheduler until its actors are done, checking invariants after each step. */
+  private runActors(untilNs?: number): "done" | "until" | "limit" {
+    const clock = this.machine.host.clock;
+    return this.sched.run({
+      maxSteps: MAX_STEPS,
+      ...(untilNs !== undefined ? { until: () => clock.now() >= untilNs } : {}),
+      afterStep: () => {
+        this.noteSilence();
+        this.checker.check();
+      },
+    });
+  }
+
+  /** Apply one program step (and record it). */
+  apply(step: WorldStep): number | bigint | undefined {
+    this.program.push(step);
+    switch (step.kind) {
+      case "boot": {
+        let result = 0;
+        this.sched.spawn(
+          "guest.vcpu0",
+          (function* (smmu: ArmSmmuV3): ActorBody<void> {
+            result = yield* smmu.probe();
+          })(this.smmu),
+        );
+        this.runActors();
+        this.bootResult = result;
+        return result;
+      }
+      case "write": {
+        const v = BigInt(step.value);
+        this.sched.spawn(
+          "guest.vcpu0",
+          (function* (): ActorBody<void> {
+            yield step.size === 8 ? write64(step.addr, v) : write(step.addr, Number(v), step.size);
+          })(),
+        );
+        this.runActors();
+        return undefined;
+      }
+      case "read": {
+        let value: number | bigint = 0;
+        this.sched.spawn(
+          "guest.vcpu0",
+          (function* (): ActorBody<void> {
+            value = (yield step.size === 8 ? read64(step.addr) : read(step.addr, step.size)) as
+              | number
+              | bigint;
+          })(),
+        );
+        this.runActors();
+        return value;
+      }
+      case "workload": {
+        const budget = { remaining: step.invalidations };
+        for (let cpu = 0; cpu < step.vcpus; cpu++) {
+          const stats = this.workloads;
+          const body = workload(this.smmu, cpu, {
+            seed: this.machine.config.seed,
+            batches: Number.MAX_SAFE_INTEGER,
+            vsid: this.machine.config.virtSid,
+            budget,
+            ...(step.weights ? { weights: step.weights } : {}),
+          });
+          this.sched.spawn(
+            `guest.vcpu${cpu}`,
+            (function* (): ActorBody<void> {
+              stats.push(yield* body);
+            })(),
+          );
+        }
+        this.runActors();
+        return undefined;
+      }
+      case "advance": {
+        const until = this.machine.host.clock.now() + step.ns;
+        // Let services (the VMM event loop, interrupts) run while time passes.
+        this.runActors(until);
+        this.machine.host.clock.set(until);
+        this.runActors();
+        return undefined;
+      }
+      case "reset": {
+        this.machine.reset();
+        this.checker.check();
+        return undefined;
+      }
+    }
+  }
+
+  boot(): number {
+    return this.apply({ kind: "boot" }) as number;
+  }
+
+  lastBootResult(): number | null {
+    return this.bootResult;
+  }
+
+  /** VM teardown: the VMM releases its host objects; the teardown invariants are checked. */
+  teardown(): void {
+    const problems = this.machine.teardown();
+    this.checker.checkTeardown(problems);
+  }
+}
