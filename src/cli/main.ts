@@ -6,6 +6,7 @@ import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { exploreCommand } from "./explore-cmd.js";
 import { UsageError } from "./options.js";
 import { replayCommand } from "./replay-cmd.js";
+import { defaultRun, type RunFlags } from "./run-cmd.js";
 
 // `cmdqv … | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -64,16 +65,23 @@ program
     "--perfetto <file.json>",
     "write a Perfetto/Chrome trace-event file (one track per actor)",
   )
-  .action(
-    (scenario: string | undefined, f: { replay?: string; trace?: string; perfetto?: string }) => {
-      if (f.replay) {
-        if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
-        process.exitCode = replayCommand(f.replay, f.trace, f.perfetto);
-        return;
-      }
-      throw new UsageError("run: scenarios and the built-in default are not wired yet");
-    },
-  );
+  .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
+  .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
+  .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
+  .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
+  .option("--vcpus <n>", "guest vCPUs issuing invalidations")
+  .option("--seed <n>", "seed of the machine and the scheduler")
+  .option("--cmdqv <mode>", "the arm-smmuv3 cmdqv property: off, auto, on")
+  .option("--invalidations <n>", "built-in default: invalidations to issue", "100000")
+  .action((scenario: string | undefined, f: RunFlags & { replay?: string }) => {
+    if (f.replay) {
+      if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
+      process.exitCode = replayCommand(f.replay, f.trace, f.perfetto);
+      return;
+    }
+    if (scenario) throw new UsageError("run: scenario files are not wired yet");
+    process.exitCode = defaultRun(f);
+  });
 
 try {
   await program.parseAsync(process.argv);

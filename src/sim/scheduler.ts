@@ -6,6 +6,7 @@
 // while they have work, and never keep a run alive on their own.
 
 import type { AddressSpace } from "../mem/address-space.js";
+import { NULL_TRACER, type Tracer } from "../trace/trace.js";
 import type { ActorBody } from "./actor.js";
 import type { ChoiceSource } from "./choice.js";
 import type { VirtualClock } from "./clock.js";
@@ -45,12 +46,20 @@ export class Scheduler {
   /** Scratch for the runnable set (indices; services are encoded as −1−k). */
   private readonly runnable: number[] = [];
   private stepCount = 0;
+  private readonly tracer: Tracer;
 
-  constructor(clock: VirtualClock, as: AddressSpace, timing: Timing, choice: ChoiceSource) {
+  constructor(
+    clock: VirtualClock,
+    as: AddressSpace,
+    timing: Timing,
+    choice: ChoiceSource,
+    tracer: Tracer = NULL_TRACER,
+  ) {
     this.clock = clock;
     this.as = as;
     this.timing = timing;
     this.choice = choice;
+    this.tracer = tracer;
   }
 
   spawn(name: string, body: ActorBody<unknown>, delayNs = 0): void {
@@ -133,7 +142,21 @@ export class Scheduler {
       s.readyAt = now + op.ns;
       s.sent = undefined;
     } else {
+      const exits = s.counters.exits;
       s.sent = executeOp(op, this.as, this.clock, this.timing, s.counters);
+      if (this.tracer.enabled) {
+        const v = op.op === "write" || op.op === "write64" ? op.value : s.sent;
+        this.tracer.emit(s.name, op.op, {
+          addr: `0x${op.addr.toString(16)}`,
+          value:
+            typeof v === "bigint"
+              ? `0x${v.toString(16)}`
+              : typeof v === "number"
+                ? `0x${(v >>> 0).toString(16)}`
+                : null,
+          exit: s.counters.exits > exits,
+        });
+      }
     }
     return true;
   }

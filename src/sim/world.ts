@@ -83,6 +83,8 @@ export class World implements GuestView {
   private isrRunning = false;
   private bootResult: number | null = null;
   readonly workloads: WorkloadStats[] = [];
+  /** Called every few thousand scheduler steps (the CLI's progress line). */
+  onProgress: ((w: World) => void) | null = null;
   private readonly silent: { queue: string; t: number }[] = [];
 
   private constructor(o: WorldOptions, machine: Machine) {
@@ -124,7 +126,7 @@ export class World implements GuestView {
       this.cmdqv ?? undefined,
     );
     this.checker = new InvariantChecker(m, this);
-    this.sched = new Scheduler(clock, as, m.config.timing, this.choice);
+    this.sched = new Scheduler(clock, as, m.config.timing, this.choice, this.tracer);
     this.sched.addService({
       name: "vmm.veventq",
       pending: () => m.eventsPending(),
@@ -233,6 +235,7 @@ export class World implements GuestView {
       afterStep: () => {
         this.noteSilence();
         this.checker.check();
+        if (this.onProgress && (this.sched.steps() & 0x1fff) === 0) this.onProgress(this);
       },
     });
   }
@@ -312,6 +315,13 @@ export class World implements GuestView {
         return undefined;
       }
     }
+  }
+
+  /** Invalidation commands the guest has issued so far (both paths, CMD_SYNCs excluded). */
+  invalidationsIssued(): number {
+    let n = this.smmu.cmdq.stats.commands;
+    for (const q of this.cmdqv?.vintf0()?.lvcmdqs ?? []) if (q) n += q.cmdq.stats.commands;
+    return n;
   }
 
   boot(): number {

@@ -1,0 +1,48 @@
+// Machine options shared by `cmdqv run` and `cmdqv qtest`.
+
+import { type MachineConfig, machineConfig } from "../sim/config.js";
+import {
+  parseChoice,
+  parseIntFlag,
+  parseProfile,
+  parseRamPage,
+  parseSize,
+  UsageError,
+} from "./options.js";
+
+export interface MachineFlags {
+  profile?: string;
+  ramSize?: string;
+  ramPage?: string;
+  vcmdqs?: string;
+  vcpus?: string;
+  seed?: string;
+  cmdqv?: string;
+}
+
+export function machineFromFlags(
+  f: MachineFlags,
+  base: Partial<MachineConfig> = {},
+): MachineConfig {
+  const over: { -readonly [K in keyof MachineConfig]?: MachineConfig[K] } = { ...base };
+  if (f.profile !== undefined) over.profile = parseProfile(f.profile);
+  if (f.ramPage !== undefined) over.ramPage = parseRamPage(f.ramPage);
+  if (f.ramSize !== undefined) over.ramSize = parseSize("--ram-size", f.ramSize, 2 ** 46);
+  if (f.vcmdqs !== undefined) {
+    const n = parseIntFlag("--vcmdqs", f.vcmdqs, 1, 128);
+    if ((n & (n - 1)) !== 0)
+      throw new UsageError(`--vcmdqs: expected a power of two from 1 to 128, got "${f.vcmdqs}"`);
+    over.vcmdqs = n;
+  }
+  if (f.vcpus !== undefined) over.vcpus = parseIntFlag("--vcpus", f.vcpus, 1, 64);
+  if (f.seed !== undefined) over.seed = parseIntFlag("--seed", f.seed, 0, 0xffff_ffff);
+  if (f.cmdqv !== undefined)
+    over.cmdqv = parseChoice("--cmdqv", f.cmdqv, ["off", "auto", "on"] as const);
+  const cfg = machineConfig(over);
+  const page = { "4K": 0x1000, "64K": 0x1_0000, "2M": 0x20_0000, "1G": 0x4000_0000 }[cfg.ramPage];
+  if (cfg.ramSize % page !== 0)
+    throw new UsageError(
+      `--ram-size: ${cfg.ramSize} bytes is not a multiple of the ${cfg.ramPage} RAM page`,
+    );
+  return cfg;
+}
