@@ -59,6 +59,11 @@ export interface WorldSnapshot {
   readonly machine: MachineConfig;
   readonly steps: readonly WorldStep[];
   readonly choices: readonly number[];
+  /**
+   * The seed when the world drew its choices at random: a fresh source with that seed,
+   * asked the same questions, answers the same and then goes on as the original would.
+   */
+  readonly randomSeed?: number;
   readonly vcmdqRingOffsets?: readonly number[];
   readonly cmdqMaxSzShift?: number;
 }
@@ -78,6 +83,7 @@ export class World implements GuestView {
   readonly tracer: Tracer;
   private readonly opts: WorldOptions;
   private readonly program: WorldStep[] = [];
+  private randomSeed: number | undefined;
   private cmdqvIrqSeen = 0;
   private gerrorSeen = 0;
   private isrRunning = false;
@@ -92,6 +98,7 @@ export class World implements GuestView {
     this.machine = machine;
     this.tracer = o.tracer ?? NULL_TRACER;
     this.choice = o.choice ?? new RandomChoice(o.machine.seed);
+    if (!o.choice) this.randomSeed = o.machine.seed;
     const m = machine;
     const clock = m.host.clock;
     this.dmesg = new GuestDmesg(clock, { debug: o.dmesgDebug ?? false });
@@ -154,7 +161,8 @@ export class World implements GuestView {
   static restore(s: WorldSnapshot, tracer?: Tracer): Result<World, string> {
     const w = World.create({
       machine: s.machine,
-      choice: new ReplayChoice(s.choices),
+      choice:
+        s.randomSeed !== undefined ? new RandomChoice(s.randomSeed) : new ReplayChoice(s.choices),
       ...(tracer ? { tracer } : {}),
       ...(s.vcmdqRingOffsets ? { vcmdqRingOffsets: s.vcmdqRingOffsets } : {}),
       ...(s.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: s.cmdqMaxSzShift } : {}),
@@ -169,6 +177,7 @@ export class World implements GuestView {
       machine: this.opts.machine,
       steps: [...this.program],
       choices: [...this.choice.recorded()],
+      ...(this.randomSeed !== undefined ? { randomSeed: this.randomSeed } : {}),
       ...(this.opts.vcmdqRingOffsets ? { vcmdqRingOffsets: this.opts.vcmdqRingOffsets } : {}),
       ...(this.opts.cmdqMaxSzShift !== undefined
         ? { cmdqMaxSzShift: this.opts.cmdqMaxSzShift }

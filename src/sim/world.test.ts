@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { exitBaseline, summarize } from "../report/summary.js";
+import { toPerfetto } from "../trace/perfetto.js";
+import { RecordingTracer } from "../trace/trace.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
+import { VirtualClock } from "./clock.js";
+import { machineConfig } from "./config.js";
+import { World } from "./world.js";
+
+function world(
+  profile: ProfileName,
+  extra: Partial<Parameters<typeof World.create>[0]> = {},
+): World {
+  const w = World.create({ machine: machineConfig({ profile }), ...extra });
+  assert.ok(w.ok, w.ok ? "" : w.error);
+  return w.value;
+}
+
+describe("the default run", () => {
+  for (const profile of ["qemu-v7", "qemu-latest", "reference"] as const) {
+    it(`boots, brings up both VCMDQs and invalidates with no invariant violated (${profile})`, () => {
+      const w = world(profile);
+      assert.equal(w.boot(), 0);
+      const before = exitBaseline(w);
+      w.apply({
+        kind: "workload",
+        invalidations: 3000,
+        vcpus: 2,
+        weights: { TLBI_NH_VA: 6, TLBI_NH_ASID: 2, ATC_INV: 1, CFGI_CD: 1 },
+      });
+      const s = summarize(w, before);
+      w.teardown();
+      assert.deepEqual(w.checker.violations(), []);
+      assert.equal(s.hwQueues.length, 2);
+      assert.ok(s.vcmdqPath.invalidations > 0 && s.mainPath.invalidations > 0);
+      assert.equal(s.vcmdqPath.exits, 0, "no VM exit on the VCMDQ path");
+      assert.ok(s.mainPath.exitsPer1000 >= 1000, "the main CMDQ traps");
+      assert.equal(s.vcmdqPath.invalidations + s.mainPath.invalidations, 3000);
+      assert.ok(
+        s.hwConsumed >= s.vcmdqPath.invalidations,
+        "hardware consumed the VCMDQ commands (and their syncs)",
+      );
+      assert.equal(
+        w.machine.host.iommufd.liveObjects().filter((o) => o.kind !== "device").length,
+        0,
+      );
+    });
+  }
+});
+
+describe("the review's Case 2 through the Linux-like guest", () => {
+  // 64 KiB rings, VCMDQ0's ring 4 KiB past alignment: the kernel answers EINVAL (-22).
+  const case2 = { vcmdqRingOffsets: [0x1000, 0], cmdqMaxSzShift: 12 } as const;
+
+  it("under qemu-v5 ends in repeated CMD_SYNC timeouts and violates no-silent-hang", () => {
+    const w = world("qemu-v5", case2);
+    assert.equal(w.boot(), 0, "the probe succeeds: the cache said the queues were enabled");
+    w.apply({ kind: "workload", invalidations: 2, vcpus: 2 });
+    const lines = w.dmesg.lines().filter((l) => l.includes("CMD_SYNC timeout"));
+    assert.ok(
+      lines.some((l) =>
+        l.endsWith(
+          "arm-smmu-v3 arm-smmu-v3.0.auto: CMD_SYNC timeout at 0x00000002 [hwprod 0x00000002, hwcons 0x00000000]",
+        ),
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(w.machine.log.text().includes("IOMMU_HW_QUEUE_ALLOC failed: error -22"));
+    assert.deepEqual(w.checker.violated(), ["no-silent-hang"]);
+  });
+
+  it("under qemu-v7 fails loudly instead: the guest sees the VCMDQ fail to enable and the SMMU probe fails", () => {
+    const w = world("qemu-v7", case2);
+    assert.notEqual(w.boot(), 0);
+    const text = w.dmesg.lines().join("\n");
+    assert.match(
+      text,
+      /tegra241_cmdqv: VINTF0: VCMDQ0\/LVCMDQ0: failed to enable, STATUS=0x00000000/,
+    );
+    assert.match(text, /failed to reset impl/);
+    assert.deepEqual(w.checker.violations(), []);
+  });
+});
+
+describe("snapshot and restore", () => {
+  function fingerprint(w: World) {
+    return {
+      t: w.machine.host.clock.now(),
+      issued: w.invalidationsIssued(),
+      consumed: w.machine.host.hw.stats().commandsPerQueue.slice(0, 4),
+      trapped: w.machine.smmu.counters().consumed,
+      steps: w.sched.steps(),
+    };
+  }
+
+  it("restores a world by replay to the same state, which then continues identically", () => {
+    const a = world("qemu-latest");
+    a.boot();
+    a.apply({
+      kind: "workload",
+      invalidations: 500,
+      vcpus: 2,
+      weights: { TLBI_NH_ASID: 3, CFGI_CD: 1 },
+    });
+    const snap = a.snapshot();
+    const atSnap = fingerprint(a);
+    a.apply({ kind: "workload", invalidations: 300, vcpus: 2 });
+    const r = World.restore(snap);
+    assert.ok(r.ok);
+    const b = r.value;
+    assert.deepEqual(fingerprint(b), atSnap);
+    b.apply({ kind: "workload", invalidations: 300, vcpus: 2 });
+    assert.deepEqual(fingerprint(b), fingerprint(a));
+  });
+
+  it("restores a world driven by a replayed choice list from the list alone", () => {
+    const a = world("reference");
+    a.boot();
+    a.apply({ kind: "workload", invalidations: 100, vcpus: 3 });
+    const { randomSeed: _seed, ...snap } = a.snapshot();
+    const r = World.restore(snap);
+    assert.ok(r.ok);
+    assert.deepEqual(fingerprint(r.value), fingerprint(a));
+  });
+});
+
+describe("traces", () => {
+  it("exports a Perfetto file that parses, with one named track per actor", () => {
+    const holder = { clock: new VirtualClock() };
+    const tracer = new RecordingTracer({ now: () => holder.clock.now() });
+    const w = world("qemu-latest", { tracer });
+    holder.clock = w.machine.host.clock;
+    w.boot();
+    w.apply({
+      kind: "workload",
+      invalidations: 200,
+      vcpus: 2,
+      weights: { TLBI_NH_ASID: 1, CFGI_CD: 1 },
+    });
+    const doc = JSON.parse(toPerfetto(tracer.events)) as {
+      traceEvents: { name: string; ph: string; tid: number; args: { name?: string } }[];
+    };
+    const tracks = doc.traceEvents.filter((e) => e.name === "thread_name").map((e) => e.args.name);
+    assert.equal(new Set(tracks).size, tracks.length, "one track per actor");
+    for (const actor of ["guest.vcpu0", "guest.vcpu1", "vmm.cmdqv", "vmm.iommufd", "host.kernel"])
+      assert.ok(tracks.includes(actor), actor);
+    const tids = new Set(doc.traceEvents.filter((e) => e.ph === "i").map((e) => e.tid));
+    assert.equal(tids.size, tracks.length);
+  });
+});
