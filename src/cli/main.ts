@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { exploreCommand } from "./explore-cmd.js";
 import { UsageError } from "./options.js";
+import { qtestCommand } from "./qtest-cmd.js";
 import { replayCommand } from "./replay-cmd.js";
 import { defaultRun, type RunFlags } from "./run-cmd.js";
 
@@ -81,6 +82,19 @@ program
     }
     if (scenario) throw new UsageError("run: scenario files are not wired yet");
     process.exitCode = defaultRun(f);
+  });
+
+program
+  .command("qtest")
+  .description("serve QEMU's qtest protocol on stdio or a unix socket; the client plays the guest")
+  .option("--socket <path>", "listen on a unix socket instead of stdio")
+  .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
+  .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
+  .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
+  .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
+  .option("--seed <n>", "seed of the machine")
+  .action(async (f) => {
+    process.exitCode = await qtestCommand(f);
   });
 
 try {

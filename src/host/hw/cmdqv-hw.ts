@@ -282,6 +282,20 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     if (t > this.t) this.t = t;
   }
 
+  /**
+   * Virtual time of the next thing the hardware will do on its own (a handshake
+   * completing, a command completing), or Infinity when it is idle: the "next timer
+   * deadline" a qtest `clock_step` without an argument moves to.
+   */
+  nextEventTime(): number {
+    let t = this.handshakeNext();
+    for (let k = 0; k < this.armedCount; k++) {
+      const a = this.nextAt[this.armed[k]!]!;
+      if (a < t) t = a;
+    }
+    return t;
+  }
+
   private handshakeNext(): number {
     return Math.min(this.enCmdqv.next, this.enVintf.next, this.enQueue.next);
   }
