@@ -33,6 +33,8 @@ export interface ExploreFlags {
   out: string;
   ramPage: string;
   listSites: boolean;
+  depth: string;
+  invalidations: string;
 }
 
 export async function exploreCommand(f: ExploreFlags): Promise<number> {
@@ -54,6 +56,8 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
     extras: parseList("--extras", f.extras, EXTRA_STEPS),
     faults: f.faults,
     runs: parseIntFlag("--runs", f.runs, 1, 1e9),
+    depth: parseIntFlag("--depth", f.depth, 0, 64),
+    invalidations: parseIntFlag("--invalidations", f.invalidations, 1, 1e6),
     seed: parseIntFlag("--seed", f.seed, 0, 0xffff_ffff),
     ...(f.maxPaths !== undefined
       ? { maxPaths: parseIntFlag("--max-paths", f.maxPaths, 1, 1e12) }

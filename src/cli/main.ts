@@ -34,7 +34,9 @@ program
       "qemu-latest",
     ),
   )
-  .option("--mode <mode>", "orderings | fail-nth | swarm", "orderings")
+  .option("--mode <mode>", "orderings | fail-nth | swarm | interleavings", "orderings")
+  .option("--depth <n>", "interleavings: branching choices enumerated per run", "6")
+  .option("--invalidations <n>", "interleavings: invalidations the vCPUs issue", "40")
   .option("--queues <n>", "VCMDQs whose writes are explored", "2")
   .option(
     "--extras <list>",

@@ -1,11 +1,13 @@
 // `cmdqv run --replay FILE`: reproduce a counterexample bit for bit, with its trace, the
-// VMM console, the host ioctl log and dmesg, and the invariant results.
+// VMM console, the host ioctl log and dmesg (host and guest), and the invariant results.
 
-import { INVARIANT_NAMES } from "../check/invariants.js";
+import { INVARIANT_NAMES, type Violation } from "../check/invariants.js";
+import { runInterleavings } from "../explore/interleavings.js";
 import { runOrderings } from "../explore/orderings.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import { ReplayChoice } from "../sim/choice.js";
 import { VirtualClock } from "../sim/clock.js";
+import type { Machine } from "../sim/machine.js";
 import { RecordingTracer } from "../trace/trace.js";
 import { UsageError } from "./options.js";
 import { writeTraces } from "./output.js";
@@ -17,45 +19,60 @@ export function replayCommand(path: string, trace?: string, perfetto?: string): 
   // The tracer reads time from the machine's clock once it exists; until then, zero.
   const holder: { clock: VirtualClock } = { clock: new VirtualClock() };
   const tracer = new RecordingTracer({ now: () => holder.clock.now() });
-  const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
   const choice = new ReplayChoice(f.choices);
-  const out = runOrderings(
-    { machine, queues: f.queues, extras: f.extras, faults: f.faults },
-    choice,
-    null,
-    {
-      enabled: true,
-      emit: (a, n, x) => tracer.emit(a, n, x),
-    },
-  );
-  if (out.machine) holder.clock = out.machine.host.clock;
-  const m = out.machine;
-  console.log(`replay of ${path}: profile ${f.machine.profile}, ${f.queues} VCMDQs`);
-  console.log("");
-  console.log("steps:");
-  for (const s of out.steps)
-    console.log(`  ${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`);
-  if (m) {
-    console.log("");
-    console.log("VMM console:");
-    for (const l of m.log.text()) console.log(`  ${l}`);
-    console.log("");
-    console.log("host ioctl log:");
-    for (const l of m.host.iommufd.log.condensed()) console.log(`  ${l}`);
-    console.log("");
-    console.log("host dmesg:");
-    for (const l of m.host.hostDmesg()) console.log(`  ${l}`);
+  let m: Machine | null;
+  let steps: string[];
+  let violations: readonly Violation[];
+  let guestDmesg: string[] = [];
+  if (f.mode === "orderings") {
+    const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
+    const out = runOrderings(
+      { machine, queues: f.queues, extras: f.extras, faults: f.faults },
+      choice,
+      null,
+      tracer,
+    );
+    m = out.machine;
+    steps = out.steps.map((s) => `${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`);
+    violations = out.checker.violations();
+  } else {
+    const out = runInterleavings(
+      { machine: f.machine, invalidations: f.invalidations, vcpus: f.vcpus, inject: f.inject },
+      choice,
+      tracer,
+    );
+    m = out.world.machine;
+    steps = [...out.steps];
+    violations = out.world.checker.violations();
+    guestDmesg = out.world.dmesg.lines();
   }
-  console.log("");
-  console.log("invariants:");
+  if (m) holder.clock = m.host.clock;
+  console.log(`replay of ${path}: ${f.mode}, profile ${f.machine.profile}`);
+  print("steps", steps);
+  if (m) {
+    if (guestDmesg.length > 0) print("guest dmesg", guestDmesg);
+    print("VMM console", m.log.text());
+    print(
+      "host ioctl log",
+      m.host.iommufd.log.condensed().filter((l) => !l.startsWith("read(veventq)")),
+    );
+    print("host dmesg", m.host.hostDmesg());
+  }
+  console.log("\ninvariants:");
   for (const inv of INVARIANT_NAMES) {
-    const v = out.checker.violations().filter((x) => x.invariant === inv);
+    const v = violations.filter((x) => x.invariant === inv);
     console.log(`  ${inv.padEnd(20)} ${v.length === 0 ? "ok" : `VIOLATED: ${v[0]!.message}`}`);
   }
   if (choice.mismatched())
     console.log("\nwarning: the recorded choices do not fit this version of the model");
   writeTraces(tracer.events, trace, perfetto);
-  const reproduced = out.checker.violations().some((v) => v.invariant === f.invariant);
+  const reproduced = violations.some((v) => v.invariant === f.invariant);
   console.log(`\n${reproduced ? "reproduced" : "NOT reproduced"}: ${f.invariant}`);
-  return out.checker.violations().length > 0 ? 1 : 0;
+  return violations.length > 0 ? 1 : 0;
+}
+
+function print(title: string, lines: readonly string[]): void {
+  console.log(`\n${title}:`);
+  for (const l of lines) console.log(`  ${l}`);
+  if (lines.length === 0) console.log("  (none)");
 }

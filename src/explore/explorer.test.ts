@@ -4,6 +4,7 @@ import { ReplayChoice } from "../sim/choice.js";
 import { machineConfig } from "../sim/config.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { type ExploreOptions, explore } from "./explorer.js";
+import { runInterleavings } from "./interleavings.js";
 import { buildSteps, runOrderings } from "./orderings.js";
 import { parseReplay } from "./replay-load.js";
 
@@ -72,6 +73,8 @@ describe("explore orderings", () => {
     const parsed = parseReplay(JSON.stringify(v.replay), "x.json");
     assert.ok(parsed.ok);
     const f = parsed.value;
+    assert.equal(f.mode, "orderings");
+    if (f.mode !== "orderings") return;
     const out = runOrderings(
       { machine: f.machine, queues: f.queues, extras: f.extras, faults: f.faults },
       new ReplayChoice(f.choices),
@@ -155,5 +158,36 @@ describe("orderings program", () => {
     assert.equal(r.ok, false);
     assert.match(r.ok ? "" : r.error, /^bad\.json: machine: /);
     assert.deepEqual(parseReplay("{", "b.json").ok, false);
+  });
+});
+
+describe("explore interleavings", () => {
+  it("carries a hardware command error to the guest's ISR, which skips it, and the workload completes", () => {
+    const out = runInterleavings(
+      {
+        machine: machineConfig({ profile: "qemu-latest" }),
+        invalidations: 40,
+        vcpus: 2,
+        inject: true,
+      },
+      new ReplayChoice([]),
+    );
+    assert.ok((out.world.cmdqv?.isrRuns ?? 0) >= 1, out.steps.join(" | "));
+    assert.ok(
+      out.world.dmesg
+        .lines()
+        .some((l) => l.includes("CMDQ error (cons 0x01000000): Illegal command")),
+    );
+    assert.deepEqual(out.world.checker.violations(), []);
+    assert.equal(out.world.invalidationsIssued() >= 40, true);
+  });
+
+  it("enumerates interleavings of vCPUs, vEVENT delivery, the interrupt and the error's moment and code", () => {
+    for (const profile of ["qemu-v7", "reference"] as const) {
+      const r = explore(opts(profile, { mode: "interleavings", depth: 3 }));
+      assert.equal(r.complete, true);
+      assert.ok(r.paths >= 9, `${profile}: ${r.paths} paths`);
+      assert.deepEqual(r.violations, [], profile);
+    }
   });
 });

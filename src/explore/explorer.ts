@@ -9,9 +9,10 @@
 
 import type { InvariantName, Violation } from "../check/invariants.js";
 import { FAULT_SITES, type FaultSite } from "../host/faults.js";
-import { ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
+import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
 import type { MachineConfig } from "../sim/config.js";
 import { Prng } from "../util/prng.js";
+import { runInterleavings } from "./interleavings.js";
 import {
   buildSteps,
   type ExtraStep,
@@ -19,9 +20,9 @@ import {
   type RunOutcome,
   runOrderings,
 } from "./orderings.js";
-import type { ReplayFile } from "./replay.js";
+import type { OrderingsReplay, ReplayFile } from "./replay.js";
 
-export const EXPLORE_MODES = ["orderings", "fail-nth", "swarm"] as const;
+export const EXPLORE_MODES = ["orderings", "fail-nth", "swarm", "interleavings"] as const;
 export type ExploreMode = (typeof EXPLORE_MODES)[number];
 
 export interface ExploreOptions {
@@ -38,6 +39,10 @@ export interface ExploreOptions {
   readonly seed?: number;
   /** fail-nth: the order to sweep (a choice list; default: the listed order). */
   readonly order?: readonly number[];
+  /** interleavings: branching choices enumerated per run (later ones take the first option). */
+  readonly depth?: number;
+  /** interleavings: invalidations the vCPUs issue together. */
+  readonly invalidations?: number;
   /** orderings: explore only runs whose first choice is ≡ shard (mod shards). */
   readonly shard?: number;
   readonly shards?: number;
@@ -75,10 +80,10 @@ function orderingsOptions(o: ExploreOptions, faults: boolean): OrderingsOptions 
 class Collector {
   readonly byInvariant = new Map<
     InvariantName,
-    { first: Violation; choices: number[]; count: number; faultPlan: ReplayFile["faultPlan"] }
+    { first: Violation; choices: number[]; count: number; faultPlan: OrderingsReplay["faultPlan"] }
   >();
 
-  add(out: RunOutcome, choices: readonly number[], faultPlan: ReplayFile["faultPlan"]): void {
+  add(out: RunOutcome, choices: readonly number[], faultPlan: OrderingsReplay["faultPlan"]): void {
     const seen = new Set<InvariantName>();
     for (const v of out.checker.violations()) {
       if (seen.has(v.invariant)) continue;
@@ -97,7 +102,7 @@ function violates(
   faults: boolean,
   choices: readonly number[],
   inv: InvariantName,
-  faultPlan: ReplayFile["faultPlan"],
+  faultPlan: OrderingsReplay["faultPlan"],
 ): RunOutcome | null {
   const machine = faultPlan ? { ...o.machine, faultPlan } : o.machine;
   const out = runOrderings(
@@ -118,7 +123,7 @@ export function shrink(
   faults: boolean,
   choices: readonly number[],
   inv: InvariantName,
-  faultPlan: ReplayFile["faultPlan"],
+  faultPlan: OrderingsReplay["faultPlan"],
 ): number[] {
   let best = [...choices];
   let budget = 400;
@@ -202,6 +207,8 @@ export function explore(o: ExploreOptions, progress?: Progress): ExploreResult {
       return exploreFailNth(o, progress);
     case "swarm":
       return exploreSwarm(o, progress);
+    case "interleavings":
+      return exploreInterleavings(o, progress);
   }
 }
 
@@ -292,4 +299,67 @@ function allSites(p: number): Partial<Record<FaultSite, number>> {
   const out: Partial<Record<FaultSite, number>> = {};
   for (const s of FAULT_SITES) out[s] = p;
   return out;
+}
+
+/**
+ * Interleavings: every order (to `depth` branching choices) of the vCPUs' steps, the
+ * VMM's vEVENT handling, the guest's interrupt and a hardware command error, with the
+ * error's moment and code chosen too. Counterexamples replay from their choice lists.
+ */
+function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreResult {
+  const depth = o.depth ?? 6;
+  const invalidations = o.invalidations ?? 40;
+  const vcpus = Math.max(2, o.machine.vcpus);
+  const inner = new ExhaustiveChoice();
+  const found = new Map<InvariantName, FoundViolation>();
+  let paths = 0;
+  let states = 0;
+  let complete = true;
+  do {
+    if (o.maxPaths !== undefined && paths >= o.maxPaths) {
+      complete = false;
+      break;
+    }
+    const choice = new DepthBoundedChoice(inner, depth);
+    const out = runInterleavings(
+      { machine: o.machine, invalidations, vcpus, inject: true },
+      choice,
+    );
+    paths++;
+    states += out.world.sched.steps();
+    for (const v of out.world.checker.violations()) {
+      const prev = found.get(v.invariant);
+      if (prev) {
+        found.set(v.invariant, { ...prev, count: prev.count + 1 });
+        continue;
+      }
+      found.set(v.invariant, {
+        invariant: v.invariant,
+        message: v.message,
+        count: 1,
+        replay: {
+          cmdqv_replay: 1,
+          mode: "interleavings",
+          machine: o.machine,
+          invalidations,
+          vcpus,
+          inject: true,
+          choices: [...choice.recorded()],
+          invariant: v.invariant,
+          message: v.message,
+          steps: [...out.steps],
+        },
+      });
+    }
+    if (progress && paths % 16 === 0)
+      progress({ paths, states, distinct: paths, violations: found.size });
+  } while (inner.next());
+  return {
+    paths,
+    states,
+    distinctStates: paths,
+    pruned: 0,
+    complete,
+    violations: [...found.values()].sort((a, b) => a.invariant.localeCompare(b.invariant)),
+  };
 }

@@ -37,6 +37,8 @@ describe("documented findings", () => {
       const r = loadReplayFile(file);
       assert.ok(r.ok, r.ok ? "" : r.error);
       const f = r.value;
+      assert.equal(f.mode, "orderings");
+      if (f.mode !== "orderings") return;
       const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
       const out = runOrderings(
         { machine, queues: f.queues, extras: f.extras, faults: f.faults },

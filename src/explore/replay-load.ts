@@ -24,25 +24,27 @@ const faultPlan = z.union([
 ]);
 const u = (max: number) => z.number().int().min(0).max(max);
 
-const schema = z.object({
+const machine = z.object({
+  profile: z.enum(PROFILE_NAMES),
+  ramBase: u(2 ** 52),
+  ramSize: u(2 ** 46),
+  ramPage: z.enum(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
+  smmuBase: u(2 ** 52),
+  cmdqvBase: u(2 ** 52),
+  vcmdqs: u(128),
+  seed: u(0xffff_ffff),
+  cmdqv: z.enum(["off", "auto", "on"]),
+  vcpus: u(64),
+  faultPlan,
+  physSid: u(0xf_ffff),
+  virtSid: u(0xf_ffff),
+  timing: z.object({ trapNs: u(1e9), directNs: u(1e9), ramNs: u(1e9) }),
+});
+
+const orderings = z.object({
   cmdqv_replay: z.literal(1),
   mode: z.literal("orderings"),
-  machine: z.object({
-    profile: z.enum(PROFILE_NAMES),
-    ramBase: u(2 ** 52),
-    ramSize: u(2 ** 46),
-    ramPage: z.enum(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
-    smmuBase: u(2 ** 52),
-    cmdqvBase: u(2 ** 52),
-    vcmdqs: u(128),
-    seed: u(0xffff_ffff),
-    cmdqv: z.enum(["off", "auto", "on"]),
-    vcpus: u(64),
-    faultPlan,
-    physSid: u(0xf_ffff),
-    virtSid: u(0xf_ffff),
-    timing: z.object({ trapNs: u(1e9), directNs: u(1e9), ramNs: u(1e9) }),
-  }),
+  machine,
   queues: z.number().int().min(1).max(8),
   extras: z.array(z.enum(EXTRA_STEPS)),
   faults: z.boolean(),
@@ -52,6 +54,21 @@ const schema = z.object({
   steps: z.array(z.string()),
   faultPlan: faultPlan.optional(),
 });
+
+const interleavings = z.object({
+  cmdqv_replay: z.literal(1),
+  mode: z.literal("interleavings"),
+  machine,
+  invalidations: z.number().int().min(0).max(1e7),
+  vcpus: z.number().int().min(1).max(64),
+  inject: z.boolean(),
+  choices: z.array(z.number().int().min(0)).max(10_000_000),
+  invariant: z.enum(INVARIANT_NAMES),
+  message: z.string(),
+  steps: z.array(z.string()),
+});
+
+const schema = z.discriminatedUnion("mode", [orderings, interleavings]);
 
 export function parseReplay(text: string, file: string): Result<ReplayFile, string> {
   let raw: unknown;

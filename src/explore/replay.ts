@@ -6,7 +6,22 @@ import type { FaultPlan } from "../host/faults.js";
 import type { MachineConfig } from "../sim/config.js";
 import type { ExtraStep } from "./orderings.js";
 
-export interface ReplayFile {
+export type ReplayFile = OrderingsReplay | InterleavingsReplay;
+
+export interface InterleavingsReplay {
+  readonly cmdqv_replay: 1;
+  readonly mode: "interleavings";
+  readonly machine: MachineConfig;
+  readonly invalidations: number;
+  readonly vcpus: number;
+  readonly inject: boolean;
+  readonly choices: readonly number[];
+  readonly invariant: InvariantName;
+  readonly message: string;
+  readonly steps: readonly string[];
+}
+
+export interface OrderingsReplay {
   readonly cmdqv_replay: 1;
   readonly mode: "orderings";
   readonly machine: MachineConfig;

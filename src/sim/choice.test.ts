@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ExhaustiveChoice, RandomChoice, ReplayChoice } from "./choice.js";
+import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "./choice.js";
 
 /** Build a permutation of 0..n-1 by asking "which remaining element next?". */
 function permutation(c: { int(n: number): number }, n: number): number[] {
@@ -66,5 +66,19 @@ describe("choice sources", () => {
   it("rejects a bound that is not a positive integer", () => {
     assert.throws(() => new RandomChoice(1).int(0), RangeError);
     assert.throws(() => new ExhaustiveChoice().int(1.5), RangeError);
+  });
+});
+
+describe("DepthBoundedChoice", () => {
+  it("enumerates only the first branching choices and takes the first option after them", () => {
+    const inner = new ExhaustiveChoice();
+    const seen = new Set<string>();
+    do {
+      const c = new DepthBoundedChoice(inner, 2);
+      seen.add(permutation(c, 4).join(""));
+    } while (inner.next());
+    // 4 · 3 prefixes; the last two picks are forced to the first remaining element.
+    assert.equal(seen.size, 12);
+    for (const p of seen) assert.ok(Number(p[2]) < Number(p[3]), p);
   });
 });

@@ -172,3 +172,39 @@ export class ExhaustiveChoice implements ChoiceSource {
     this.pos = 0;
   }
 }
+
+/**
+ * Enumerate only the first `depth` branching choices; later ones take the first option.
+ * Bounds an exhaustive exploration whose runs ask many questions (interleavings).
+ */
+export class DepthBoundedChoice implements ChoiceSource {
+  readonly kind = "exhaustive";
+  private readonly inner: ExhaustiveChoice;
+  private readonly depth: number;
+  private branching = 0;
+  private readonly made: number[] = [];
+
+  constructor(inner: ExhaustiveChoice, depth: number) {
+    this.inner = inner;
+    this.depth = depth;
+  }
+
+  int(n: number): number {
+    checkBound(n);
+    let x = 0;
+    if (n > 1 && this.branching < this.depth) {
+      this.branching++;
+      x = this.inner.int(n);
+    }
+    this.made.push(x);
+    return x;
+  }
+
+  recorded(): readonly number[] {
+    return this.made;
+  }
+
+  pastPrefix(): boolean {
+    return this.inner.pastPrefix();
+  }
+}

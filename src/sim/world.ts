@@ -326,6 +326,11 @@ export class World implements GuestView {
     }
   }
 
+  /** Add an actor to the next program step's run (e.g. an explorer's event injector). */
+  spawn(name: string, body: ActorBody<unknown>): void {
+    this.sched.spawn(name, body);
+  }
+
   /** Invalidation commands the guest has issued so far (both paths, CMD_SYNCs excluded). */
   invalidationsIssued(): number {
     let n = this.smmu.cmdq.stats.commands;

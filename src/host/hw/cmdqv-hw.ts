@@ -143,6 +143,8 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   private readonly counters: HwCounters;
   /** The command being executed, as four u32 words (reused). */
   private readonly words = new Uint32Array(4);
+  /** An armed one-shot error per queue (0 = none): the explorer's hardware event. */
+  private readonly armedError: Uint8Array;
   /** The executing queue's owner, filled per command (reused). */
   private readonly owner: OwnerView;
 
@@ -177,6 +179,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.enVintf = new EnableSet(nv);
     this.enQueue = new EnableSet(nq);
     this.nextAt = new Float64Array(nq);
+    this.armedError = new Uint8Array(nq);
     this.armed = new Int16Array(nq);
     this.armedPos = new Int16Array(nq);
     this.counters = new HwCounters(nq);
@@ -280,6 +283,17 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       }
     }
     if (t > this.t) this.t = t;
+  }
+
+  /**
+   * A hardware event for the explorer: the next command queue `q` executes fails with
+   * CONS.ERR = `code` (1 ILL, 2 ABT, 3 ATC_INV_SYNC, 4 ILL_ACCESS) instead of running, as
+   * a corrupted entry, a fetch abort or an ATC invalidation timeout would.
+   */
+  armError(q: number, code: number): void {
+    if (!(q >= 0 && q < this.nq) || !(code >= 1 && code <= 4))
+      throw new RangeError(`armError(${q}, ${code})`);
+    this.armedError[q] = code;
   }
 
   /**
@@ -407,6 +421,12 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   /** Complete the command at CONS of queue `q` at time `t`. */
   private execute(q: number, t: number): void {
     const regs = this.q;
+    if (this.armedError[q] !== 0) {
+      const code = this.armedError[q]!;
+      this.armedError[q] = 0;
+      this.raiseError(q, code);
+      return;
+    }
     const log2 = this.log2(q);
     const cons = regs.cons[q]!;
     // The ring is at a host-physical address: BASE.ADDR [47:5] + 16·idx(CONS).
