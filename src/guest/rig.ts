@@ -12,7 +12,6 @@
 //   (one at a time: a threaded, IRQF_ONESHOT handler; an edge during it runs it again).
 
 import type { Host } from "../host/host.js";
-import { VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 } from "../host/kernel/uapi.js";
 import type { AddressSpace } from "../mem/address-space.js";
 import type { PageSizeName } from "../mem/types.js";
 import type { ActorBody, GuestContext } from "../sim/actor.js";
@@ -21,8 +20,8 @@ import type { VirtualClock } from "../sim/clock.js";
 import { DEFAULT_TIMING, type Timing } from "../sim/config.js";
 import { type ExecCounters, runToCompletion } from "../sim/execute.js";
 import { Scheduler } from "../sim/scheduler.js";
-import type { InvalidateResult, InvalidationEntry, SmmuHostPort } from "../vmm/smmuv3/ports.js";
 import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
+import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
 import type { IrqLine } from "../vmm/tegra241-cmdqv/ports.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import {
@@ -32,6 +31,7 @@ import {
   VIRT_SID,
 } from "../vmm/tegra241-cmdqv/testbed.js";
 import { ArmSmmuV3 } from "./arm-smmu-v3.js";
+import { guestContext } from "./context.js";
 import { GuestDmesg } from "./dmesg.js";
 import { Tegra241Cmdqv, type Tegra241CmdqvOptions } from "./tegra241-cmdqv.js";
 
@@ -158,25 +158,14 @@ export class GuestRig {
     this.clock = tb.host.clock;
     this.timing = o.timing ?? DEFAULT_TIMING;
 
-    const k = tb.host.iommufd;
-    const viommuId = tb.viommuId;
     const recorded = this.hostInvalidations;
-    const hostPort: SmmuHostPort = {
-      invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
-        for (const e of entries) recorded.push([e[0], e[1]]);
-        const r = k.hwptInvalidate({
-          hwptId: viommuId,
-          dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
-          entryLen: 16,
-          entries: entries.map((e) => [e[0], e[1]] as const),
-        });
-        return r.ok
-          ? { ok: true, entryNum: r.value.entryNum }
-          : { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
-      },
-      hasViommu: () => true,
-      hasVdev: (sid) => sid === VIRT_SID,
-    };
+    const viommuId = tb.viommuId;
+    const hostPort = viommuInvalidatePort(
+      tb.host.iommufd,
+      () => viommuId,
+      (sid) => sid === VIRT_SID,
+      (e) => recorded.push([e[0], e[1]]),
+    );
     this.smmuIrqs = {
       eventq: new CountingIrq(),
       priq: new CountingIrq(),
@@ -200,22 +189,7 @@ export class GuestRig {
     const dmaBytes = o.dmaBytes ?? Math.min(0x1000_0000, tb.ram.size / 2);
     this.dma = new DmaAllocator(ramTop - dmaBytes, ramTop);
     this.dmesg = new GuestDmesg(this.clock, { debug: o.dmesgDebug ?? false });
-    const as = tb.as;
-    const clock = this.clock;
-    const dmesg = this.dmesg;
-    const dma = this.dma;
-    this.ctx = {
-      now: () => clock.now(),
-      dmesg: (line) => dmesg.printk("info", line),
-      allocDma: (size, align) => dma.alloc(size, align),
-      ramWrite64: (gpa, value) => {
-        as.write64(gpa, value);
-      },
-      ramRead32: (gpa) => as.read(gpa, 4),
-      ramWrite32: (gpa, value) => {
-        as.write(gpa, 4, value);
-      },
-    };
+    this.ctx = guestContext(tb.as, this.clock, this.dmesg, this.dma);
     this.cmdqv = o.noCmdqv ? null : new Tegra241Cmdqv({ base: CMDQV_BASE, ...(o.cmdqv ?? {}) });
     this.smmu = new ArmSmmuV3(
       this.ctx,

@@ -5,11 +5,7 @@
 // attach (off/auto/on), allocate the vIOMMU through it, and a vDEVICE for the vSID.
 
 import { createHost, type Host } from "../host/host.js";
-import {
-  HWPT_ALLOC_NEST_PARENT,
-  VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
-  VIOMMU_TYPE,
-} from "../host/kernel/uapi.js";
+import { HWPT_ALLOC_NEST_PARENT, VIOMMU_TYPE } from "../host/kernel/uapi.js";
 import { AddressSpace } from "../mem/address-space.js";
 import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
@@ -19,8 +15,8 @@ import { err, ok, type Result } from "../util/result.js";
 import { IommufdBackend } from "../vmm/iommufd-backend.js";
 import { VmmLog } from "../vmm/log.js";
 import { checkCmdqvColdPlug, selectCmdqv } from "../vmm/smmuv3/cmdqv-select.js";
-import type { InvalidateResult, InvalidationEntry, SmmuHostPort } from "../vmm/smmuv3/ports.js";
 import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
+import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "../vmm/tegra241-cmdqv/device.js";
 import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
 import type { IrqLine } from "../vmm/tegra241-cmdqv/ports.js";
@@ -105,21 +101,11 @@ export function createMachine(
 
   let viommuId = 0;
   const vsids = new Set<number>();
-  const hostPort: SmmuHostPort = {
-    invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
-      const r = k.hwptInvalidate({
-        hwptId: viommuId,
-        dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
-        entryLen: 16,
-        entries: entries.map((e) => [e[0], e[1]] as const),
-      });
-      return r.ok
-        ? { ok: true, entryNum: r.value.entryNum }
-        : { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
-    },
-    hasViommu: () => viommuId !== 0,
-    hasVdev: (sid) => vsids.has(sid),
-  };
+  const hostPort = viommuInvalidatePort(
+    k,
+    () => viommuId,
+    (sid) => vsids.has(sid),
+  );
   const smmuIrqs = {
     eventq: new ObservedIrq(),
     priq: new ObservedIrq(),

@@ -9,6 +9,7 @@
 
 import { type GuestView, InvariantChecker } from "../check/invariants.js";
 import { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
+import { guestContext } from "../guest/context.js";
 import { GuestDmesg } from "../guest/dmesg.js";
 import { DmaAllocator } from "../guest/rig.js";
 import { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
@@ -106,19 +107,7 @@ export class World implements GuestView {
     const ramTop = m.ram.gpaBase + m.ram.size;
     const dma = new DmaAllocator(ramTop - Math.min(0x1000_0000, m.ram.size / 2), ramTop);
     const as = m.as;
-    const dmesg = this.dmesg;
-    this.ctx = {
-      now: () => clock.now(),
-      dmesg: (line) => dmesg.printk("info", line),
-      allocDma: (size, align) => dma.alloc(size, align),
-      ramWrite64: (gpa, value) => {
-        as.write64(gpa, value);
-      },
-      ramRead32: (gpa) => as.read(gpa, 4),
-      ramWrite32: (gpa, value) => {
-        as.write(gpa, 4, value);
-      },
-    };
+    this.ctx = guestContext(as, clock, this.dmesg, dma);
     const ringOffsets = o.vcmdqRingOffsets;
     this.cmdqv = m.cmdqv
       ? new Tegra241Cmdqv({ base: m.config.cmdqvBase, ...(ringOffsets ? { ringOffsets } : {}) })
@@ -199,7 +188,7 @@ export class World implements GuestView {
     const v = this.cmdqv?.vintf0();
     if (!v || (this.cmdqv?.isrRuns ?? 0) > 0) return;
     for (const q of v.lvcmdqs) {
-      if (!q || !q.enabled || q.cmdq.stats.syncTimeouts === 0) continue;
+      if (!q?.enabled || q.cmdq.stats.syncTimeouts === 0) continue;
       const name = `VCMDQ${q.idx}`;
       if (!this.silent.some((s) => s.queue === name))
         this.silent.push({ queue: name, t: this.machine.host.clock.now() });

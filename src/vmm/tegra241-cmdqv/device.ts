@@ -777,7 +777,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   handleVeventq(): number {
     const fd = this.veventqFd;
     // The main loop calls the handler only when poll() says the fd is readable.
-    if (!fd || !fd.readable()) return 0;
+    if (!fd?.readable()) return 0;
     let handled = 0;
     for (;;) {
       const r = fd.read(VEVENT_RECORD * 64);
