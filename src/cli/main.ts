@@ -7,7 +7,7 @@ import { exploreCommand } from "./explore-cmd.js";
 import { UsageError } from "./options.js";
 import { qtestCommand } from "./qtest-cmd.js";
 import { replayCommand } from "./replay-cmd.js";
-import { defaultRun, type RunFlags } from "./run-cmd.js";
+import { defaultRun, type RunFlags, scenarioRun } from "./run-cmd.js";
 
 // `cmdqv … | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -82,8 +82,7 @@ program
       process.exitCode = replayCommand(f.replay, f.trace, f.perfetto);
       return;
     }
-    if (scenario) throw new UsageError("run: scenario files are not wired yet");
-    process.exitCode = defaultRun(f);
+    process.exitCode = scenario ? scenarioRun(scenario, f) : defaultRun(f);
   });
 
 program

@@ -3,6 +3,8 @@
 // vCPUs, tear the VM down, and print what happened. Exit 1 when an invariant is violated.
 
 import { exitBaseline, formatSummary, invariantResults, summarize } from "../report/summary.js";
+import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
+import { runScenario } from "../scenario/run.js";
 import { VirtualClock } from "../sim/clock.js";
 import { World } from "../sim/world.js";
 import { RecordingTracer } from "../trace/trace.js";
@@ -53,4 +55,33 @@ export function defaultRun(f: RunFlags): number {
   console.log(formatSummary(s));
   if (tracer) writeTraces(tracer.events, f.trace, f.perfetto);
   return s.invariants.every((i) => i.ok) ? 0 : 1;
+}
+
+/** `cmdqv run scenario.yaml`: errors in the file name file:line:col; exit 1 when it fails. */
+export function scenarioRun(path: string, f: RunFlags): number {
+  const loaded = loadScenarioFile(path);
+  if (!loaded.ok) {
+    for (const e of loaded.error) console.error(formatScenarioError(e));
+    return 2;
+  }
+  const sc = loaded.value;
+  const holder = { clock: new VirtualClock() };
+  const tracer =
+    f.trace || f.perfetto ? new RecordingTracer({ now: () => holder.clock.now() }) : undefined;
+  const progress = new ProgressLine();
+  const out = runScenario(sc, tracer, (w) => {
+    holder.clock = w.machine.host.clock;
+    progress.update(`cmdqv run ${sc.name}: ${w.invalidationsIssued()} invalidations issued`);
+  });
+  progress.done();
+  if (out.setupError) {
+    console.log(`scenario ${sc.name}: the machine could not be built: ${out.setupError}`);
+    return 1;
+  }
+  if (out.summary) console.log(formatSummary(out.summary));
+  console.log("");
+  console.log(`scenario ${sc.name} (${sc.file}): ${out.passed ? "passed" : "FAILED"}`);
+  for (const x of out.failures) console.log(`  ${sc.file}:${x.at.line}:${x.at.col}: ${x.message}`);
+  if (tracer) writeTraces(tracer.events, f.trace, f.perfetto);
+  return out.passed ? 0 : 1;
 }

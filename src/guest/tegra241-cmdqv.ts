@@ -39,6 +39,11 @@ export interface Tegra241CmdqvOptions {
    * buffer (dma_alloc_coherent never does this; it is how a test forces a misaligned BASE).
    */
   readonly ringOffsets?: readonly number[];
+  /**
+   * Tests and scenarios: put LVCMDQ lidx's ring at exactly this guest-physical address
+   * (null: the driver's own choice). Takes precedence over ringOffsets.
+   */
+  readonly ringAddrs?: readonly (number | null)[];
 }
 
 /** struct tegra241_vcmdq: one logical VCMDQ of a VINTF. */
@@ -113,6 +118,7 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
   readonly disableCmdqv: boolean;
   bypassVcmdq: boolean;
   private readonly ringOffsets: readonly number[];
+  private readonly ringAddrs: readonly (number | null)[];
   private smmuRef: ArmSmmuV3 | null = null;
 
   numVintfs = 0;
@@ -131,6 +137,7 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
     this.disableCmdqv = opts.disableCmdqv ?? false;
     this.bypassVcmdq = opts.bypassVcmdq ?? false;
     this.ringOffsets = opts.ringOffsets ?? [];
+    this.ringAddrs = opts.ringAddrs ?? [];
   }
 
   /** The SMMU this CMDQV was probed with (a model bug to use it before probe). */
@@ -198,13 +205,16 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
       const vcmdq = new Tegra241Vcmdq(vintf, lidx, idx, this.base, maxNShift);
       const q = vcmdq.cmdq.q;
       const off = this.ringOffsets[lidx] ?? 0;
+      const at = this.ringAddrs[lidx] ?? null;
       const place =
-        off === 0
-          ? undefined
-          : (size: number) => {
-              const b = smmu.ctx.allocDma(size + off, size);
-              return b === undefined ? undefined : b + off;
-            };
+        at !== null
+          ? () => at
+          : off === 0
+            ? undefined
+            : (size: number) => {
+                const b = smmu.ctx.allocDma(size + off, size);
+                return b === undefined ? undefined : b + off;
+              };
       const ret = smmu.initOneQueue(q, place);
       if (ret !== 0) return ret;
       // q_base = (dma & [47:5]) | LOG2SIZE. spec: linux §4.3.

@@ -32,6 +32,8 @@ export interface WorldOptions {
    * (0 = where the driver puts it). How a scenario forces a misaligned BASE (EINVAL).
    */
   readonly vcmdqRingOffsets?: readonly number[];
+  /** Put LVCMDQ rings at these guest-physical addresses (null: the driver's choice). */
+  readonly vcmdqRingAddrs?: readonly (number | null)[];
   /** The guest driver's cap on queue size (log2 entries). */
   readonly cmdqMaxSzShift?: number;
   readonly dmesgDebug?: boolean;
@@ -66,6 +68,7 @@ export interface WorldSnapshot {
    */
   readonly randomSeed?: number;
   readonly vcmdqRingOffsets?: readonly number[];
+  readonly vcmdqRingAddrs?: readonly (number | null)[];
   readonly cmdqMaxSzShift?: number;
 }
 
@@ -109,8 +112,13 @@ export class World implements GuestView {
     const as = m.as;
     this.ctx = guestContext(as, clock, this.dmesg, dma);
     const ringOffsets = o.vcmdqRingOffsets;
+    const ringAddrs = o.vcmdqRingAddrs;
     this.cmdqv = m.cmdqv
-      ? new Tegra241Cmdqv({ base: m.config.cmdqvBase, ...(ringOffsets ? { ringOffsets } : {}) })
+      ? new Tegra241Cmdqv({
+          base: m.config.cmdqvBase,
+          ...(ringOffsets ? { ringOffsets } : {}),
+          ...(ringAddrs ? { ringAddrs } : {}),
+        })
       : null;
     this.smmu = new ArmSmmuV3(
       this.ctx,
@@ -154,6 +162,7 @@ export class World implements GuestView {
         s.randomSeed !== undefined ? new RandomChoice(s.randomSeed) : new ReplayChoice(s.choices),
       ...(tracer ? { tracer } : {}),
       ...(s.vcmdqRingOffsets ? { vcmdqRingOffsets: s.vcmdqRingOffsets } : {}),
+      ...(s.vcmdqRingAddrs ? { vcmdqRingAddrs: s.vcmdqRingAddrs } : {}),
       ...(s.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: s.cmdqMaxSzShift } : {}),
     });
     if (!w.ok) return w;
@@ -168,6 +177,7 @@ export class World implements GuestView {
       choices: [...this.choice.recorded()],
       ...(this.randomSeed !== undefined ? { randomSeed: this.randomSeed } : {}),
       ...(this.opts.vcmdqRingOffsets ? { vcmdqRingOffsets: this.opts.vcmdqRingOffsets } : {}),
+      ...(this.opts.vcmdqRingAddrs ? { vcmdqRingAddrs: this.opts.vcmdqRingAddrs } : {}),
       ...(this.opts.cmdqMaxSzShift !== undefined
         ? { cmdqMaxSzShift: this.opts.cmdqMaxSzShift }
         : {}),

@@ -1,0 +1,182 @@
+// Running a scenario: build the world from its machine, apply its guest program step by
+// step, check each `read` expectation and `expect` step where it stands, tear the VM down
+// and judge the invariants. A scenario passes when every expectation holds and every
+// invariant it violates is one it said it would violate.
+
+import type { InvariantName } from "../check/invariants.js";
+import {
+  type ExitBaseline,
+  exitBaseline,
+  invariantResults,
+  type RunSummary,
+  summarize,
+} from "../report/summary.js";
+import { World } from "../sim/world.js";
+import type { Tracer } from "../trace/trace.js";
+import {
+  formatAddress,
+  resolveAddress,
+  type Scenario,
+  type SourcePos,
+  type Step,
+} from "./schema.js";
+
+export interface ScenarioFailure {
+  readonly at: SourcePos;
+  readonly message: string;
+}
+
+export interface ScenarioOutcome {
+  readonly scenario: Scenario;
+  /** The machine could not be built (e.g. a fault plan failing the VMM's own cold-plug). */
+  readonly setupError?: string;
+  readonly world: World | null;
+  readonly failures: readonly ScenarioFailure[];
+  /** Invariants the scenario declared it violates (expect.violated / invariants: violated). */
+  readonly expectedViolations: ReadonlySet<InvariantName>;
+  readonly summary: RunSummary | null;
+  readonly passed: boolean;
+}
+
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+export function runScenario(
+  sc: Scenario,
+  tracer?: Tracer,
+  onProgress?: (w: World) => void,
+): ScenarioOutcome {
+  const boot = sc.guest.find((s) => s.kind === "boot");
+  const rings = boot?.kind === "boot" ? boot.vcmdqRings : [];
+  const ringAddrs = rings.map((r) => (r === "auto" ? null : resolveAddress(r, sc.machine)));
+  const w = World.create({
+    machine: sc.machine,
+    ...(tracer ? { tracer } : {}),
+    ...(ringAddrs.some((r) => r !== null) ? { vcmdqRingAddrs: ringAddrs } : {}),
+    ...(boot?.kind === "boot" ? { cmdqMaxSzShift: boot.cmdqMaxSzShift } : {}),
+  });
+  const expectedViolations = new Set<InvariantName>();
+  if (!w.ok)
+    return {
+      scenario: sc,
+      setupError: w.error,
+      world: null,
+      failures: [],
+      expectedViolations,
+      summary: null,
+      passed: false,
+    };
+  const world = w.value;
+  if (onProgress) world.onProgress = onProgress;
+  const failures: ScenarioFailure[] = [];
+  let baseline: ExitBaseline = exitBaseline(world);
+  for (const step of sc.guest) {
+    const f = runStep(world, sc, step, expectedViolations);
+    if (f) failures.push({ at: step.at, message: f });
+    if (step.kind === "boot") baseline = exitBaseline(world);
+  }
+  const taken = summarize(world, baseline);
+  world.teardown();
+  const summary = { ...taken, invariants: invariantResults(world) };
+  for (const v of world.checker.violated())
+    if (!expectedViolations.has(v))
+      failures.push({
+        at: { line: 0, col: 0 },
+        message: `invariant ${v} violated, and the scenario does not expect it`,
+      });
+  return {
+    scenario: sc,
+    world,
+    failures,
+    expectedViolations,
+    summary,
+    passed: failures.length === 0,
+  };
+}
+
+/** Apply one step; a failed expectation returns its message. */
+function runStep(
+  world: World,
+  sc: Scenario,
+  step: Step,
+  expected: Set<InvariantName>,
+): string | undefined {
+  switch (step.kind) {
+    case "boot":
+      world.apply({ kind: "boot" });
+      return undefined;
+    case "write":
+      world.apply({
+        kind: "write",
+        addr: resolveAddress(step.addr, sc.machine),
+        size: step.size,
+        value: String(step.value),
+      });
+      return undefined;
+    case "read": {
+      const got = BigInt(
+        world.apply({
+          kind: "read",
+          addr: resolveAddress(step.addr, sc.machine),
+          size: step.size,
+        }) ?? 0,
+      );
+      if (step.expect !== undefined && (got & step.mask) !== (step.expect & step.mask))
+        return `read ${formatAddress(step.addr)} (${step.size} bytes) gave ${hex(got)}, expected ${hex(step.expect)}${step.mask !== (1n << 64n) - 1n ? ` under mask ${hex(step.mask)}` : ""}`;
+      return undefined;
+    }
+    case "workload":
+      world.apply({
+        kind: "workload",
+        invalidations: step.invalidations,
+        vcpus: step.vcpus,
+        weights: step.mix,
+      });
+      return undefined;
+    case "advance":
+      world.apply({ kind: "advance", ns: step.ns });
+      return undefined;
+    case "reset":
+      world.apply({ kind: "reset" });
+      return undefined;
+    case "expect":
+      return checkExpect(world, step, expected);
+  }
+}
+
+function checkExpect(
+  world: World,
+  e: Extract<Step, { kind: "expect" }>,
+  expected: Set<InvariantName>,
+): string | undefined {
+  const problems: string[] = [];
+  const dmesg = world.dmesg.messages();
+  const vmm = world.machine.log.text();
+  const has = (lines: readonly string[], t: string) => lines.some((l) => l.includes(t));
+  for (const t of e.dmesgContains)
+    if (!has(dmesg, t)) problems.push(`guest dmesg has no line containing ${JSON.stringify(t)}`);
+  for (const t of e.dmesgNotContains)
+    if (has(dmesg, t)) problems.push(`guest dmesg has a line containing ${JSON.stringify(t)}`);
+  for (const t of e.vmmLogContains)
+    if (!has(vmm, t)) problems.push(`VMM console has no line containing ${JSON.stringify(t)}`);
+  for (const t of e.vmmLogNotContains)
+    if (has(vmm, t)) problems.push(`VMM console has a line containing ${JSON.stringify(t)}`);
+  if (e.hwQueues !== undefined) {
+    const n = world.machine.host.iommufd
+      .hwQueues()
+      .filter((q) => q.viommu === world.machine.viommuId).length;
+    if (n !== e.hwQueues)
+      problems.push(`the host has ${n} HW queues for the VM, expected ${e.hwQueues}`);
+  }
+  const violated = world.checker.violated();
+  for (const v of e.violated) {
+    expected.add(v);
+    if (!violated.includes(v)) problems.push(`invariant ${v} is not violated`);
+  }
+  if (e.invariants === "ok" && violated.length > 0)
+    problems.push(`invariants violated: ${violated.join(", ")}`);
+  if (e.invariants === "violated") {
+    if (violated.length === 0) problems.push("no invariant is violated");
+    for (const v of violated) expected.add(v);
+  }
+  return problems.length > 0 ? problems.join("; ") : undefined;
+}
