@@ -24,6 +24,15 @@ import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 // ---- normalised types ---------------------------------------------------------------------
 
 /** The named windows an address can be relative to. */
+
+/** A JSON Schema list of allowed values, written as `anyOf` of `const`s (same meaning as
+ * the `enum` keyword). */
+function oneOfConsts(
+  values: readonly (string | number | boolean)[],
+): { const: string | number | boolean }[] {
+  return values.map((v) => ({ const: v }));
+}
+
 export const REGIONS = ["cmdqv", "smmu", "ram"] as const;
 export type Region = (typeof REGIONS)[number];
 
@@ -505,7 +514,7 @@ function choice<const T extends string>(
       }
       return r.value;
     })
-    .meta({ description, enum: booleans ? [...values, true, false] : [...values] });
+    .meta({ description, anyOf: oneOfConsts(booleans ? [...values, true, false] : [...values]) });
 }
 
 /** Text lines to look for: a list, or one text for a single line. */
@@ -536,7 +545,7 @@ const ramPage = scalar(
     return name ? ok(name) : err(`expected one of ${orList(PAGE_NAMES)}`);
   },
   {
-    number: { enum: PAGE_NAMES.map((p) => PAGE_SIZES[p]) },
+    number: { anyOf: oneOfConsts(PAGE_NAMES.map((p) => PAGE_SIZES[p])) },
     string: { pattern: "^(4[Kk]|64[Kk]|2[Mm]|1[Gg])$" },
     meta: {
       description:
@@ -611,7 +620,7 @@ const machineSchema = z
           : err("must be a power of two from 1 to 128");
       },
       {
-        number: { enum: [1, 2, 4, 8, 16, 32, 64, 128] },
+        number: { anyOf: oneOfConsts([1, 2, 4, 8, 16, 32, 64, 128]) },
         string: { pattern: UINT_PATTERN },
         meta: {
           description: "VCMDQs the VMM exposes in its one VINTF (a power of two).",
@@ -752,7 +761,7 @@ const accessSize = scalar(
     return n === 1 || n === 2 || n === 4 || n === 8 ? ok(n) : err("must be 1, 2, 4 or 8 (bytes)");
   },
   {
-    number: { enum: [1, 2, 4, 8] },
+    number: { anyOf: oneOfConsts([1, 2, 4, 8]) },
     meta: { description: "Access size in bytes.", inputDefault: 4 },
   },
 );
