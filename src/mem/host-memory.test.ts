@@ -232,3 +232,29 @@ describe("FrameAllocator", () => {
     assert.equal(fa2.alloc(0x1000, 0x1000), b);
   });
 });
+
+describe("HostMemory.readWords", () => {
+  it("reads little-endian words in one burst and never serves storage that was dropped", () => {
+    const m = new HostMemory();
+    m.addBacked(0x8000_0000, 0x1_0000);
+    m.write(0x8000_0010, 4, 0x1122_3344);
+    m.write(0x8000_0014, 4, 0x5566_7788);
+    const out = new Uint32Array(2);
+    assert.equal(m.readWords(0x8000_0010, out), true);
+    assert.deepEqual([...out], [0x1122_3344, 0x5566_7788]);
+    m.removeBacked(0x8000_0000, 0x1_0000);
+    assert.equal(m.readWords(0x8000_0010, out), false, "unbacked: a fetch abort");
+    m.addBacked(0x8000_0000, 0x1_0000);
+    assert.equal(m.readWords(0x8000_0010, out), true);
+    assert.deepEqual([...out], [0, 0], "re-backed memory reads zero, not the old bytes");
+  });
+
+  it("falls back to per-word reads for an unaligned or chunk-crossing burst", () => {
+    const m = new HostMemory({ chunkSize: 0x100 });
+    m.addBacked(0x1000, 0x400);
+    m.write(0x10fe, 4, 0xaabb_ccdd);
+    const out = new Uint32Array(1);
+    assert.equal(m.readWords(0x10fe, out), true);
+    assert.equal(out[0], 0xaabb_ccdd);
+  });
+});

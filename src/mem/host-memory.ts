@@ -11,6 +11,9 @@ import { loadLE, storeLE } from "./le.js";
 import type { MemStatus, PhysMemory, SmallSize } from "./types.js";
 import { MAX_BULK_BYTES, MEM_FAULT, MEM_STATUS } from "./types.js";
 
+/** Typed-array views use the host's byte order; guest memory is little-endian. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export { FrameAllocator } from "./frame-allocator.js";
 
 /** Default storage granule: large enough that a ring or a page is one chunk, small enough
@@ -61,6 +64,11 @@ export class HostMemory implements PhysMemory {
   // write may allocate them later).
   private lastIdx = -1;
   private lastChunk: Uint8Array | undefined = undefined;
+  /** readWords' own one-entry cache: a chunk index and a 32-bit view of its storage. */
+  private wordsIdx = -1;
+  private wordsView: Uint32Array | undefined = undefined;
+  /** 1 / chunk size: exact for a power of two, and a multiply is cheaper than a divide. */
+  private readonly invCs: number;
   // Bumped whenever a chunk appears or disappears or the backing changes: what a direct
   // window (chunkBytes) must re-check before each use.
   private gen = 0;
@@ -71,6 +79,7 @@ export class HostMemory implements PhysMemory {
       throw new RangeError(`HostMemory: chunkSize ${cs} must be a power of two in [16, 2^30]`);
     }
     this.cs = cs;
+    this.invCs = 1 / cs;
   }
 
   get chunkSize(): number {
@@ -204,10 +213,28 @@ export class HostMemory implements PhysMemory {
   readWords(addr: number, out: Uint32Array): boolean {
     const len = out.length * 4;
     if (!this.covers(addr, len)) return false;
-    const idx = Math.floor(addr / this.cs);
+    const idx = Math.floor(addr * this.invCs);
     const off = addr - idx * this.cs;
     if (off + len > this.cs || (off & 3) !== 0) {
       for (let i = 0; i < out.length; i++) out[i] = this.read(addr + 4 * i, 4);
+      return true;
+    }
+    if (LITTLE_ENDIAN_HOST) {
+      // A bus master's burst: whole words from a 32-bit view of the chunk (the memory is
+      // little-endian, and so is the host, checked at load time).
+      let view = idx === this.wordsIdx ? this.wordsView : undefined;
+      if (view === undefined) {
+        const b = this.chunkAt(idx);
+        if (b === undefined) {
+          out.fill(0);
+          return true;
+        }
+        view = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+        this.wordsIdx = idx;
+        this.wordsView = view;
+      }
+      const w = off >>> 2;
+      for (let i = 0; i < out.length; i++) out[i] = view[w + i]!;
       return true;
     }
     const b = this.chunkAt(idx);
@@ -398,6 +425,8 @@ export class HostMemory implements PhysMemory {
       for (const idx of [...this.chunks.keys()]) if (idx >= first && idx <= last) visit(idx);
     }
     this.lastIdx = -1;
+    this.wordsIdx = -1;
+    this.wordsView = undefined;
     this.lastChunk = undefined;
     this.gen++;
   }

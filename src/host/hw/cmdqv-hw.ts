@@ -270,12 +270,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
         // Execute qb's commands in a burst while it stays first in time order: nothing it
         // does changes another queue's schedule, and a handshake due at the same time
         // still goes after commands.
-        const limit = Math.min(t, th);
-        do {
-          if (tq > this.t) this.t = tq;
-          this.execute(qb, tq);
-          tq = this.nextAt[qb]!;
-        } while (tq <= limit && (tq < t2 || (tq === t2 && qb < q2)));
+        this.burst(qb, tq, Math.min(t, th), t2, q2);
       } else {
         if (th > t) break;
         if (th > this.t) this.t = th;
@@ -418,28 +413,22 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.armedPos[q] = -1;
   }
 
-  /** Complete the command at CONS of queue `q` at time `t`. */
-  private execute(q: number, t: number): void {
+  /**
+   * Complete queue `q`'s commands back to back from time `t0`: one every cmdNs while the
+   * queue has work, no error stops it, the next completion is due by `limit` (the
+   * horizon, or a handshake due then: commands go first at equal times), and `q` stays
+   * ahead of the next queue in time order (`t2`, `q2`; lower index first at a tie).
+   * Nothing a command does changes another queue's schedule. The queue's base, size and
+   * owner are read once per burst; the loop allocates nothing.
+   */
+  private burst(q: number, t0: number, limit: number, t2: number, q2: number): void {
     const regs = this.q;
-    if (this.armedError[q] !== 0) {
-      const code = this.armedError[q]!;
-      this.armedError[q] = 0;
-      this.raiseError(q, code);
-      return;
-    }
     const log2 = this.log2(q);
-    const cons = regs.cons[q]!;
+    const idxMask = (1 << log2) - 1;
+    const posMask = (2 << log2) - 1;
     // The ring is at a host-physical address: BASE.ADDR [47:5] + 16·idx(CONS).
     // spec: linux §1.5, §2.7, §5.
-    const lo = regs.baseLo[q]!;
-    const addr =
-      (regs.baseHi[q]! & 0xffff) * TWO_32 + ((lo & ~0x1f) >>> 0) + (cons & ((1 << log2) - 1)) * 16;
-    const w = this.words;
-    if (!this.mem.readWords(addr, w)) {
-      // spec: linux §2.2: ABT "Abort on command fetch".
-      this.raiseError(q, CMDQ_ERR.ABT);
-      return;
-    }
+    const base = (regs.baseHi[q]! & 0xffff) * TWO_32 + ((regs.baseLo[q]! & ~0x1f) >>> 0);
     const v = this.qVintf[q]!;
     const own = this.owner;
     if (v >= 0) {
@@ -453,25 +442,52 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       own.vmid = 0;
       own.sidBase = 0;
     }
-    const code = filterCommand(w, own, this.unknowns);
-    if (code !== 0) {
-      this.raiseError(q, code);
-      return;
+    const w = this.words;
+    const mem = this.mem;
+    const effects = this.effects;
+    const counters = this.counters;
+    const cmdNs = this.cmdNs;
+    let tq = t0;
+    for (;;) {
+      if (tq > this.t) this.t = tq;
+      if (this.armedError[q] !== 0) {
+        const code = this.armedError[q]!;
+        this.armedError[q] = 0;
+        this.raiseError(q, code);
+        return;
+      }
+      const cons = regs.cons[q]!;
+      if (!mem.readWords(base + (cons & idxMask) * 16, w)) {
+        // spec: linux §2.2: ABT "Abort on command fetch".
+        this.raiseError(q, CMDQ_ERR.ABT);
+        return;
+      }
+      const code = filterCommand(w, own, this.unknowns);
+      if (code !== 0) {
+        this.raiseError(q, code);
+        return;
+      }
+      const cls = OP_CLASS[w[0]! & 0xff]!;
+      if (cls === CMD_CLASS.INVALIDATION) {
+        effects.recordWords("vcmdq", tq, q, v, w[0]!, w[1]!, w[2]!, w[3]!);
+        counters.inc(STAT.INVALIDATIONS);
+      } else if (cls === CMD_CLASS.CMD_SYNC) {
+        counters.inc(STAT.SYNCS);
+      } else {
+        counters.inc(STAT.NOOPS);
+      }
+      // CONS advances in its {wrap, idx} bits; the bits above (ERR) are kept. spec: linux §5.
+      const next = ((cons & ~posMask) | ((cons + 1) & posMask)) >>> 0;
+      regs.cons[q] = next;
+      counters.command(q);
+      if (((regs.prod[q]! ^ next) & posMask) === 0) {
+        this.disarm(q);
+        return;
+      }
+      tq += cmdNs;
+      this.nextAt[q] = tq;
+      if (!(tq <= limit && (tq < t2 || (tq === t2 && q < q2)))) return;
     }
-    const cls = OP_CLASS[w[0]! & 0xff]!;
-    if (cls === CMD_CLASS.INVALIDATION) {
-      this.effects.recordWords("vcmdq", t, q, v, w[0]!, w[1]!, w[2]!, w[3]!);
-      this.counters.inc(STAT.INVALIDATIONS);
-    } else if (cls === CMD_CLASS.CMD_SYNC) {
-      this.counters.inc(STAT.SYNCS);
-    } else {
-      this.counters.inc(STAT.NOOPS);
-    }
-    const next = qAdvance(cons, 1, log2);
-    regs.cons[q] = next;
-    this.counters.command(q);
-    if (qIsEmpty(regs.prod[q]!, next, log2)) this.disarm(q);
-    else this.nextAt[q] = t + this.cmdNs;
   }
 
   /**

@@ -67,6 +67,7 @@ export interface EffectsLogState {
 
 export class EffectsLog {
   readonly capacity: number;
+  private readonly slotMask: number;
   private readonly t: Float64Array;
   private readonly src: Uint8Array;
   private readonly vcmdq: Int16Array;
@@ -86,6 +87,8 @@ export class EffectsLog {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError(`EffectsLog: capacity ${capacity} must be a positive integer`);
     this.capacity = capacity;
+    // A power-of-two ring indexes with a mask instead of a division (the record path is hot).
+    this.slotMask = (capacity & (capacity - 1)) === 0 ? capacity - 1 : -1;
     this.t = new Float64Array(capacity);
     this.src = new Uint8Array(capacity);
     this.vcmdq = new Int16Array(capacity);
@@ -114,7 +117,7 @@ export class EffectsLog {
     addrLo: number,
     addrHi: number,
   ): void {
-    const i = this.n % this.capacity;
+    const i = this.slotMask >= 0 ? this.n & this.slotMask : this.n % this.capacity;
     const s = source === "main-cmdq" ? SOURCE_MAIN : SOURCE_VCMDQ;
     const op = opcode & 0xff;
     this.t[i] = t;
