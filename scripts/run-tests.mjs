@@ -1,4 +1,5 @@
-// Runs every *.test.ts under src/ and test/ with node:test through tsx.
+// Runs every *.test.ts under src/ and test/ (or the files and folders given) with node:test
+// through tsx.
 // Node 20 has no TypeScript glob for --test, so the file list is explicit.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -19,8 +20,14 @@ function find(dir, out) {
   return out;
 }
 
+// Arguments: test files, or directories to search (e.g. `test-qemu`); none → src and test.
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : [...find("src", []), ...find("test", [])].sort();
+const files =
+  only.length > 0
+    ? only.flatMap((a) =>
+        statSync(a, { throwIfNoEntry: false })?.isDirectory() ? find(a, []).sort() : [a],
+      )
+    : [...find("src", []), ...find("test", [])].sort();
 if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);

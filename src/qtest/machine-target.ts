@@ -17,8 +17,17 @@ export const GIC_LINE = {
   SMMU_GERROR: 77,
   CMDQV: 112,
 } as const;
-/** QOM paths that name the interrupt controller whose inputs a client intercepts. */
-export const GIC_PATHS = ["/machine/gic", "gic", "/machine/unattached/device[0]"];
+/**
+ * QOM paths that name the interrupt controller whose inputs a client intercepts. QEMU 7.2's
+ * virt creates its GIC as an unattached qdev: "/machine/unattached/device[1]" (device[0] is
+ * the CPU; checked with qom-list), so a script that intercepts it runs on both.
+ */
+export const GIC_PATHS = [
+  "/machine/gic",
+  "gic",
+  "/machine/unattached/device[0]",
+  "/machine/unattached/device[1]",
+];
 
 export class MachineTarget implements QtestTarget {
   readonly m: Machine;
@@ -46,7 +55,7 @@ export class MachineTarget implements QtestTarget {
   read(addr: number, size: 1 | 2 | 4): number {
     const v = this.m.as.read(addr, size);
     this.settle();
-    return v < 0 ? 0 : v;
+    return Math.max(v, 0);
   }
 
   read64(addr: number): bigint {
@@ -72,7 +81,7 @@ export class MachineTarget implements QtestTarget {
     const out = new Uint8Array(len);
     for (let i = 0; i < len; i++) {
       const b = this.m.as.read(addr + i, 1);
-      out[i] = b < 0 ? 0 : b;
+      out[i] = Math.max(b, 0);
     }
     this.settle();
     return out;

@@ -3,6 +3,7 @@
 // at 0x0C00_0000, one VINTF with 2 VCMDQs, profile qemu-latest.
 
 import type { FaultPlan } from "../host/faults.js";
+import type { HwConfig } from "../host/hw/types.js";
 import type { PageSizeName } from "../mem/types.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 
@@ -25,6 +26,11 @@ export interface MachineConfig {
   readonly physSid: number;
   readonly virtSid: number;
   readonly timing: Timing;
+  /**
+   * CMDQV silicon parameters of the host, merged over DEFAULT_HW_CONFIG (e.g. a guest
+   * VINTF with 128 VCMDQs needs 128 LVCMDQs per VINTF: numVcmdqLog2 8, numVintfLog2 1).
+   */
+  readonly hostHw?: Partial<HwConfig>;
 }
 
 /** Virtual-time costs of what a vCPU does. */

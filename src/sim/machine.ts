@@ -85,7 +85,11 @@ export function createMachine(
   tracer: Tracer = NULL_TRACER,
 ): Result<Machine, string> {
   const pageSize = PAGE_SIZES[cfg.ramPage];
-  const host = createHost({ faultPlan: cfg.faultPlan, tracer: tracer.enabled ? tracer : null });
+  const host = createHost({
+    faultPlan: cfg.faultPlan,
+    tracer: tracer.enabled ? tracer : null,
+    ...(cfg.hostHw !== undefined ? { hw: cfg.hostHw } : {}),
+  });
   const ram = host.allocGuestRam({
     gpaBase: cfg.ramBase,
     size: cfg.ramSize,

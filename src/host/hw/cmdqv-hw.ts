@@ -17,7 +17,7 @@ import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, V_CONFIG_RESET, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
 import type { Clock, TimeListener } from "../../sim/clock.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
-import { QUEUE_LOG2SIZE_MAX, qAdvance, qIsEmpty } from "../../smmu/queue.js";
+import { QUEUE_LOG2SIZE_MAX, qIsEmpty } from "../../smmu/queue.js";
 import { CMD_CLASS, filterCommand, OP_CLASS, type OwnerView } from "./consumer.js";
 import { EffectsLog, type EffectsLogState } from "./effects-log.js";
 import { ErrorMaps, type ErrorMapsState } from "./errors.js";

@@ -4,9 +4,15 @@ import type { Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { QtestClient, QtestError } from "./client.js";
-import { FAKE_ID, FAKE_ID_REG, FAKE_IRQ_LINE, FAKE_IRQ_REG, FakeTarget } from "./fake-target.js";
-import { serveSocket } from "./server.js";
+import {
+  FAKE_ID,
+  FAKE_ID_REG,
+  FAKE_IRQ_LINE,
+  FAKE_IRQ_REG,
+  FakeTarget,
+} from "../qtest/fake-target.js";
+import { serveSocket } from "../qtest/server.js";
+import { QtestClient, QtestError } from "./qtest-client.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cmdqv-qtest-client-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
