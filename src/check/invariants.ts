@@ -123,19 +123,16 @@ export class InvariantChecker {
   }
 
   private checkDestroys(): void {
-    const entries = this.m.host.iommufd.log.entries();
-    for (let k = this.logSeen; k < entries.length; k++) {
-      const e = entries[k]!;
-      if (e.call === "IOMMU_DESTROY" && e.errno !== undefined) {
-        const id = (e.args as { id?: number } | null)?.id;
-        this.report(
-          "no-refused-destroy",
-          `seq${e.seq}`,
-          `the VMM issued IOMMU_DESTROY(${id}) and the kernel refused it with ${e.errno}`,
-        );
-      }
+    const refused = this.m.host.iommufd.log.refusedDestroys();
+    for (let k = this.logSeen; k < refused.length; k++) {
+      const e = refused[k]!;
+      this.report(
+        "no-refused-destroy",
+        `seq${e.seq}`,
+        `the VMM issued IOMMU_DESTROY(${e.id}) and the kernel refused it with ${e.errno}`,
+      );
     }
-    this.logSeen = entries.length;
+    this.logSeen = refused.length;
   }
 
   private checkLeaks(): void {

@@ -128,10 +128,28 @@ function fmtPairs(obj: JsonValue, skipZeroFlags: boolean): string {
   return parts.join(" ");
 }
 
+interface RawEntry {
+  readonly seq: number;
+  readonly t: number;
+  readonly call: string;
+  readonly args: unknown;
+  readonly r: Result<unknown, unknown>;
+}
+
 export class IoctlLog {
   private readonly clock: Clock;
   private readonly tracer: Tracer | null;
   private readonly log: IoctlLogEntry[] = [];
+  /**
+   * Calls not yet turned into JSON: serialising every argument as it happens dominated the
+   * trapped invalidation path, so entries are built when someone reads the log. The
+   * arguments and results are values the kernel handed back or was given; none is
+   * mutated after the call.
+   */
+  private readonly pending: RawEntry[] = [];
+  private count = 0;
+  /** Refused IOMMU_DESTROY calls, kept as they happen for the invariant checker. */
+  private readonly refused: { seq: number; id: number; errno: string }[] = [];
 
   constructor(clock: Clock, tracer: Tracer | null = null) {
     this.clock = clock;
@@ -140,31 +158,60 @@ export class IoctlLog {
 
   /** Record one call. The error is an errno, or {errno, entryNum} for invalidations. */
   record(call: string, args: unknown, r: Result<unknown, unknown>): void {
-    const base = { seq: this.log.length, t: this.clock.now(), call, args: toJson(args) };
-    let e: IoctlLogEntry;
-    if (r.ok) {
-      e = { ...base, result: toJson(r.value) };
-    } else if (typeof r.error === "number") {
-      e = { ...base, errno: errnoName(r.error) };
-    } else {
-      const x = r.error as { errno: number; entryNum?: number };
-      e = { ...base, errno: errnoName(x.errno), detail: toJson({ entryNum: x.entryNum }) };
-    }
-    this.log.push(e);
-    if (this.tracer?.enabled)
-      this.tracer.emit("host.kernel", call, {
-        ret: e.errno ?? "ok",
-        line: IoctlLog.condense(e),
+    const seq = this.count++;
+    this.pending.push({ seq, t: this.clock.now(), call, args, r });
+    if (!r.ok && call === "IOMMU_DESTROY")
+      this.refused.push({
+        seq,
+        id: (args as { id?: number } | null)?.id ?? -1,
+        errno: errnoName(r.error as number),
       });
+    if (this.tracer?.enabled) {
+      const e = this.flush().at(-1)!;
+      this.tracer.emit("host.kernel", call, { ret: e.errno ?? "ok", line: IoctlLog.condense(e) });
+    }
+  }
+
+  private flush(): IoctlLogEntry[] {
+    for (const p of this.pending) {
+      const base = { seq: p.seq, t: p.t, call: p.call, args: toJson(p.args) };
+      const r = p.r;
+      if (r.ok) this.log.push({ ...base, result: toJson(r.value) });
+      else if (typeof r.error === "number") this.log.push({ ...base, errno: errnoName(r.error) });
+      else {
+        const x = r.error as { errno: number; entryNum?: number };
+        this.log.push({
+          ...base,
+          errno: errnoName(x.errno),
+          detail: toJson({ entryNum: x.entryNum }),
+        });
+      }
+    }
+    this.pending.length = 0;
+    return this.log;
+  }
+
+  /** IOMMU_DESTROY calls the kernel refused, in order (cheap). */
+  refusedDestroys(): readonly {
+    readonly seq: number;
+    readonly id: number;
+    readonly errno: string;
+  }[] {
+    return this.refused;
+  }
+
+  /** Calls recorded so far (cheap: no entry is built). */
+  size(): number {
+    return this.count;
   }
 
   entries(): readonly IoctlLogEntry[] {
-    return this.log;
+    return this.flush();
   }
 
   /** One line per call: `IOMMU_HW_QUEUE_ALLOC viommu=3 type=1 index=0 … → hw_queue=5`. */
   condensed(): string[] {
-    return this.log.map(IoctlLog.condense);
+    return this.flush().map(IoctlLog.condense);
   }
 
   static condense(e: IoctlLogEntry): string {
