@@ -613,7 +613,10 @@ export class Tegra241CmdqvDevice implements MmioDevice {
    * host page. Returns false on a failed allocation (setup_all stops there).
    */
   private setup(i: number): boolean {
-    if (!this.ready(i)) return true;
+    if (!this.ready(i)) {
+      if (this.profile.freeWhenUnready) this.releaseUnready();
+      return true;
+    }
     const addr = this.queueAddr(i);
     const length = this.queueLength(i);
     // v5: "Ignore any invalid address. This may come as part of reset etc." spec: qemu §3.1.
@@ -710,6 +713,8 @@ export class Tegra241CmdqvDevice implements MmioDevice {
       }
     }
     this.destroyQueue(i);
+    // A lower queue kept only for this one may go now. spec: linux §3.6.
+    if (this.profile.freeWhenUnready) this.releaseUnready();
   }
 
   private parkHwState(j: number): void {
@@ -739,6 +744,20 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     this.hwq[i] = null;
     this.attempt[i] = "none";
     if (this.profile.resetCacheOnFree) resetPage0(this.regs, i);
+  }
+
+  /**
+   * reference: free every allocated queue whose preconditions no longer hold, highest
+   * index first, stopping below a queue that is still live (the kernel requires
+   * descending destroys, and freeing a lower index would break the live one).
+   */
+  private releaseUnready(): void {
+    for (let j = this.numVcmdqs - 1; j >= 0; j--) {
+      if (!this.hwq[j]) continue;
+      if (this.ready(j)) return;
+      this.destroyQueue(j);
+      this.parked[j] = null;
+    }
   }
 
   /** free_all: MAX−1 down to 0, as the uAPI requires. spec: qemu §3.4. */

@@ -43,6 +43,14 @@ export interface Profile {
    * the queue enabled. spec: qemu §2.3; found by `cmdqv explore` (docs/findings.md).
    */
   readonly emulatedEnable: boolean;
+  /**
+   * reference: a queue whose allocation preconditions stop holding (e.g. the guest zeroes
+   * its BASE) is freed, unless a higher-index queue is live (the kernel forbids freeing a
+   * lower index then; it is freed as soon as the higher ones go). Upstream's setup "does
+   * nothing" when preconditions fail, so the host keeps a queue at the old BASE. spec: qemu
+   * §3.3 step 1; found by the hostile-guest property test.
+   */
+  readonly freeWhenUnready: boolean;
   /** v7: freeing a VCMDQ zeroes its cached page0 registers. spec: qemu §2.6, §3.4. */
   readonly resetCacheOnFree: boolean;
   /** v7: the error IRQ is pulsed only while VI_INT_MASK_0 bit 0 is clear. spec: qemu §1.7. */
@@ -105,6 +113,7 @@ const QEMU_V7: Profile = {
   reportAllocFailure: true,
   cacheEnOkRespectsInitErr: true,
   emulatedEnable: true,
+  freeWhenUnready: false,
   resetCacheOnFree: true,
   irqHonoursMask: true,
   syncGerrornOnAlloc: true,
@@ -148,6 +157,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     keepIdenticalQueue: true,
     keepRefusedObjects: true,
     emulatedEnable: false,
+    freeWhenUnready: true,
   },
 };
 
