@@ -7,6 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { type Command, encode } from "../src/smmu/commands.js";
+import { SMMU_REG } from "../src/vmm/smmuv3/regs.js";
 import type { Peer, PeerName } from "./peers.js";
 import { GIC_PATH, RAM_BASE, SMMU_BASE } from "./peers.js";
 
@@ -48,37 +49,17 @@ export type Transcript = readonly (readonly string[])[];
 
 // ------------------------------------------------------------------ building ----
 
-/** SMMUv3 register offsets (page 0 unless noted). facts: QEMU hw/arm/smmuv3-internal.h. */
+/**
+ * SMMUv3 register offsets, from the model's own table (facts: QEMU smmuv3-internal.h),
+ * with the event queue's indices at their architectural page-1 places and the two ID
+ * registers the scripts read (PIDR0, CIDR0: the 5th and 9th of the twelve from 0xfd0).
+ */
 export const REG = {
-  IDR0: 0x00,
-  IDR1: 0x04,
-  IDR2: 0x08,
-  IDR3: 0x0c,
-  IDR4: 0x10,
-  IDR5: 0x14,
-  IIDR: 0x18,
-  AIDR: 0x1c,
-  CR0: 0x20,
-  CR0ACK: 0x24,
-  CR1: 0x28,
-  CR2: 0x2c,
-  STATUSR: 0x40,
-  GBPA: 0x44,
-  IRQ_CTRL: 0x50,
-  IRQ_CTRLACK: 0x54,
-  GERROR: 0x60,
-  GERRORN: 0x64,
-  GERROR_IRQ_CFG0: 0x68,
-  STRTAB_BASE: 0x80,
-  STRTAB_BASE_CFG: 0x88,
-  CMDQ_BASE: 0x90,
-  CMDQ_PROD: 0x98,
-  CMDQ_CONS: 0x9c,
-  EVENTQ_BASE: 0xa0,
-  EVENTQ_PROD: 0x100a8,
-  EVENTQ_CONS: 0x100ac,
-  PIDR0: 0xfe0,
-  CIDR0: 0xff0,
+  ...SMMU_REG,
+  EVENTQ_PROD: SMMU_REG.EVENTQ_PROD_PAGE1,
+  EVENTQ_CONS: SMMU_REG.EVENTQ_CONS_PAGE1,
+  PIDR0: SMMU_REG.IDREGS + 0x10,
+  CIDR0: SMMU_REG.IDREGS + 0x20,
 } as const;
 
 export const CR0_CMDQEN = 1 << 3;
