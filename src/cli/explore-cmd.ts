@@ -16,7 +16,14 @@ import {
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
 import { machineConfig } from "../sim/config.js";
-import { parseChoice, parseIntFlag, parseList, parseProfile, parseRamPage } from "./options.js";
+import {
+  parseChoice,
+  parseIntFlag,
+  parseList,
+  parseProfile,
+  parseRamPage,
+  UsageError,
+} from "./options.js";
 import { ProgressLine } from "./progress.js";
 
 export interface ExploreFlags {
@@ -64,6 +71,10 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
       : {}),
   };
   const jobs = parseIntFlag("--jobs", f.jobs, 1, 64);
+  if (jobs > 1 && mode !== "orderings")
+    throw new UsageError(
+      `--jobs: only --mode orderings is sharded across threads, got --mode ${mode}`,
+    );
   const progress = new ProgressLine(!f.json);
   const t0 = Date.now();
   const show = (p: { paths: number; states: number; violations: number }) => {
