@@ -11,7 +11,12 @@ import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { EXTRA_STEPS } from "./orderings.js";
 import type { ReplayFile } from "./replay.js";
 
-const site = z.enum(FAULT_SITES);
+/** One of a list of string literals (zod 4's z.literal takes the whole list). */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.literal(values);
+}
+
+const site = oneOf(FAULT_SITES);
 const faultPlan = z.union([
   z.object({ kind: z.literal("none") }),
   z.object({ kind: z.literal("nth"), nth: z.number().int().min(1) }),
@@ -25,15 +30,15 @@ const faultPlan = z.union([
 const u = (max: number) => z.number().int().min(0).max(max);
 
 const machine = z.object({
-  profile: z.enum(PROFILE_NAMES),
+  profile: oneOf(PROFILE_NAMES),
   ramBase: u(2 ** 52),
   ramSize: u(2 ** 46),
-  ramPage: z.enum(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
+  ramPage: oneOf(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
   smmuBase: u(2 ** 52),
   cmdqvBase: u(2 ** 52),
   vcmdqs: u(128),
   seed: u(0xffff_ffff),
-  cmdqv: z.enum(["off", "auto", "on"]),
+  cmdqv: oneOf(["off", "auto", "on"]),
   vcpus: u(64),
   faultPlan,
   physSid: u(0xf_ffff),
@@ -46,10 +51,10 @@ const orderings = z.object({
   mode: z.literal("orderings"),
   machine,
   queues: z.number().int().min(1).max(8),
-  extras: z.array(z.enum(EXTRA_STEPS)),
+  extras: z.array(oneOf(EXTRA_STEPS)),
   faults: z.boolean(),
   choices: z.array(z.number().int().min(0)).max(100_000),
-  invariant: z.enum(INVARIANT_NAMES),
+  invariant: oneOf(INVARIANT_NAMES),
   message: z.string(),
   steps: z.array(z.string()),
   faultPlan: faultPlan.optional(),
@@ -63,7 +68,7 @@ const interleavings = z.object({
   vcpus: z.number().int().min(1).max(64),
   inject: z.boolean(),
   choices: z.array(z.number().int().min(0)).max(10_000_000),
-  invariant: z.enum(INVARIANT_NAMES),
+  invariant: oneOf(INVARIANT_NAMES),
   message: z.string(),
   steps: z.array(z.string()),
 });
