@@ -2,7 +2,7 @@
 // machine with its VFIO device cold-plugged (so the CMDQV is present).
 
 import { MachineTarget } from "../qtest/machine-target.js";
-import { serveSocket, serveStdio } from "../qtest/server.js";
+import { serveSocket, serveStdio, serveStdioSync } from "../qtest/server.js";
 import { createMachine } from "../sim/machine.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
@@ -27,6 +27,9 @@ export async function qtestCommand(f: QtestFlags): Promise<number> {
     });
     return 0;
   }
+  // A pipe or file on stdin: the blocking loop (lower latency per round trip); a terminal
+  // or a non-blocking descriptor: the stream transport.
+  if (!process.stdin.isTTY && serveStdioSync(target, 0, 1)) return 0;
   await serveStdio(target, process.stdin, process.stdout);
   return 0;
 }
