@@ -312,6 +312,8 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
   const vcpus = Math.max(2, o.machine.vcpus);
   const inner = new ExhaustiveChoice();
   const found = new Map<InvariantName, FoundViolation>();
+  // Distinct machine states at the end of a run (runs here are not cut by fingerprints).
+  const ends = new Set<number>();
   let paths = 0;
   let states = 0;
   let complete = true;
@@ -327,6 +329,7 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
     );
     paths++;
     states += out.world.sched.steps();
+    ends.add(out.endState);
     for (const v of out.world.checker.violations()) {
       const prev = found.get(v.invariant);
       if (prev) {
@@ -357,7 +360,7 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
   return {
     paths,
     states,
-    distinctStates: paths,
+    distinctStates: ends.size,
     pruned: 0,
     complete,
     violations: [...found.values()].sort((a, b) => a.invariant.localeCompare(b.invariant)),

@@ -12,6 +12,7 @@ import type { MachineConfig } from "../sim/config.js";
 import { World } from "../sim/world.js";
 import { CMDQ_ERR } from "../smmu/errors.js";
 import type { Tracer } from "../trace/trace.js";
+import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 export interface InterleavingsOptions {
   readonly machine: MachineConfig;
@@ -26,6 +27,8 @@ export interface InterleavingsOutcome {
   readonly world: World;
   readonly steps: readonly string[];
   readonly bootFailed: boolean;
+  /** Fingerprint of the machine when the workload ended (before teardown). */
+  readonly endState: number;
 }
 
 /** When the hardware event happens, in virtual ns after the workload starts: a choice. */
@@ -63,8 +66,9 @@ export function runInterleavings(
   const boot = world.boot();
   steps.push(`boot → ${boot}`);
   if (boot !== 0) {
+    const endState = machineFingerprint(world.machine, new Hasher()).digest();
     world.teardown();
-    return { world, steps, bootFailed: true };
+    return { world, steps, bootFailed: true, endState };
   }
   if (o.inject) world.spawn("hw.event", injector(world, choice, steps));
   world.apply({
@@ -76,6 +80,7 @@ export function runInterleavings(
   steps.push(
     `workload: ${world.invalidationsIssued()} commands issued, ${world.cmdqv?.isrRuns ?? 0} guest ISR runs`,
   );
+  const endState = machineFingerprint(world.machine, new Hasher()).digest();
   world.teardown();
-  return { world, steps, bootFailed: false };
+  return { world, steps, bootFailed: false, endState };
 }
