@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { VirtualClock } from "../../sim/clock.js";
 import { IoctlLog, toJson } from "./ioctl-log.js";
 import { PAGE, RAM_BASE, rig, unwrap } from "./testkit.js";
 
@@ -77,5 +78,27 @@ describe("the ioctl log", () => {
         c: "<IoctlLog>",
       },
     );
+  });
+});
+
+describe("IoctlLog limit", () => {
+  it("keeps the most recent calls up to its limit and says how many it dropped", () => {
+    const log = new IoctlLog(new VirtualClock(), null, 8);
+    for (let i = 0; i < 25; i++)
+      log.record("IOMMU_DESTROY", { id: i }, { ok: true, value: undefined });
+    const e = log.entries();
+    assert.ok(e.length >= 8 && e.length <= 10, `${e.length} kept`);
+    assert.equal(e.at(-1)?.seq, 24, "the newest call is kept, with its absolute sequence number");
+    assert.equal(log.dropped() + e.length, 25);
+    assert.equal(log.size(), 25);
+    assert.match(log.condensed()[0]!, /^… \d+ earlier calls not kept$/);
+  });
+
+  it("still reports every refused destroy however many calls it dropped", () => {
+    const log = new IoctlLog(new VirtualClock(), null, 4);
+    log.record("IOMMU_DESTROY", { id: 7 }, { ok: false, error: 16 });
+    for (let i = 0; i < 20; i++)
+      log.record("IOMMU_HWPT_INVALIDATE", { hwptId: 4 }, { ok: true, value: { entryNum: 1 } });
+    assert.deepEqual(log.refusedDestroys(), [{ seq: 0, id: 7, errno: "EBUSY" }]);
   });
 });

@@ -150,10 +150,18 @@ export class IoctlLog {
   private count = 0;
   /** Refused IOMMU_DESTROY calls, kept as they happen for the invariant checker. */
   private readonly refused: { seq: number; id: number; errno: string }[] = [];
+  /**
+   * The most calls kept: a long run (millions of forwarded invalidations) must not grow
+   * without bound, so the oldest calls go first; `dropped()` says how many. Sequence
+   * numbers stay absolute, so a reader sees the gap.
+   */
+  private readonly limit: number;
+  private droppedCalls = 0;
 
-  constructor(clock: Clock, tracer: Tracer | null = null) {
+  constructor(clock: Clock, tracer: Tracer | null = null, limit = 200_000) {
     this.clock = clock;
     this.tracer = tracer;
+    this.limit = Math.max(1, Math.floor(limit));
   }
 
   /** Record one call. The error is an errno, or {errno, entryNum} for invalidations. */
@@ -166,6 +174,8 @@ export class IoctlLog {
         id: (args as { id?: number } | null)?.id ?? -1,
         errno: errnoName(r.error as number),
       });
+    // Trim in batches (a quarter of the limit at a time), so dropping stays cheap.
+    if (this.pending.length + this.log.length > this.limit + (this.limit >> 2)) this.trim();
     if (this.tracer?.enabled) {
       const e = this.flush().at(-1)!;
       this.tracer.emit("host.kernel", call, { ret: e.errno ?? "ok", line: IoctlLog.condense(e) });
@@ -191,6 +201,20 @@ export class IoctlLog {
     return this.log;
   }
 
+  private trim(): void {
+    let excess = this.pending.length + this.log.length - this.limit;
+    const fromLog = Math.min(excess, this.log.length);
+    this.log.splice(0, fromLog);
+    excess -= fromLog;
+    if (excess > 0) this.pending.splice(0, excess);
+    this.droppedCalls += fromLog + Math.max(0, excess);
+  }
+
+  /** Calls no longer kept (the oldest, beyond the limit). */
+  dropped(): number {
+    return this.droppedCalls;
+  }
+
   /** IOMMU_DESTROY calls the kernel refused, in order (cheap). */
   refusedDestroys(): readonly {
     readonly seq: number;
@@ -211,7 +235,9 @@ export class IoctlLog {
 
   /** One line per call: `IOMMU_HW_QUEUE_ALLOC viommu=3 type=1 index=0 … → hw_queue=5`. */
   condensed(): string[] {
-    return this.flush().map(IoctlLog.condense);
+    const lines = this.flush().map(IoctlLog.condense);
+    if (this.droppedCalls > 0) lines.unshift(`… ${this.droppedCalls} earlier calls not kept`);
+    return lines;
   }
 
   static condense(e: IoctlLogEntry): string {
