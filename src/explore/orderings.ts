@@ -51,8 +51,6 @@ export interface RunOutcome {
   readonly machine: Machine | null;
   /** The machine could not be built (a setup-time error); not explored further. */
   readonly setupError?: string;
-  /** Number of distinct new states this run added. */
-  readonly newStates: number;
   readonly states: number;
 }
 
@@ -70,7 +68,6 @@ class Guest implements GuestView {
   readonly m: Machine;
   private readonly base: number;
   readonly silent: { queue: string; t: number }[] = [];
-  sawError = 0;
   /** What the guest's enable poll saw per queue (Linux caches it in vcmdq->enabled). */
   readonly enabledSeen: boolean[] = [];
 
@@ -209,7 +206,7 @@ function enableQueue(g: Guest, i: number): void {
     () => g.r32(p0(i, VCMDQ0.STATUS)),
     (v) => (v & 1) === 1,
   );
-  if (!g.enabledSeen[i]) g.sawError++; // "failed to enable": visible, the guest stops
+  // A queue not seen enabled is a visible "failed to enable": the guest stops using it.
 }
 
 /**
@@ -217,7 +214,7 @@ function enableQueue(g: Guest, i: number): void {
  * and CONS is polled with Linux's back-off for 1 s. A timeout with nothing visible to
  * the guest is a silent hang.
  */
-function enableAndSync(g: Guest, i: number, log2: number): void {
+function syncQueue(g: Guest, i: number, log2: number): void {
   const m = g.m;
   const clock = m.host.clock;
   if (!g.enabledSeen[i]) return;
@@ -241,10 +238,8 @@ function enableAndSync(g: Guest, i: number, log2: number): void {
     m.pollEvents();
     const cons = g.r32(p0(i, VCMDQ0.CONS));
     if ((cons & ((2 << log2) - 1)) === target) return;
-    if (cons >>> 24 !== 0 || g.r32(p0(i, VCMDQ0.GERROR)) !== gerror0) {
-      g.sawError++;
-      return;
-    }
+    // CONS.ERR or a GERROR change: the error is visible to the guest, not a silent hang.
+    if (cons >>> 24 !== 0 || g.r32(p0(i, VCMDQ0.GERROR)) !== gerror0) return;
   }
   g.silent.push({ queue: `VCMDQ${i}`, t: clock.now() });
 }
@@ -289,13 +284,11 @@ export function runOrderings(
   }
   const steps = buildSteps(o);
   const log2 = o.log2size ?? 12;
-  let newStates = 0;
   const finish = (pruned: boolean): RunOutcome => ({
     pruned,
     steps: records,
     checker,
     machine,
-    newStates,
     states: records.length,
   });
 
@@ -315,12 +308,11 @@ export function runOrderings(
       const fp = h.digest();
       if (visited.has(fp)) return finish(true);
       visited.add(fp);
-      newStates++;
     }
   }
   for (let i = 0; i < o.queues; i++) {
     faultNote = undefined;
-    enableAndSync(g, i, log2);
+    syncQueue(g, i, log2);
     records.push(faultNote ? { step: `SYNC${i}`, fault: faultNote } : { step: `SYNC${i}` });
     checker.check();
   }

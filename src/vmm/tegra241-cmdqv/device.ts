@@ -111,7 +111,6 @@ export class Tegra241CmdqvDevice implements MmioDevice {
 
   private viommuId = 0;
   private mmapOffset = 0;
-  private mmapLength = 0;
   private page0: MappingPort | null = null;
   private veventqId = 0;
   private veventqFd: VeventqFdPort | null = null;
@@ -126,7 +125,6 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   private readonly leaked: number[] = [];
   private lastSequence = -1;
   private warnedSeq = false;
-  private irqPulses = 0;
 
   constructor(o: CmdqvDeviceOptions) {
     const n = o.numVcmdqs ?? 2;
@@ -164,7 +162,6 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     if (!v.ok) return err(v.error.message);
     this.viommuId = v.value.viommuId;
     this.mmapOffset = v.value.vintfMmapOffset;
-    this.mmapLength = v.value.vintfMmapLength;
     if (this.profile.page0MmapAt === "viommu-alloc") {
       const m = this.backend.viommuMmap(this.mmapOffset, VINTF_PAGE_SIZE);
       if (!m.ok) {
@@ -859,7 +856,6 @@ export class Tegra241CmdqvDevice implements MmioDevice {
         masked,
       });
     if (nonZero && !masked) {
-      this.irqPulses++;
       this.irq.raise();
       this.irq.lower();
     }
@@ -911,10 +907,6 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return this.refused;
   }
 
-  irqPulseCount(): number {
-    return this.irqPulses;
-  }
-
   page0Mapped(): boolean {
     return this.page0 !== null;
   }
@@ -931,9 +923,5 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   /** A read-only view of the cache for tests and reports. */
   cache(): Readonly<RegsCache> {
     return this.regs;
-  }
-
-  mmapWindow(): { offset: number; length: number } {
-    return { offset: this.mmapOffset, length: this.mmapLength };
   }
 }
