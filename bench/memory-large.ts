@@ -9,8 +9,8 @@
 import { performance } from "node:perf_hooks";
 import { MachineTarget } from "../src/qtest/machine-target.js";
 import { VCMDQ0 } from "../src/regs/cmdqv.js";
-import { machineConfig } from "../src/sim/config.js";
-import { createMachine } from "../src/sim/machine.js";
+import { machineConfig } from "../src/machine/config.js";
+import { createMachine } from "../src/machine/machine.js";
 import { CS } from "../src/smmu/commands.js";
 import { type GuestPort, linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
 import { commandBytes } from "../test-qemu/script.js";

@@ -7,7 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { type Command, encode } from "../src/smmu/commands.js";
-import { SMMU_REG } from "../src/vmm/smmuv3/regs.js";
+import { SMMU_REG } from "../src/regs/smmuv3.js";
 import type { Peer, PeerName } from "./peers.js";
 import { GIC_PATH, RAM_BASE, SMMU_BASE } from "./peers.js";
 

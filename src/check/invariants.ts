@@ -13,7 +13,7 @@
 // - isolation: hardware executes a guest-owned VINTF's commands only with that VINTF's
 //   VMID and only for SIDs of its vDEVICEs; disallowed opcodes never reach the TLB model.
 
-import type { Machine } from "../sim/machine.js";
+import type { Machine } from "../machine/machine.js";
 import { OPCODE } from "../smmu/commands.js";
 
 export const INVARIANT_NAMES = [

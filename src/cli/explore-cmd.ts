@@ -15,7 +15,7 @@ import {
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
-import { machineConfig } from "../sim/config.js";
+import { machineConfig } from "../machine/config.js";
 import {
   parseChoice,
   parseIntFlag,

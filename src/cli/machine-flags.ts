@@ -1,6 +1,6 @@
 // Machine options shared by `cmdqv run` and `cmdqv qtest`.
 
-import { type MachineConfig, machineConfig } from "../sim/config.js";
+import { type MachineConfig, machineConfig } from "../machine/config.js";
 import {
   parseChoice,
   parseIntFlag,

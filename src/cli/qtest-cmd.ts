@@ -1,9 +1,9 @@
 // `cmdqv qtest`: QEMU's qtest text protocol over stdio (default) or a unix socket, on a
 // machine with its VFIO device cold-plugged (so the CMDQV is present).
 
+import { createMachine } from "../machine/machine.js";
 import { MachineTarget } from "../qtest/machine-target.js";
 import { serveSocket, serveStdio, serveStdioSync } from "../qtest/server.js";
-import { createMachine } from "../sim/machine.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
 

@@ -5,10 +5,10 @@ import { INVARIANT_NAMES, type Violation } from "../check/invariants.js";
 import { runInterleavings } from "../explore/interleavings.js";
 import { runOrderings } from "../explore/orderings.js";
 import { loadReplayFile } from "../explore/replay-load.js";
+import type { Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
-import { VirtualClock } from "../sim/clock.js";
-import type { Machine } from "../sim/machine.js";
 import { RecordingTracer } from "../trace/trace.js";
+import { VirtualClock } from "../util/clock.js";
 import { UsageError } from "./options.js";
 import { writeTraces } from "./output.js";
 

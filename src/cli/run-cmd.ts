@@ -5,9 +5,9 @@
 import { exitBaseline, formatSummary, invariantResults, summarize } from "../report/summary.js";
 import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
-import { VirtualClock } from "../sim/clock.js";
 import { World } from "../sim/world.js";
 import { RecordingTracer } from "../trace/trace.js";
+import { VirtualClock } from "../util/clock.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { parseIntFlag, UsageError } from "./options.js";
 import { writeTraces } from "./output.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { machineConfig } from "../machine/config.js";
 import { ReplayChoice } from "../sim/choice.js";
-import { machineConfig } from "../sim/config.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { type ExploreOptions, explore } from "./explorer.js";
 import { runInterleavings } from "./interleavings.js";

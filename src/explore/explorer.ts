@@ -9,8 +9,8 @@
 
 import type { InvariantName, Violation } from "../check/invariants.js";
 import { FAULT_SITES, type FaultSite } from "../host/faults.js";
+import type { MachineConfig } from "../machine/config.js";
 import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
-import type { MachineConfig } from "../sim/config.js";
 import { Prng } from "../util/prng.js";
 import { runInterleavings } from "./interleavings.js";
 import {

@@ -4,8 +4,8 @@
 // Two paths that reach the same fingerprint have the same future, so the second is cut.
 // Hashing reads existing views and allocates nothing but the kernel's small queue list.
 
+import type { Machine } from "../machine/machine.js";
 import { APERTURE, CFG, VCMDQ0, VINTF } from "../regs/cmdqv.js";
-import type { Machine } from "../sim/machine.js";
 
 /** Two 32-bit lanes of a multiply-xorshift mix; combined into a 53-bit number. */
 export class Hasher {

@@ -6,9 +6,9 @@
 // step is a choice too, so the explorer covers the orders of the guest's polls, the
 // vEVENT delivery and the interrupt handling. Invariants are checked after every step.
 
-import { type ActorBody, delay } from "../sim/actor.js";
+import { type ActorBody, delay } from "../guest/actor.js";
+import type { MachineConfig } from "../machine/config.js";
 import type { ChoiceSource } from "../sim/choice.js";
-import type { MachineConfig } from "../sim/config.js";
 import { World } from "../sim/world.js";
 import { CMDQ_ERR } from "../smmu/errors.js";
 import type { Tracer } from "../trace/trace.js";

@@ -7,10 +7,10 @@
 
 import { type GuestView, InvariantChecker } from "../check/invariants.js";
 import type { FaultSite } from "../host/faults.js";
+import type { MachineConfig } from "../machine/config.js";
+import { createMachine, type Machine } from "../machine/machine.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
 import type { ChoiceSource } from "../sim/choice.js";
-import type { MachineConfig } from "../sim/config.js";
-import { createMachine, type Machine } from "../sim/machine.js";
 import { CS, encode } from "../smmu/commands.js";
 import type { Tracer } from "../trace/trace.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";

@@ -3,7 +3,7 @@
 
 import type { InvariantName } from "../check/invariants.js";
 import type { FaultPlan } from "../host/faults.js";
-import type { MachineConfig } from "../sim/config.js";
+import type { MachineConfig } from "../machine/config.js";
 import type { ExtraStep } from "./orderings.js";
 
 export type ReplayFile = OrderingsReplay | InterleavingsReplay;

@@ -12,7 +12,7 @@
 // PROD stays monotonic; each batch is its own owner (Linux's owner hand-off and valid
 // map collapse to that step). The shadow prod carries no OWNED flag.
 
-import { type ActorBody, delay, type GuestContext, read, write, write64 } from "../sim/actor.js";
+import { fieldOf, SMMU_F, SMMU_REG } from "../regs/smmuv3.js";
 import {
   CFGI_ALL_RANGE,
   CMD_BYTES,
@@ -24,7 +24,7 @@ import {
 } from "../smmu/commands.js";
 import { CMDQ_ERR, cmdqErrorString, consErr } from "../smmu/errors.js";
 import { qAdvance, qConsumedPast, qEntryAddress, qFreeSpace, qIsFull } from "../smmu/queue.js";
-import { fieldOf, SMMU_F, SMMU_REG } from "../vmm/smmuv3/regs.js";
+import { type ActorBody, delay, type GuestContext, read, write, write64 } from "./actor.js";
 import type { GuestDmesg } from "./dmesg.js";
 import {
   ARM_SMMU_POLL_TIMEOUT_US,

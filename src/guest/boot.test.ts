@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ActorBody, GuestOp } from "../sim/actor.js";
 import { CMDQV_BASE } from "../vmm/tegra241-cmdqv/testbed.js";
+import type { ActorBody, GuestOp } from "./actor.js";
 import { GuestRig, SMMU_BASE } from "./rig.js";
 import { workload } from "./workload.js";
 

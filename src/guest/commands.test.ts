@@ -5,9 +5,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ActorBody, GuestOp } from "../sim/actor.js";
 import { type Command, decode, encode, OPCODE } from "../smmu/commands.js";
 import { PHYS_SID, VIRT_SID } from "../vmm/tegra241-cmdqv/testbed.js";
+import type { ActorBody, GuestOp } from "./actor.js";
 import { GuestRig } from "./rig.js";
 import { workload } from "./workload.js";
 
@@ -156,7 +156,7 @@ describe("the guest ISR (spec linux §4.6)", () => {
       rig.smmu.issueCmdlist(vcmdq.cmdq, encode({ op: "TLBI_NH_ALL", vmid: 0 }), 1, true),
     );
     assert.equal(ret, 0, "the CMD_SYNC completed once the bad entry became a CMD_SYNC");
-    assert.equal(rig.tb.irq.raised, 1);
+    assert.equal(rig.tb.irq.raises, 1);
     assert.equal(rig.cmdqv?.isrRuns, 1);
     assert.deepEqual(rig.dmesg.messages().slice(before), [
       "platform NVDA200C:00: tegra241_cmdqv: unexpected error reported. vintf_map: 0000000000000001, vcmdq_map 00000000:00000000:00000000:00000001",

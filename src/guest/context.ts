@@ -3,10 +3,10 @@
 // owns (ring entries), which causes no VM exit.
 
 import type { AddressSpace } from "../mem/address-space.js";
-import type { GuestContext } from "../sim/actor.js";
-import type { Clock } from "../sim/clock.js";
+import type { Clock } from "../util/clock.js";
+import type { GuestContext } from "./actor.js";
+import type { DmaAllocator } from "./dma.js";
 import type { GuestDmesg } from "./dmesg.js";
-import type { DmaAllocator } from "./rig.js";
 
 export function guestContext(
   as: AddressSpace,

@@ -2,7 +2,7 @@
 // formatting, and readl_poll_timeout as an actor. Facts only (constants and behaviour),
 // no kernel code.
 
-import { type ActorBody, delay, type GuestContext, read } from "../sim/actor.js";
+import { type ActorBody, delay, type GuestContext, read } from "./actor.js";
 
 /** Errno values the drivers return (negated, as the kernel does). */
 export const ERRNO = {

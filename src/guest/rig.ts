@@ -14,15 +14,12 @@
 import type { Host } from "../host/host.js";
 import type { AddressSpace } from "../mem/address-space.js";
 import type { PageSizeName } from "../mem/types.js";
-import type { ActorBody, GuestContext } from "../sim/actor.js";
 import { RandomChoice } from "../sim/choice.js";
-import type { VirtualClock } from "../sim/clock.js";
-import { DEFAULT_TIMING, type Timing } from "../sim/config.js";
-import { type ExecCounters, runToCompletion } from "../sim/execute.js";
 import { Scheduler } from "../sim/scheduler.js";
+import type { VirtualClock } from "../util/clock.js";
+import { CountingIrq } from "../util/irq.js";
 import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
 import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
-import type { IrqLine } from "../vmm/tegra241-cmdqv/ports.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import {
   CMDQV_BASE,
@@ -30,53 +27,17 @@ import {
   type Testbed,
   VIRT_SID,
 } from "../vmm/tegra241-cmdqv/testbed.js";
+import type { ActorBody, GuestContext } from "./actor.js";
 import { ArmSmmuV3 } from "./arm-smmu-v3.js";
 import { guestContext } from "./context.js";
+import { DmaAllocator } from "./dma.js";
 import { GuestDmesg } from "./dmesg.js";
+import { DEFAULT_TIMING, type ExecCounters, runToCompletion, type Timing } from "./execute.js";
 import { Tegra241Cmdqv, type Tegra241CmdqvOptions } from "./tegra241-cmdqv.js";
 
 /** QEMU virt's SMMUv3 MMIO base and region size. */
 export const SMMU_BASE = 0x0905_0000;
 export const SMMU_REGION_SIZE = 0x2_0000;
-
-/** A bump allocator handing out naturally aligned guest DMA memory downwards from `top`. */
-export class DmaAllocator {
-  private top: number;
-  private readonly bottom: number;
-  private readonly allocations: { gpa: number; size: number }[] = [];
-
-  constructor(bottom: number, top: number) {
-    this.bottom = bottom;
-    this.top = top;
-  }
-
-  alloc(size: number, align: number): number | undefined {
-    if (!(size > 0)) return undefined;
-    const a = Math.max(1, align);
-    const gpa = Math.floor((this.top - size) / a) * a;
-    if (gpa < this.bottom) return undefined;
-    this.top = gpa;
-    this.allocations.push({ gpa, size });
-    return gpa;
-  }
-
-  allocated(): readonly { gpa: number; size: number }[] {
-    return this.allocations;
-  }
-}
-
-/** An IRQ line that counts raises (QEMU pulses: raise then lower). */
-export class CountingIrq implements IrqLine {
-  raises = 0;
-  level = false;
-  raise(): void {
-    this.raises++;
-    this.level = true;
-  }
-  lower(): void {
-    this.level = false;
-  }
-}
 
 export interface GuestRigOptions {
   readonly profile: ProfileName;
@@ -220,7 +181,7 @@ export class GuestRig {
 
   /** A CMDQV IRQ edge the guest has not handled yet. */
   cmdqvIrqPending(): boolean {
-    return this.cmdqv !== null && this.tb.irq.raised > this.cmdqvIrqSeen;
+    return this.cmdqv !== null && this.tb.irq.raises > this.cmdqvIrqSeen;
   }
 
   private gerrorPending(): boolean {
@@ -245,7 +206,7 @@ export class GuestRig {
     try {
       while (this.cmdqvIrqPending() || this.gerrorPending()) {
         if (this.cmdqvIrqPending() && this.cmdqv) {
-          this.cmdqvIrqSeen = this.tb.irq.raised;
+          this.cmdqvIrqSeen = this.tb.irq.raises;
           yield* this.cmdqv.isr(this.smmu);
         }
         if (this.gerrorPending()) {

@@ -8,8 +8,8 @@
 // is installed: only TLBI_NH_ASID, TLBI_NH_VA and ATC_INV go to a VCMDQ.
 
 import { APERTURE, BASE_ADDR_MASK, BITS, CFG, F, VCMDQ0, VCMDQ1, VINTF } from "../regs/cmdqv.js";
-import { type ActorBody, read, read64, write, write64 } from "../sim/actor.js";
 import { type Command, OPCODE } from "../smmu/commands.js";
+import { type ActorBody, read, read64, write, write64 } from "./actor.js";
 import { ArmSmmuCmdq, type ArmSmmuImpl, ArmSmmuQueue, type ArmSmmuV3 } from "./arm-smmu-v3.js";
 import type { GuestDmesg } from "./dmesg.js";
 import {

@@ -5,9 +5,9 @@
 // each kind as one batch closed by a CMD_SYNC. Choices come from a Prng seeded from the
 // options and the CPU number: the same inputs give the same commands.
 
-import { type ActorBody, delay } from "../sim/actor.js";
 import { ATC_INV_SIZE_ALL, type Command } from "../smmu/commands.js";
 import { Prng } from "../util/prng.js";
+import { type ActorBody, delay } from "./actor.js";
 import type { ArmSmmuV3 } from "./arm-smmu-v3.js";
 
 /**

@@ -3,10 +3,11 @@
 // and an open iommufd file for the VMM. Guest RAM is carved out of host memory here and
 // becomes the kernel's "user address space" for IOMMU_IOAS_MAP.
 
+import { FrameAllocator } from "../mem/frame-allocator.js";
 import { type Fragmentation, GuestRam } from "../mem/guest-ram.js";
-import { FrameAllocator, HostMemory } from "../mem/host-memory.js";
-import { VirtualClock } from "../sim/clock.js";
+import { HostMemory } from "../mem/host-memory.js";
 import type { Tracer } from "../trace/trace.js";
+import { VirtualClock } from "../util/clock.js";
 import { type FaultPlan, Faults, type FaultsState } from "./faults.js";
 import { CmdqvHardware, type CmdqvHwState } from "./hw/cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG, type HwConfig } from "./hw/types.js";
@@ -17,9 +18,8 @@ import {
   type HostSmmuConfig,
   type HostSmmuStats,
 } from "./kernel/host-smmu.js";
-import type { UserMemory } from "./kernel/ioas.js";
 import { IOMMUFD_DRIVER_CORE, Iommufd, type IommufdState } from "./kernel/iommufd.js";
-import type { LiveObject } from "./kernel/objects.js";
+import type { LiveObject, UserMemory } from "./kernel/objects.js";
 import { type DriverState, Tegra241Driver } from "./kernel/tegra241-driver.js";
 
 export interface HostConfig {

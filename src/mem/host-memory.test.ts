@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FrameAllocator, HostMemory } from "./host-memory.js";
+import { FrameAllocator } from "./frame-allocator.js";
+import { HostMemory } from "./host-memory.js";
 import { MEM_FAULT, MEM_STATUS } from "./types.js";
 
 const GiB = 2 ** 30;

@@ -14,8 +14,6 @@ import { MAX_BULK_BYTES, MEM_FAULT, MEM_STATUS } from "./types.js";
 /** Typed-array views use the host's byte order; guest memory is little-endian. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-export { FrameAllocator } from "./frame-allocator.js";
-
 /** Default storage granule: large enough that a ring or a page is one chunk, small enough
  * that scattered writes over a huge range stay cheap. */
 export const DEFAULT_CHUNK_SIZE = 0x1_0000;

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { machineConfig } from "../sim/config.js";
-import { createMachine } from "../sim/machine.js";
+import { machineConfig } from "../machine/config.js";
+import { createMachine } from "../machine/machine.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { MachineTarget } from "./machine-target.js";
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { machineFromFlags } from "../cli/machine-flags.js";
-import { createMachine } from "../sim/machine.js";
+import { createMachine } from "../machine/machine.js";
 import { MachineTarget } from "./machine-target.js";
 import { QtestSession } from "./protocol.js";
 

@@ -6,7 +6,7 @@
 
 import { InvariantChecker } from "../check/invariants.js";
 import { Faults } from "../host/faults.js";
-import type { Machine } from "../sim/machine.js";
+import type { Machine } from "../machine/machine.js";
 import type { ExtensionResult, IrqDirection, IrqReporter, QtestTarget } from "./target.js";
 
 /** QEMU virt's GIC inputs: SMMUv3 SPIs 74–77; the first platform-bus IRQ (the CMDQV) is 112. */

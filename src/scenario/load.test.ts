@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { DEFAULT_MACHINE } from "../sim/config.js";
+import { DEFAULT_MACHINE } from "../machine/config.js";
 import { formatScenarioError, loadScenario, loadScenarioFile, type ScenarioError } from "./load.js";
 import { DEFAULT_WORKLOAD_MIX, type Scenario } from "./schema.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULT_MACHINE } from "../sim/config.js";
+import { DEFAULT_MACHINE } from "../machine/config.js";
 import {
   closest,
   formatAddress,

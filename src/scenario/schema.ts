@@ -12,12 +12,13 @@
 import { z } from "zod";
 import { INVARIANT_NAMES, type InvariantName } from "../check/invariants.js";
 import { DEFAULT_CMDQ_MAX_SZ_SHIFT } from "../guest/arm-smmu-v3.js";
+import type { Timing } from "../guest/execute.js";
 import { WORKLOAD_KINDS, type WorkloadKind } from "../guest/workload.js";
 import { FAULT_SITES, type FaultPlan, type FaultSite } from "../host/faults.js";
+import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
+import { SMMU_REGION_SIZE } from "../machine/machine.js";
 import { PAGE_SIZES, type PageSizeName } from "../mem/types.js";
 import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
-import { DEFAULT_MACHINE, type MachineConfig, type Timing } from "../sim/config.js";
-import { SMMU_REGION_SIZE } from "../sim/machine.js";
 import { err, ok, type Result } from "../util/result.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 

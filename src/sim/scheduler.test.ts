@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type ActorBody, delay, read, write } from "../guest/actor.js";
+import { DEFAULT_TIMING } from "../guest/execute.js";
 import { AddressSpace } from "../mem/address-space.js";
 import type { MmioDevice, SmallSize } from "../mem/types.js";
-import { type ActorBody, delay, read, write } from "./actor.js";
+import { VirtualClock } from "../util/clock.js";
 import { ExhaustiveChoice, RandomChoice, ReplayChoice } from "./choice.js";
-import { VirtualClock } from "./clock.js";
-import { DEFAULT_TIMING } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
 /** A device that remembers the order of writes. */

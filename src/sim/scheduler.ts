@@ -5,13 +5,12 @@
 // Services (the VMM's vEVENTQ fd handler, a pending guest interrupt) are runnable only
 // while they have work, and never keep a run alive on their own.
 
+import type { ActorBody } from "../guest/actor.js";
+import { type ExecCounters, executeOp, type Timing } from "../guest/execute.js";
 import type { AddressSpace } from "../mem/address-space.js";
 import { NULL_TRACER, type Tracer } from "../trace/trace.js";
-import type { ActorBody } from "./actor.js";
+import type { VirtualClock } from "../util/clock.js";
 import type { ChoiceSource } from "./choice.js";
-import type { VirtualClock } from "./clock.js";
-import type { Timing } from "./config.js";
-import { type ExecCounters, executeOp } from "./execute.js";
 
 export interface ActorInfo {
   readonly name: string;

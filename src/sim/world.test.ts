@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { machineConfig } from "../machine/config.js";
 import { exitBaseline, summarize } from "../report/summary.js";
 import { toPerfetto } from "../trace/perfetto.js";
 import { RecordingTracer } from "../trace/trace.js";
+import { VirtualClock } from "../util/clock.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
-import { VirtualClock } from "./clock.js";
-import { machineConfig } from "./config.js";
 import { World } from "./world.js";
 
 function world(

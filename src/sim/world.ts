@@ -8,18 +8,18 @@
 // replay is how a stateless model checker restores state).
 
 import { type GuestView, InvariantChecker } from "../check/invariants.js";
+import { type ActorBody, type GuestContext, read, read64, write, write64 } from "../guest/actor.js";
 import { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
 import { guestContext } from "../guest/context.js";
+import { DmaAllocator } from "../guest/dma.js";
 import { GuestDmesg } from "../guest/dmesg.js";
-import { DmaAllocator } from "../guest/rig.js";
 import { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
 import { type WorkloadKind, type WorkloadStats, workload } from "../guest/workload.js";
+import type { MachineConfig } from "../machine/config.js";
+import { createMachine, type Machine } from "../machine/machine.js";
 import { NULL_TRACER, type Tracer } from "../trace/trace.js";
 import { err, ok, type Result } from "../util/result.js";
-import { type ActorBody, type GuestContext, read, read64, write, write64 } from "./actor.js";
 import { type ChoiceSource, RandomChoice, ReplayChoice } from "./choice.js";
-import type { MachineConfig } from "./config.js";
-import { createMachine, type Machine } from "./machine.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface WorldOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { VirtualClock } from "../sim/clock.js";
+import { VirtualClock } from "../util/clock.js";
 import { fromJsonl, toJsonl } from "./jsonl.js";
 import { toPerfetto } from "./perfetto.js";
 import { NULL_TRACER, RecordingTracer } from "./trace.js";

@@ -1,7 +1,7 @@
 // The trace port: components emit structured events (the analogue of QEMU's trace-events)
 // only when tracing is on, so a disabled tracer costs one property read on hot paths.
 
-import type { Clock } from "../sim/clock.js";
+import type { Clock } from "../util/clock.js";
 
 export type TraceArgs = Readonly<Record<string, string | number | boolean | null>>;
 

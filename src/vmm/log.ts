@@ -2,7 +2,7 @@
 // categories (LOG_GUEST_ERROR, LOG_UNIMP) that QEMU prints with `-d guest_errors,unimp`.
 // Lines are kept in order with their virtual time so a summary can show them.
 
-import type { Clock } from "../sim/clock.js";
+import type { Clock } from "../util/clock.js";
 
 export const VMM_LOG_KIND = {
   ERROR: "error",

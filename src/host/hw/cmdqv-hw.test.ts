@@ -3,8 +3,8 @@ import { describe, test } from "node:test";
 import { HostMemory } from "../../mem/host-memory.js";
 import { F, V_CONFIG_RESET, VINTF } from "../../regs/cmdqv.js";
 import { fieldValue } from "../../regs/regdef.js";
-import { VirtualClock } from "../../sim/clock.js";
 import { OPCODE } from "../../smmu/commands.js";
+import { VirtualClock } from "../../util/clock.js";
 import { CmdqvHardware } from "./cmdqv-hw.js";
 import {
   alloc,

@@ -15,9 +15,9 @@
 import { hi32, join64, lo32 } from "../../bits/u64.js";
 import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, V_CONFIG_RESET, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
-import type { Clock, TimeListener } from "../../sim/clock.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
 import { QUEUE_LOG2SIZE_MAX, qIsEmpty } from "../../smmu/queue.js";
+import type { Clock, TimeListener } from "../../util/clock.js";
 import { CMD_CLASS, filterCommand, OP_CLASS, type OwnerView } from "./consumer.js";
 import { EffectsLog, type EffectsLogState } from "./effects-log.js";
 import { ErrorMaps, type ErrorMapsState } from "./errors.js";

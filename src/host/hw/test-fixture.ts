@@ -4,8 +4,8 @@
 
 import { HostMemory } from "../../mem/host-memory.js";
 import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
-import { VirtualClock } from "../../sim/clock.js";
 import { type Command, encode } from "../../smmu/commands.js";
+import { VirtualClock } from "../../util/clock.js";
 import { CmdqvHardware } from "./cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG, DEFAULT_HW_UNKNOWNS, type HwConfig, type HwUnknowns } from "./types.js";
 

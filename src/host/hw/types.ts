@@ -6,7 +6,7 @@
 
 import type { MmioDevice } from "../../mem/types.js";
 import { V_CONFIG_RESET } from "../../regs/cmdqv.js";
-import type { TimeListener } from "../../sim/clock.js";
+import type { TimeListener } from "../../util/clock.js";
 
 /**
  * Behaviour that no public source pins down (spec linux §8). Each is a named option

@@ -3,7 +3,7 @@
 // (spec: linux §2.1, §4.7). dev_dbg lines are kept only when debug is on (dynamic debug
 // is off by default on a real host).
 
-import type { Clock } from "../../sim/clock.js";
+import type { Clock } from "../../util/clock.js";
 
 export type DmesgLevel = "err" | "warn" | "info" | "debug";
 

@@ -52,7 +52,6 @@ export function hwQueueAlloc(ctx: KernelCtx, a: HwQueueAllocArgs): Result<HwQueu
     length,
     access: null,
     destroy: null,
-    vcmdq: null,
   };
   // The ioctl's failure path: iommufd_object_abort_and_destroy runs the destroy op.
   const abort = (rc: number): Result<HwQueueAllocOut, number> => {

@@ -8,14 +8,6 @@ import { ERRNO } from "./errno.js";
 import type { InternalAccess, IoasObj, IoptArea, KernelCtx } from "./objects.js";
 import type { IoasAllocOut, IoasMapArgs, IoasMapOut, IoasUnmapArgs, IoasUnmapOut } from "./uapi.js";
 
-/** The kernel's view of the VMM's memory (GuestRam satisfies it). */
-export interface UserMemory {
-  /** Host-physical address backing `gpa`, or -1 when nothing backs it. */
-  hpaOf(gpa: number): number;
-  /** Optional fast path: true when every byte of [gpa, gpa+len) is backed. */
-  backs?(gpa: number, len: number): boolean;
-}
-
 /** Iteration cap for numbers: the model's addresses are exact JS integers. */
 const ADDR_LIMIT = 2 ** 53;
 

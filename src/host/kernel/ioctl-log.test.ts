@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { VirtualClock } from "../../sim/clock.js";
+import { VirtualClock } from "../../util/clock.js";
 import { IoctlLog, toJson } from "./ioctl-log.js";
 import { PAGE, RAM_BASE, rig, unwrap } from "./testkit.js";
 

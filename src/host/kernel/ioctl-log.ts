@@ -3,8 +3,8 @@
 // and the result or errno. Plain JSON data (bigints as 0x strings), so a run's host side
 // can be printed, diffed and replayed.
 
-import type { Clock } from "../../sim/clock.js";
 import type { Tracer } from "../../trace/trace.js";
+import type { Clock } from "../../util/clock.js";
 import type { Result } from "../../util/result.js";
 import { errnoName } from "./errno.js";
 

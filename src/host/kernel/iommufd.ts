@@ -9,8 +9,8 @@
 // id order, every object whose users count is 1, until none is left.
 
 import type { MmioDevice } from "../../mem/types.js";
-import type { Clock } from "../../sim/clock.js";
 import type { Tracer } from "../../trace/trace.js";
+import type { Clock } from "../../util/clock.js";
 import { err, OK_VOID, ok, type Result } from "../../util/result.js";
 import type { Faults } from "../faults.js";
 import { ERRNO } from "./errno.js";
@@ -18,17 +18,20 @@ import type { HostSmmu } from "./host-smmu.js";
 import { hwQueueAlloc, hwQueueDestroy } from "./hw-queue.js";
 import { hwptAlloc, hwptDestroy } from "./hwpt.js";
 import { hwptInvalidate } from "./invalidate.js";
-import { ioasAlloc, ioasAreas, ioasDestroy, ioasMap, ioasUnmap, type UserMemory } from "./ioas.js";
+import { ioasAlloc, ioasAreas, ioasDestroy, ioasMap, ioasUnmap } from "./ioas.js";
 import { IoctlLog, type IoctlLogEntry } from "./ioctl-log.js";
-import { type Mapping, MmapTree, mmapRegion } from "./mmap.js";
+import { type Mapping, mmapRegion } from "./mmap.js";
+import { MmapTree } from "./mmap-tree.js";
 import {
   type DeviceObj,
+  type DriverCore,
+  type IommuDriver,
   type KernelCtx,
   type KernelObject,
   type LiveObject,
   ObjectTable,
+  type UserMemory,
 } from "./objects.js";
-import type { DriverCore, Tegra241Driver } from "./tegra241-driver.js";
 import {
   HW_INFO_FLAG_INPUT_TYPE,
   HW_INFO_TYPE,
@@ -75,7 +78,7 @@ export interface MmioAperture extends MmioDevice {
 
 export interface IommufdDeps {
   readonly hw: MmioAperture;
-  readonly driver: Tegra241Driver;
+  readonly driver: IommuDriver;
   readonly smmu: HostSmmu;
   readonly faults: Faults;
   readonly clock: Clock;
@@ -533,7 +536,7 @@ export class Iommufd {
       if (o.kind !== "viommu" || o.id !== id) continue;
       const physSids: number[] = [];
       for (const v of o.vdevs.values()) physSids.push(v.dev.sid);
-      return { vmid: o.vmid, vintf: o.vintf?.idx ?? -1, physSids };
+      return { vmid: o.vmid, vintf: this.ctx.driver.viommuHwIndex(o), physSids };
     }
     return undefined;
   }

@@ -7,68 +7,9 @@
 import type { MmioDevice, SmallSize } from "../../mem/types.js";
 import { err, OK_VOID, ok, type Result } from "../../util/result.js";
 import { ERRNO } from "./errno.js";
+import type { Immap } from "./mmap-tree.js";
 import type { KernelCtx, ViommuObj } from "./objects.js";
 import { MAP, type MmapArgs, PROT } from "./uapi.js";
-
-/** struct iommufd_mmap. */
-export interface Immap {
-  readonly owner: ViommuObj;
-  /** Host-physical MMIO address it maps. */
-  readonly mmioAddr: number;
-  readonly length: number;
-  /** The byte offset handed to user space (startp). */
-  readonly offset: number;
-}
-
-export class MmapTree {
-  private readonly pageSize: number;
-  /** Sorted by offset. */
-  private readonly entries: Immap[] = [];
-
-  constructor(pageSize: number) {
-    this.pageSize = pageSize;
-  }
-
-  /**
-   * iommufd_viommu_alloc_mmap: mtree_alloc_range over [PAGE_SIZE, ULONG_MAX], lowest fit.
-   * Unaligned address or length: EINVAL.
-   */
-  alloc(owner: ViommuObj, mmioAddr: number, length: number): Result<number, number> {
-    const ps = this.pageSize;
-    if (mmioAddr % ps !== 0 || length % ps !== 0 || length === 0) return err(ERRNO.EINVAL);
-    let start = ps;
-    for (const e of this.entries) {
-      if (start + length <= e.offset) break;
-      start = Math.max(start, e.offset + e.length);
-    }
-    const immap: Immap = { owner, mmioAddr, length, offset: start };
-    const i = this.entries.findIndex((e) => e.offset > start);
-    if (i < 0) this.entries.push(immap);
-    else this.entries.splice(i, 0, immap);
-    return ok(start);
-  }
-
-  /** iommufd_viommu_destroy_mmap. */
-  erase(owner: ViommuObj, offset: number): void {
-    const i = this.entries.findIndex((e) => e.offset === offset && e.owner === owner);
-    if (i < 0)
-      throw new Error(`iommufd_viommu_destroy_mmap: no region at 0x${offset.toString(16)}`);
-    this.entries.splice(i, 1);
-  }
-
-  /** mtree_load: the region containing `offset`. */
-  load(offset: number): Immap | undefined {
-    return this.entries.find((e) => offset >= e.offset && offset < e.offset + e.length);
-  }
-
-  list(): readonly Immap[] {
-    return this.entries;
-  }
-
-  clear(): void {
-    this.entries.length = 0;
-  }
-}
 
 /** A live VMA over device MMIO. Loads and stores pass straight through to the device. */
 export class Mapping implements MmioDevice {
@@ -86,7 +27,12 @@ export class Mapping implements MmioDevice {
   private readonly owner: ViommuObj;
   private readonly onUnmap: (m: Mapping) => void;
 
-  constructor(dev: MmioDevice, devBase: number, immap: Immap, onUnmap: (m: Mapping) => void) {
+  constructor(
+    dev: MmioDevice,
+    devBase: number,
+    immap: Immap<ViommuObj>,
+    onUnmap: (m: Mapping) => void,
+  ) {
     this.dev = dev;
     this.base = devBase;
     this.offset = immap.offset;

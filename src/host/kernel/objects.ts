@@ -7,13 +7,12 @@
 // aborted ioctl frees it. A tombstone (a vDEVICE whose device was unbound first) keeps its
 // id reserved but unreachable until the file is released (spec: linux §3.4).
 
-import type { Clock } from "../../sim/clock.js";
+import type { Clock } from "../../util/clock.js";
+import type { Result } from "../../util/result.js";
 import type { Faults } from "../faults.js";
 import type { HostSmmu } from "./host-smmu.js";
-import type { UserMemory } from "./ioas.js";
-import type { MmapTree } from "./mmap.js";
-import type { Tegra241Driver, Vcmdq, Vintf, VintfSid } from "./tegra241-driver.js";
-import type { Vevent } from "./veventq.js";
+import type { MmapTree } from "./mmap-tree.js";
+import type { HwInfoTegra241 } from "./uapi.js";
 
 export type ObjKind =
   | "ioas"
@@ -98,8 +97,6 @@ export interface ViommuObj {
   readonly vdevs: Map<bigint, VdeviceObj>;
   readonly veventqs: VeventqObj[];
   ops: ViommuOps | null;
-  /** The Tegra241 VINTF backing this vIOMMU (type TEGRA241_CMDQV only). */
-  vintf: Vintf | null;
   /** The iommufd file the vIOMMU lives in (its mmap tree). */
   readonly ctx: KernelCtx;
 }
@@ -113,7 +110,6 @@ export interface VdeviceObj {
   readonly virtId: bigint;
   /** vdev->destroy, installed by the driver's vdevice_init on success. */
   destroy: ((v: VdeviceObj) => void) | null;
-  vsid: VintfSid | null;
   /** Whether xa_cmpxchg put it in viommu.vdevs (so abort removes only what it added). */
   inVdevs: boolean;
 }
@@ -156,7 +152,6 @@ export interface HwQueueObj {
   access: InternalAccess | null;
   /** hw_queue->destroy, installed by the driver only on success. */
   destroy: ((q: HwQueueObj) => void) | null;
-  vcmdq: Vcmdq | null;
 }
 
 export type KernelObject =
@@ -273,9 +268,51 @@ export interface KernelCtx {
   /** Host PAGE_SIZE (4 KiB by default). */
   readonly pageSize: number;
   readonly smmu: HostSmmu;
-  readonly driver: Tegra241Driver;
+  readonly driver: IommuDriver;
   /** The per-file mmap maple tree (ictx->mt_mmap). */
-  readonly mmaps: MmapTree;
+  readonly mmaps: MmapTree<ViommuObj>;
   /** The "user address space" IOAS_MAP pins from: the VMM's guest RAM. */
   user: UserMemory | null;
+}
+
+/** struct iommufd_vevent. */
+export interface Vevent {
+  readonly flags: number;
+  sequence: number;
+  /** Event data; empty for the lost-events header. */
+  readonly data: Uint8Array;
+}
+
+/** The kernel's view of the VMM's memory (GuestRam satisfies it). */
+export interface UserMemory {
+  /** Host-physical address backing `gpa`, or -1 when nothing backs it. */
+  hpaOf(gpa: number): number;
+  /** Optional fast path: true when every byte of [gpa, gpa+len) is backed. */
+  backs?(gpa: number, len: number): boolean;
+}
+
+// The interface between the core and a vendor IOMMU driver, both ways, as Linux splits
+// it: the core calls the driver's ops (hw_info, get_viommu_size, viommu_init) and the
+// driver calls back into the core (iommufd's driver.c). The core never names a vendor
+// type; the driver keeps its per-object state (VINTFs, SID slots, LVCMDQs) to itself.
+
+/** What the core calls in the driver. */
+export interface IommuDriver {
+  /** ops->hw_info for a vendor input type: the driver's info block, or an errno. */
+  hwInfo(inType: number): Result<HwInfoTegra241, number>;
+  /** ops->get_viommu_size: non-zero for the vIOMMU types the driver backs itself. */
+  getViommuSize(type: number): number;
+  /** ops->viommu_init: 0 or a positive errno; on success it sets `viommu.ops`. */
+  viommuInit(viommu: ViommuObj, userData: UserData | null): number;
+  /** Index of the hardware interface backing a vIOMMU (a VINTF), or -1: for invariants. */
+  viommuHwIndex(viommu: ViommuObj): number;
+}
+
+/** Core services the driver calls back into (iommufd's driver.c). */
+export interface DriverCore {
+  /** iommufd_viommu_alloc_mmap: the offset, or an errno. */
+  allocMmap(owner: ViommuObj, mmioAddr: number, length: number): Result<number, number>;
+  destroyMmap(owner: ViommuObj, offset: number): void;
+  /** iommufd_viommu_report_event: 0 or a positive errno. */
+  reportEvent(viommu: ViommuObj, type: number, data: Uint8Array): number;
 }

@@ -12,7 +12,7 @@ import { hex08X } from "../../bits/u32.js";
 import type { FrameAllocator } from "../../mem/frame-allocator.js";
 import type { MmioDevice, PhysMemory } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
-import type { VirtualClock } from "../../sim/clock.js";
+import type { VirtualClock } from "../../util/clock.js";
 import { err, ok, type Result } from "../../util/result.js";
 import type { FaultSite, Faults } from "../faults.js";
 import type { IrqSink } from "../hw/types.js";
@@ -20,7 +20,15 @@ import { type Dmesg, hex08x, hex016llx, hexX } from "./dmesg.js";
 import { ERRNO } from "./errno.js";
 import type { HostSmmu } from "./host-smmu.js";
 import { Ida } from "./ida.js";
-import type { HwQueueObj, UserData, VdeviceObj, ViommuObj, ViommuOps } from "./objects.js";
+import type {
+  DriverCore,
+  HwQueueObj,
+  IommuDriver,
+  UserData,
+  VdeviceObj,
+  ViommuObj,
+  ViommuOps,
+} from "./objects.js";
 import {
   HW_INFO_TYPE,
   HW_QUEUE_TYPE,
@@ -35,15 +43,6 @@ import {
 export interface CmdqvHwPort extends MmioDevice {
   readonly basePhys: number;
   onIrq(sink: IrqSink): void;
-}
-
-/** Core services the driver calls back into (iommufd's driver.c). */
-export interface DriverCore {
-  /** iommufd_viommu_alloc_mmap: the offset, or an errno. */
-  allocMmap(owner: ViommuObj, mmioAddr: number, length: number): Result<number, number>;
-  destroyMmap(owner: ViommuObj, offset: number): void;
-  /** iommufd_viommu_report_event: 0 or a positive errno. */
-  reportEvent(viommu: ViommuObj, type: number, data: Uint8Array): number;
 }
 
 /** ARM_SMMU_POLL_TIMEOUT_US. */
@@ -162,7 +161,7 @@ export interface DriverState {
   readonly isr: IsrStats;
 }
 
-export class Tegra241Driver {
+export class Tegra241Driver implements IommuDriver {
   readonly numVintfs: number;
   readonly numVcmdqs: number;
   readonly numLvcmdqsPerVintf: number;
@@ -170,6 +169,11 @@ export class Tegra241Driver {
   readonly basePhys: number;
   private readonly d: DriverDeps;
   private readonly vintfIds = new Ida();
+  // The driver's private state per core object (what Linux keeps in the structs that embed
+  // the core's): the VINTF behind a vIOMMU, a vDEVICE's SID slot, a HW queue's LVCMDQ.
+  private readonly vintfOf = new WeakMap<ViommuObj, Vintf>();
+  private readonly vsidOf = new WeakMap<VdeviceObj, VintfSid>();
+  private readonly vcmdqOf = new WeakMap<HwQueueObj, Vcmdq>();
   private readonly vintfs: (Vintf | null)[];
   private core: DriverCore | null = null;
   /** Every MMIO access the driver made, when DriverDeps.traceMmio is set. */
@@ -561,6 +565,10 @@ export class Tegra241Driver {
     });
   }
 
+  viommuHwIndex(viommu: ViommuObj): number {
+    return this.vintfOf.get(viommu)?.idx ?? -1;
+  }
+
   /** impl_ops->get_viommu_size: only the Tegra241 type. */
   getViommuSize(type: number): number {
     return type === VIOMMU_TYPE.TEGRA241_CMDQV ? 1 : 0;
@@ -570,7 +578,7 @@ export class Tegra241Driver {
    * impl_ops->vsmmu_init = tegra241_cmdqv_init_vintf_user (spec: linux §3.3 step 5). The
    * vIOMMU's vmid is already the nest parent's. On success the vIOMMU gets the Tegra ops.
    */
-  initVintfUser(viommu: ViommuObj, userData: UserData | null): number {
+  viommuInit(viommu: ViommuObj, userData: UserData | null): number {
     const dmesg = this.d.dmesg;
     if (viommu.type !== VIOMMU_TYPE.TEGRA241_CMDQV) return ERRNO.EOPNOTSUPP;
     if (userData === null) return ERRNO.EINVAL;
@@ -617,7 +625,7 @@ export class Tegra241Driver {
     dv.setBigUint64(0, BigInt(v.mmapOffset), true);
     dv.setBigUint64(8, BigInt(APERTURE.PAGE_SIZE), true);
     dmesg.tegra("debug", `VINTF${v.idx}: allocated with vmid (${viommu.vmid})`);
-    viommu.vintf = v;
+    this.vintfOf.set(viommu, v);
     viommu.ops = this.viommuOps;
     return 0;
   }
@@ -634,20 +642,20 @@ export class Tegra241Driver {
 
   /** tegra241_cmdqv_destroy_vintf_user (spec: linux §3.7). */
   private destroyVintfUser(viommu: ViommuObj): void {
-    const v = viommu.vintf;
-    if (v === null) return;
+    const v = this.vintfOf.get(viommu);
+    if (v === undefined) return;
     if (v.mmapOffset !== 0) this.core!.destroyMmap(viommu, v.mmapOffset);
     this.vintfHwDeinit(v);
     // tegra241_cmdqv_remove_vintf: no LVCMDQs are left (each HW queue held the vIOMMU).
     for (let lidx = 0; lidx < this.numLvcmdqsPerVintf; lidx++) v.lvcmdqs[lidx] = null;
     this.d.dmesg.tegra("debug", `VINTF${v.idx}: deallocated`);
     this.deinitVintf(v.idx);
-    viommu.vintf = null;
+    this.vintfOf.delete(viommu);
   }
 
   /** tegra241_vintf_init_vsid (spec: linux §3.4). */
   private initVsid(vdev: VdeviceObj): number {
-    const v = vdev.viommu.vintf!;
+    const v = this.vintfOf.get(vdev.viommu)!;
     const virtSid = vdev.virtId;
     if (virtSid > VIRT_SID_MAX) return ERRNO.EINVAL;
     if (vdev.dev.numStreams !== 1) return ERRNO.EOPNOTSUPP;
@@ -661,13 +669,13 @@ export class Tegra241Driver {
       "debug",
       `VINTF${v.idx}: allocated SID_REPLACE${sidx} for pSID=${sid.toString(16)}, vSID=${virtSid.toString(16)}`,
     );
-    vdev.vsid = { vintf: v, sid, idx: sidx };
+    this.vsidOf.set(vdev, { vintf: v, sid, idx: sidx });
     vdev.destroy = (d) => this.destroyVsid(d);
     return 0;
   }
 
   private destroyVsid(vdev: VdeviceObj): void {
-    const s = vdev.vsid!;
+    const s = this.vsidOf.get(vdev)!;
     this.wr(this.vintfReg(s.vintf, VINTF.SID_MATCH_0 + 4 * s.idx), 0);
     this.wr(this.vintfReg(s.vintf, VINTF.SID_REPLACE_0 + 4 * s.idx), 0);
     s.vintf.sids.free(s.idx);
@@ -675,12 +683,12 @@ export class Tegra241Driver {
       "debug",
       `VINTF${s.vintf.idx}: deallocated SID_REPLACE${s.idx} for pSID=${s.sid.toString(16)}`,
     );
-    vdev.vsid = null;
+    this.vsidOf.delete(vdev);
   }
 
   /** tegra241_vintf_alloc_lvcmdq_user (spec: linux §3.5, driver table, in order). */
   private allocLvcmdqUser(hwQueue: HwQueueObj, lidx: number, basePa: bigint): number {
-    const v = hwQueue.viommu!.vintf!;
+    const v = this.vintfOf.get(hwQueue.viommu!)!;
     if (hwQueue.type !== HW_QUEUE_TYPE.TEGRA241_CMDQV) return ERRNO.EOPNOTSUPP;
     if (lidx >= this.numLvcmdqsPerVintf) return ERRNO.EINVAL;
     if (v.lvcmdqs[lidx]) return ERRNO.EEXIST;
@@ -725,20 +733,20 @@ export class Tegra241Driver {
       `${this.lvcmdqHeader(q)}inited at host PA 0x${(q.qBase & 0x0000_ffff_ffff_ffe0n).toString(16)} size 0x${(1 << log2size).toString(16)}`,
     );
     v.lvcmdqs[lidx] = q;
-    hwQueue.vcmdq = q;
+    this.vcmdqOf.set(hwQueue, q);
     hwQueue.destroy = (hq) => this.destroyLvcmdqUser(hq);
     return 0;
   }
 
   /** tegra241_vintf_destroy_lvcmdq_user (spec: linux §3.6). */
   private destroyLvcmdqUser(hwQueue: HwQueueObj): void {
-    const q = hwQueue.vcmdq!;
+    const q = this.vcmdqOf.get(hwQueue)!;
     this.vcmdqHwDeinit(q);
     this.unmapLvcmdq(q);
     q.vintf.lvcmdqs[q.lidx] = null;
     this.d.dmesg.tegra("debug", `${this.lvcmdqHeader(q)}deallocated`);
     if (q.prev !== null) q.prev.hwQueue!.users--;
-    hwQueue.vcmdq = null;
+    this.vcmdqOf.delete(hwQueue);
   }
 
   // ---- ISR (spec: linux §2.2, §3.9) --------------------------------------------------

@@ -32,7 +32,6 @@ export function vdeviceAlloc(ctx: KernelCtx, a: VdeviceAllocArgs): Result<Vdevic
     dev,
     virtId: a.virtId,
     destroy: null,
-    vsid: null,
     inVdevs: false,
   };
   viommu.users++;

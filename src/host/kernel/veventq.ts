@@ -11,7 +11,7 @@
 import { err, ok, type Result } from "../../util/result.js";
 import type { Faults } from "../faults.js";
 import { ERRNO } from "./errno.js";
-import type { KernelCtx, VeventqObj, ViommuObj } from "./objects.js";
+import type { KernelCtx, Vevent, VeventqObj, ViommuObj } from "./objects.js";
 import {
   TEGRA241_VEVENT_LEN,
   VEVENT_FLAG_LOST_EVENTS,
@@ -22,14 +22,6 @@ import {
 } from "./uapi.js";
 
 const INT_MAX = 0x7fff_ffff;
-
-/** struct iommufd_vevent. */
-export interface Vevent {
-  readonly flags: number;
-  sequence: number;
-  /** Event data; empty for the lost-events header. */
-  readonly data: Uint8Array;
-}
 
 /** What the file does on close (drop its refs, maybe release the iommufd). */
 export interface VeventqFdHooks {

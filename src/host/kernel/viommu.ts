@@ -49,7 +49,6 @@ export function viommuAlloc(ctx: KernelCtx, a: ViommuAllocArgs): Result<ViommuAl
     vdevs: new Map(),
     veventqs: [],
     ops: null,
-    vintf: null,
     ctx,
   };
   hwpt.users++;
@@ -68,7 +67,7 @@ export function viommuAlloc(ctx: KernelCtx, a: ViommuAllocArgs): Result<ViommuAl
   }
   let rc = 0;
   if (a.type === VIOMMU_TYPE.ARM_SMMUV3) viommu.ops = ARM_VSMMU_OPS;
-  else rc = ctx.driver.initVintfUser(viommu, userData);
+  else rc = ctx.driver.viommuInit(viommu, userData);
   if (rc !== 0) return abort(rc);
   if (ctx.faults.check("viommu_alloc:respond")) return abort(ERRNO.EFAULT);
   ctx.objs.publish(viommu);

@@ -8,9 +8,9 @@
 //   (including 0x00 and 0x07 CFGI_ALL, which has an enum value but no case) is CERROR_ILL;
 //   CFGI_STE/STE_RANGE/CD/CD_ALL with SSEC (dword0 bit 10) are CERROR_ILL.
 
+import { SMMU_BITS } from "../../regs/smmuv3.js";
 import { OPCODE } from "../../smmu/commands.js";
 import type { Smmuv3Profile } from "./profile.js";
-import { SMMU_BITS } from "./regs.js";
 
 /** Opcodes QEMU accepts that src/smmu/commands.ts does not name. facts: smmuv3-internal.h. */
 export const QEMU_EXTRA_OPCODE = {

@@ -5,10 +5,10 @@
 // (smmuv3_accel_check_hw_compatible), failing the attach with a message.
 // facts: QEMU hw/arm/smmuv3-accel.c.
 
+import { fieldOf, SMMU_F, SMMU_IDR5_OAS_48, withField } from "../../regs/smmuv3.js";
 import type { Result } from "../../util/result.js";
 import { err, OK_VOID } from "../../util/result.js";
 import type { IdrValues } from "./profile.js";
-import { fieldOf, SMMU_F, SMMU_IDR5_OAS_48, withField } from "./regs.js";
 
 /** The accel properties that change IDRs (arm-smmuv3,accel=on,ril=,ats=,oas=,ssidsize=). */
 export interface AccelIdrProps {

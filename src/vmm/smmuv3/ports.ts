@@ -1,7 +1,6 @@
+import type { IrqLine } from "../../util/irq.js";
 // What the accelerated SMMUv3 device model needs from the machine around it. Each port is
 // small so tests can give fakes; the simulated world wires the real ones.
-
-import type { IrqLine } from "../tegra241-cmdqv/ports.js";
 
 /**
  * The guest-physical address space as the SMMU's DMA sees it (QEMU: address_space_memory).

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ERRNO } from "../../host/kernel/errno.js";
+import { SMMU_REG as R, SMMU_CMDQS } from "../../regs/smmuv3.js";
 import { encode } from "../../smmu/commands.js";
 import { QEMU_7_2, QEMU_ACCEL } from "./profile.js";
-import { SMMU_REG as R, SMMU_CMDQS } from "./regs.js";
 import { RAM_BASE, type Rig, rig } from "./testing.js";
 
 const CMDQEN = 1 << 3;

@@ -15,19 +15,6 @@
 import type { MmioDevice, SmallSize } from "../../mem/types.js";
 import { MEM_FAULT } from "../../mem/types.js";
 import type { RegBlock } from "../../regs/regdef.js";
-import { CMD_BYTES } from "../../smmu/commands.js";
-import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
-import { qAdvance, qIdx, qIsEmpty } from "../../smmu/queue.js";
-import type { Tracer } from "../../trace/trace.js";
-import type { Result } from "../../util/result.js";
-import type { VmmLog } from "../log.js";
-import { strerror } from "../strerror.js";
-import type { IrqLine, SmmuPort } from "../tegra241-cmdqv/ports.js";
-import { invalidSizeMessage, pieceSize } from "./access-split.js";
-import { CMD_ACTION, cmdAction, isUnknownToQemu } from "./cmd-policy.js";
-import { type AccelIdrProps, accelIdrOverride, checkHostIdrs } from "./idr.js";
-import type { GuestMemoryPort, InvalidationEntry, SmmuHostPort, Smmuv3Irqs } from "./ports.js";
-import { type IdrValues, QEMU_ACCEL, type Smmuv3Profile } from "./profile.js";
 import {
   decodeSmmuAccess,
   fieldOf,
@@ -47,7 +34,21 @@ import {
   SMMUV3_REGION_NAME,
   smmuv3Block,
   withField,
-} from "./regs.js";
+} from "../../regs/smmuv3.js";
+import { CMD_BYTES } from "../../smmu/commands.js";
+import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
+import { qAdvance, qIdx, qIsEmpty } from "../../smmu/queue.js";
+import type { Tracer } from "../../trace/trace.js";
+import type { IrqLine } from "../../util/irq.js";
+import type { Result } from "../../util/result.js";
+import type { VmmLog } from "../log.js";
+import { strerror } from "../strerror.js";
+import type { SmmuPort } from "../tegra241-cmdqv/ports.js";
+import { invalidSizeMessage, pieceSize } from "./access-split.js";
+import { CMD_ACTION, cmdAction, isUnknownToQemu } from "./cmd-policy.js";
+import { type AccelIdrProps, accelIdrOverride, checkHostIdrs } from "./idr.js";
+import type { GuestMemoryPort, InvalidationEntry, SmmuHostPort, Smmuv3Irqs } from "./ports.js";
+import { type IdrValues, QEMU_ACCEL, type Smmuv3Profile } from "./profile.js";
 
 /** Per-index overrides of the profile's reset IDRs, e.g. `{ 1: 0x0273_0010 }`. */
 export type IdrOverrides = { readonly [K in 0 | 1 | 2 | 3 | 4 | 5]?: number };

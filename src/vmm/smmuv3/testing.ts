@@ -2,10 +2,10 @@
 // recording IRQ wires. Test support only; nothing in the model imports it.
 
 import { MEM_FAULT } from "../../mem/types.js";
-import { VirtualClock } from "../../sim/clock.js";
 import { writeCommandWords } from "../../smmu/commands.js";
+import { VirtualClock } from "../../util/clock.js";
+import { CountingIrq } from "../../util/irq.js";
 import { VmmLog } from "../log.js";
-import type { IrqLine } from "../tegra241-cmdqv/ports.js";
 import type {
   GuestMemoryPort,
   InvalidateResult,
@@ -78,18 +78,6 @@ export class RecordingHost implements SmmuHostPort {
   }
 }
 
-/** Counts pulses (a raise followed by a lower). */
-export class PulseCounter implements IrqLine {
-  raises = 0;
-  lowers = 0;
-  raise(): void {
-    this.raises++;
-  }
-  lower(): void {
-    this.lowers++;
-  }
-}
-
 export const RAM_BASE = 0x4000_0000;
 export const RAM_SIZE = 0x1_0000;
 
@@ -98,7 +86,7 @@ export interface Rig {
   readonly mem: TestGuestMemory;
   readonly host: RecordingHost;
   readonly log: VmmLog;
-  readonly irqs: { [K in keyof Smmuv3Irqs]: PulseCounter };
+  readonly irqs: { [K in keyof Smmuv3Irqs]: CountingIrq };
 }
 
 export function rig(
@@ -108,10 +96,10 @@ export function rig(
   const host = new RecordingHost();
   const log = new VmmLog(new VirtualClock());
   const irqs = {
-    eventq: new PulseCounter(),
-    priq: new PulseCounter(),
-    cmdSync: new PulseCounter(),
-    gerror: new PulseCounter(),
+    eventq: new CountingIrq(),
+    priq: new CountingIrq(),
+    cmdSync: new CountingIrq(),
+    gerror: new CountingIrq(),
   };
   const smmu = new Smmuv3Accel({
     mem,

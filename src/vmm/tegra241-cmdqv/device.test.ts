@@ -7,19 +7,13 @@ import { createHost, type HostConfig } from "../../host/host.js";
 import { HWPT_ALLOC_NEST_PARENT } from "../../host/kernel/uapi.js";
 import { AddressSpace } from "../../mem/address-space.js";
 import { VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
+import { CountingIrq } from "../../util/irq.js";
 import { IommufdBackend } from "../iommufd-backend.js";
 import { VmmLog } from "../log.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "./device.js";
 import { OFF } from "./guest-steps.js";
 import { PROFILES } from "./profile.js";
-import {
-  createTestbed,
-  FakeSmmu,
-  OverlayPage0Window,
-  PAGE0_WINDOW,
-  PHYS_SID,
-  RecordingIrq,
-} from "./testbed.js";
+import { createTestbed, FakeSmmu, OverlayPage0Window, PAGE0_WINDOW, PHYS_SID } from "./testbed.js";
 
 function hostWith(cfg: Partial<HostConfig>) {
   const host = createHost(cfg);
@@ -41,7 +35,7 @@ function deviceOn(h: ReturnType<typeof hostWith>) {
     profile: PROFILES["qemu-v7"],
     backend: h.backend,
     log: h.log,
-    irq: new RecordingIrq(),
+    irq: new CountingIrq(),
     page0: new OverlayPage0Window(as, "page0", PAGE0_WINDOW),
     smmu: new FakeSmmu(19, 0x20_0000),
     isRam: () => true,

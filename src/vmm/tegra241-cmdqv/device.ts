@@ -28,11 +28,12 @@ import {
   VINTF,
 } from "../../regs/cmdqv.js";
 import { NULL_TRACER, type Tracer } from "../../trace/trace.js";
+import type { IrqLine } from "../../util/irq.js";
 import { err, ok, type Result } from "../../util/result.js";
 import type { IommufdBackend } from "../iommufd-backend.js";
 import type { MappingPort, VeventqFdPort } from "../iommufd-port.js";
 import type { VmmLog } from "../log.js";
-import type { IrqLine, Page0Window, RangeIsRam, SmmuPort } from "./ports.js";
+import type { Page0Window, RangeIsRam, SmmuPort } from "./ports.js";
 import type { Profile } from "./profile.js";
 import { cloneRegs, initRegs, newRegsCache, type RegsCache, resetPage0 } from "./regs-cache.js";
 

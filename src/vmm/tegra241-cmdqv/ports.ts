@@ -3,12 +3,6 @@
 
 import type { MmioDevice } from "../../mem/types.js";
 
-/** The CMDQV wired interrupt (SMMUv3 sysbus IRQ index 4). spec: qemu §1.7. */
-export interface IrqLine {
-  raise(): void;
-  lower(): void;
-}
-
 /**
  * The guest-physical window at CMDQV base + 0x30000 where the host VINTF page0 is mapped
  * as a RAM-device region (priority 1) so guest accesses reach hardware with no exit.

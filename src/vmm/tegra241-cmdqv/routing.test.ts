@@ -173,12 +173,12 @@ describe("hardware errors reach the guest (spec qemu §1.7)", () => {
     assert.equal(tb.r32(OFF.VINTF0_LVCMDQ_ERR_MAP_0), 1);
     assert.equal(tb.r64(OFF.VINTF0_LVCMDQ_ERR_MAP_0), 1n, "readq returns MAP_0 zero-extended");
     assert.equal(tb.r32(OFF.CMDQ_ERR_MAP_0), 1);
-    assert.equal(tb.irq.raised, 1);
+    assert.equal(tb.irq.raises, 1);
     assert.equal(tb.irq.level, false, "a pulse: raised then lowered");
   });
 
   it("is masked by VI_INT_MASK in qemu-v7 but not in qemu-v5", () => {
-    assert.equal(illegalOnQueue0("qemu-v7", true).irq.raised, 0);
-    assert.equal(illegalOnQueue0("qemu-v5", true).irq.raised, 1);
+    assert.equal(illegalOnQueue0("qemu-v7", true).irq.raises, 0);
+    assert.equal(illegalOnQueue0("qemu-v5", true).irq.raises, 1);
   });
 });

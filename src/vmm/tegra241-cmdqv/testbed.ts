@@ -11,11 +11,12 @@ import type { GuestRam } from "../../mem/guest-ram.js";
 import { PAGE_SIZES, type PageSizeName } from "../../mem/types.js";
 import { APERTURE } from "../../regs/cmdqv.js";
 import { RecordingTracer } from "../../trace/trace.js";
+import { CountingIrq } from "../../util/irq.js";
 import { IommufdBackend } from "../iommufd-backend.js";
 import { VmmLog } from "../log.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "./device.js";
 import { OverlayPage0Window } from "./page0-window.js";
-import type { IrqLine, SmmuPort } from "./ports.js";
+import type { SmmuPort } from "./ports.js";
 import { PROFILES, type ProfileName } from "./profile.js";
 
 export { OverlayPage0Window };
@@ -36,19 +37,6 @@ export interface TestbedOptions {
   readonly faultPlan?: FaultPlan;
   /** IDR1.CMDQS of the host SMMU (default 19). */
   readonly hostCmdqs?: number;
-}
-
-/** Counts IRQ edges as QEMU's qtest irq_intercept reports raise/lower. */
-export class RecordingIrq implements IrqLine {
-  raised = 0;
-  level = false;
-  raise(): void {
-    this.raised++;
-    this.level = true;
-  }
-  lower(): void {
-    this.level = false;
-  }
 }
 
 export class FakeSmmu implements SmmuPort {
@@ -75,7 +63,7 @@ export interface Testbed {
   readonly as: AddressSpace;
   readonly dev: Tegra241CmdqvDevice;
   readonly log: VmmLog;
-  readonly irq: RecordingIrq;
+  readonly irq: CountingIrq;
   readonly smmu: FakeSmmu;
   readonly tracer: RecordingTracer;
   readonly devId: number;
@@ -114,7 +102,7 @@ export function createTestbed(o: TestbedOptions): Testbed {
   const backend = new IommufdBackend(k, log, tracer);
   const probe = probeCmdqv(backend, devId);
   if (!probe.ok) throw new Error(probe.error);
-  const irq = new RecordingIrq();
+  const irq = new CountingIrq();
   const smmu = new FakeSmmu(o.hostCmdqs ?? 19, pageSize);
   const dev = new Tegra241CmdqvDevice({
     profile: PROFILES[o.profile],

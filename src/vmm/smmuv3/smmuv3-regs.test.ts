@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { VirtualClock } from "../../sim/clock.js";
+import { decodeSmmuAccess, SMMU_REG as R, smmuv3Block } from "../../regs/smmuv3.js";
 import { RecordingTracer } from "../../trace/trace.js";
+import { VirtualClock } from "../../util/clock.js";
+import { CountingIrq } from "../../util/irq.js";
 import { VmmLog } from "../log.js";
 import { QEMU_7_2, QEMU_ACCEL } from "./profile.js";
-import { decodeSmmuAccess, SMMU_REG as R, smmuv3Block } from "./regs.js";
 import { Smmuv3Accel } from "./smmuv3.js";
-import { PulseCounter, RAM_BASE, RAM_SIZE, RecordingHost, TestGuestMemory } from "./testing.js";
+import { RAM_BASE, RAM_SIZE, RecordingHost, TestGuestMemory } from "./testing.js";
 
 describe("the SMMUv3 register table", () => {
   const b = smmuv3Block({ idr: QEMU_ACCEL.idr, gbpa: true });
@@ -50,10 +51,10 @@ describe("SMMUv3 tracing", () => {
       log: new VmmLog(clock),
       tracer,
       irqs: {
-        eventq: new PulseCounter(),
-        priq: new PulseCounter(),
-        cmdSync: new PulseCounter(),
-        gerror: new PulseCounter(),
+        eventq: new CountingIrq(),
+        priq: new CountingIrq(),
+        cmdSync: new CountingIrq(),
+        gerror: new CountingIrq(),
       },
       minRamPageSize: 0x1000,
     });

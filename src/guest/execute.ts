@@ -3,9 +3,8 @@
 // cost little. The scheduler and the single-actor runner share this.
 
 import type { AddressSpace } from "../mem/address-space.js";
+import type { VirtualClock } from "../util/clock.js";
 import type { GuestOp } from "./actor.js";
-import type { VirtualClock } from "./clock.js";
-import type { Timing } from "./config.js";
 
 export interface ExecCounters {
   /** Trapped accesses (VM exits) caused by this actor. */
@@ -68,3 +67,15 @@ export function runToCompletion<R>(
     sent = executeOp(r.value, as, clock, timing, counters);
   }
 }
+
+/** Virtual-time costs of what a vCPU does. */
+export interface Timing {
+  /** A trapped MMIO access (a VM exit to the VMM and back). */
+  readonly trapNs: number;
+  /** A load/store that reaches device memory directly (the page0 RAM-device map). */
+  readonly directNs: number;
+  /** A guest RAM access. */
+  readonly ramNs: number;
+}
+
+export const DEFAULT_TIMING: Timing = { trapNs: 2_000, directNs: 100, ramNs: 10 };

@@ -11,6 +11,7 @@ import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { APERTURE } from "../regs/cmdqv.js";
 import { NULL_TRACER, type Tracer } from "../trace/trace.js";
+import { CountingIrq } from "../util/irq.js";
 import { err, ok, type Result } from "../util/result.js";
 import { IommufdBackend } from "../vmm/iommufd-backend.js";
 import { VmmLog } from "../vmm/log.js";
@@ -19,7 +20,6 @@ import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
 import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "../vmm/tegra241-cmdqv/device.js";
 import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
-import type { IrqLine } from "../vmm/tegra241-cmdqv/ports.js";
 import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
 import type { MachineConfig } from "./config.js";
 
@@ -27,28 +27,6 @@ import type { MachineConfig } from "./config.js";
 export const SMMU_REGION_SIZE = 0x2_0000;
 /** QEMU virt's SMMUv3 wired IRQs are SPIs 74..77; the CMDQV adds one (sysbus index 4). */
 export const CMDQV_IRQ = 4;
-
-/** An interrupt line whose edges the world (or a qtest client) observes. */
-export class ObservedIrq implements IrqLine {
-  level = false;
-  raises = 0;
-  private readonly listeners: ((level: boolean) => void)[] = [];
-
-  onChange(f: (level: boolean) => void): void {
-    this.listeners.push(f);
-  }
-
-  raise(): void {
-    this.raises++;
-    this.level = true;
-    for (const f of this.listeners) f(true);
-  }
-
-  lower(): void {
-    this.level = false;
-    for (const f of this.listeners) f(false);
-  }
-}
 
 export interface Machine {
   readonly config: MachineConfig;
@@ -60,13 +38,13 @@ export interface Machine {
   readonly cmdqv: Tegra241CmdqvDevice | null;
   readonly log: VmmLog;
   readonly tracer: Tracer;
-  readonly cmdqvIrq: ObservedIrq;
+  readonly cmdqvIrq: CountingIrq;
   /** The SMMUv3's wired interrupts (QEMU virt SPIs 74–77). */
   readonly smmuIrqs: {
-    readonly eventq: ObservedIrq;
-    readonly priq: ObservedIrq;
-    readonly cmdSync: ObservedIrq;
-    readonly gerror: ObservedIrq;
+    readonly eventq: CountingIrq;
+    readonly priq: CountingIrq;
+    readonly cmdSync: CountingIrq;
+    readonly gerror: CountingIrq;
   };
   readonly devId: number;
   readonly viommuId: number;
@@ -111,10 +89,10 @@ export function createMachine(
     (sid) => vsids.has(sid),
   );
   const smmuIrqs = {
-    eventq: new ObservedIrq(),
-    priq: new ObservedIrq(),
-    cmdSync: new ObservedIrq(),
-    gerror: new ObservedIrq(),
+    eventq: new CountingIrq(),
+    priq: new CountingIrq(),
+    cmdSync: new CountingIrq(),
+    gerror: new CountingIrq(),
   };
   const smmu = new Smmuv3Accel({
     mem: as,
@@ -143,7 +121,7 @@ export function createMachine(
 
   const coldPlug = checkCmdqvColdPlug(cfg.cmdqv, 1);
   if (!coldPlug.ok) return err(coldPlug.error);
-  const cmdqvIrq = new ObservedIrq();
+  const cmdqvIrq = new CountingIrq();
   const selection = selectCmdqv(cfg.cmdqv, () => probeCmdqv(backend, devId));
   if (!selection.ok) return err(selection.error);
   let cmdqv: Tegra241CmdqvDevice | null = null;

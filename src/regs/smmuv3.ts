@@ -18,7 +18,7 @@ import {
   type RegBlock,
   type RegDef,
   reg,
-} from "../../regs/regdef.js";
+} from "./regdef.js";
 
 /** Size of the MMIO region QEMU registers ("arm-smmuv3", 0x20000). facts: smmuv3.c realize. */
 export const SMMUV3_MMIO_SIZE = 0x2_0000;

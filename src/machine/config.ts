@@ -2,6 +2,7 @@
 // default machine: RAM 1 GiB at 0x4000_0000 on 2 MiB pages, SMMUv3 at 0x0905_0000, CMDQV
 // at 0x0C00_0000, one VINTF with 2 VCMDQs, profile qemu-latest.
 
+import { DEFAULT_TIMING, type Timing } from "../guest/execute.js";
 import type { FaultPlan } from "../host/faults.js";
 import type { HwConfig } from "../host/hw/types.js";
 import type { PageSizeName } from "../mem/types.js";
@@ -32,18 +33,6 @@ export interface MachineConfig {
    */
   readonly hostHw?: Partial<HwConfig>;
 }
-
-/** Virtual-time costs of what a vCPU does. */
-export interface Timing {
-  /** A trapped MMIO access (a VM exit to the VMM and back). */
-  readonly trapNs: number;
-  /** A load/store that reaches device memory directly (the page0 RAM-device map). */
-  readonly directNs: number;
-  /** A guest RAM access. */
-  readonly ramNs: number;
-}
-
-export const DEFAULT_TIMING: Timing = { trapNs: 2_000, directNs: 100, ramNs: 10 };
 
 export const DEFAULT_MACHINE: MachineConfig = {
   profile: "qemu-latest",
