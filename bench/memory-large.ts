@@ -7,10 +7,10 @@
 // Run as `tsx bench/memory-large.ts`; `npm run bench:memory` runs it in a child.
 
 import { performance } from "node:perf_hooks";
-import { MachineTarget } from "../src/qtest/machine-target.js";
-import { VCMDQ0 } from "../src/regs/cmdqv.js";
 import { machineConfig } from "../src/machine/config.js";
 import { createMachine } from "../src/machine/machine.js";
+import { MachineTarget } from "../src/qtest/machine-target.js";
+import { VCMDQ0 } from "../src/regs/cmdqv.js";
 import { CS } from "../src/smmu/commands.js";
 import { type GuestPort, linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
 import { commandBytes } from "../test-qemu/script.js";

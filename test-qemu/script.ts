@@ -6,8 +6,8 @@
 // and pins each side's answer (`differs`). Every other difference is a failure.
 
 import { Buffer } from "node:buffer";
-import { type Command, encode } from "../src/smmu/commands.js";
 import { SMMU_REG } from "../src/regs/smmuv3.js";
+import { type Command, encode } from "../src/smmu/commands.js";
 import type { Peer, PeerName } from "./peers.js";
 import { GIC_PATH, RAM_BASE, SMMU_BASE } from "./peers.js";
 
