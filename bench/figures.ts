@@ -6,6 +6,7 @@ import { explore } from "../src/explore/explorer.js";
 import { CmdqvHardware } from "../src/host/hw/cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG } from "../src/host/hw/types.js";
 import { machineConfig } from "../src/machine/config.js";
+import { CMDQV_BASE, createTestbed } from "../src/machine/testbed.js";
 import { AddressSpace } from "../src/mem/address-space.js";
 import { HostMemory } from "../src/mem/host-memory.js";
 import type { MmioDevice, SmallSize } from "../src/mem/types.js";
@@ -13,7 +14,6 @@ import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../src/regs/cmdqv.js";
 import { CS, encode } from "../src/smmu/commands.js";
 import { VirtualClock } from "../src/util/clock.js";
 import { linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
-import { CMDQV_BASE, createTestbed } from "../src/vmm/tegra241-cmdqv/testbed.js";
 import type { Figure, OnceFigure } from "./harness.js";
 
 /** A register file behind the bus: the cheapest device, so the figure measures the bus. */

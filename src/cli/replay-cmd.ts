@@ -7,8 +7,6 @@ import { runOrderings } from "../explore/orderings.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import type { Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
-import { RecordingTracer } from "../trace/trace.js";
-import { VirtualClock } from "../util/clock.js";
 import { UsageError } from "./options.js";
 import { writeTraces } from "./output.js";
 
@@ -16,9 +14,6 @@ export function replayCommand(path: string, trace?: string, perfetto?: string): 
   const r = loadReplayFile(path);
   if (!r.ok) throw new UsageError(r.error);
   const f = r.value;
-  // The tracer reads time from the machine's clock once it exists; until then, zero.
-  const holder: { clock: VirtualClock } = { clock: new VirtualClock() };
-  const tracer = new RecordingTracer({ now: () => holder.clock.now() });
   const choice = new ReplayChoice(f.choices);
   let m: Machine | null;
   let steps: string[];
@@ -30,7 +25,7 @@ export function replayCommand(path: string, trace?: string, perfetto?: string): 
       { machine, queues: f.queues, extras: f.extras, faults: f.faults },
       choice,
       null,
-      tracer,
+      true,
     );
     m = out.machine;
     steps = out.steps.map((s) => `${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`);
@@ -39,14 +34,13 @@ export function replayCommand(path: string, trace?: string, perfetto?: string): 
     const out = runInterleavings(
       { machine: f.machine, invalidations: f.invalidations, vcpus: f.vcpus, inject: f.inject },
       choice,
-      tracer,
+      true,
     );
     m = out.world.machine;
     steps = [...out.steps];
     violations = out.world.checker.violations();
     guestDmesg = out.world.dmesg.lines();
   }
-  if (m) holder.clock = m.host.clock;
   console.log(`replay of ${path}: ${f.mode}, profile ${f.machine.profile}`);
   print("steps", steps);
   if (m) {
@@ -65,7 +59,7 @@ export function replayCommand(path: string, trace?: string, perfetto?: string): 
   }
   if (choice.mismatched())
     console.log("\nwarning: the recorded choices do not fit this version of the model");
-  writeTraces(tracer.events, trace, perfetto);
+  writeTraces(m?.traceEvents ?? [], trace, perfetto);
   const reproduced = violations.some((v) => v.invariant === f.invariant);
   console.log(`\n${reproduced ? "reproduced" : "NOT reproduced"}: ${f.invariant}`);
   return violations.length > 0 ? 1 : 0;

@@ -4,10 +4,8 @@
 
 import { exitBaseline, formatSummary, invariantResults, summarize } from "../report/summary.js";
 import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
-import { runScenario } from "../scenario/run.js";
+import { formatScenarioOutcome, runScenario } from "../scenario/run.js";
 import { World } from "../sim/world.js";
-import { RecordingTracer } from "../trace/trace.js";
-import { VirtualClock } from "../util/clock.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { parseIntFlag, UsageError } from "./options.js";
 import { writeTraces } from "./output.js";
@@ -28,13 +26,10 @@ export function defaultRun(f: RunFlags): number {
     f.invalidations !== undefined
       ? parseIntFlag("--invalidations", f.invalidations, 0, 1e9)
       : 100_000;
-  const holder = { clock: new VirtualClock() };
-  const tracer =
-    f.trace || f.perfetto ? new RecordingTracer({ now: () => holder.clock.now() }) : undefined;
-  const w = World.create({ machine, ...(tracer ? { tracer } : {}) });
+  const trace = Boolean(f.trace || f.perfetto);
+  const w = World.create({ machine, trace });
   if (!w.ok) throw new UsageError(`the machine could not be built: ${w.error}`);
   const world = w.value;
-  holder.clock = world.machine.host.clock;
   const progress = new ProgressLine();
   world.onProgress = (x) =>
     progress.update(`cmdqv run: ${x.invalidationsIssued()}/${total} invalidations issued`);
@@ -53,7 +48,7 @@ export function defaultRun(f: RunFlags): number {
   world.teardown();
   const s = { ...taken, invariants: invariantResults(world) };
   console.log(formatSummary(s));
-  if (tracer) writeTraces(tracer.events, f.trace, f.perfetto);
+  if (trace) writeTraces(world.machine.traceEvents, f.trace, f.perfetto);
   return s.invariants.every((i) => i.ok) ? 0 : 1;
 }
 
@@ -65,23 +60,14 @@ export function scenarioRun(path: string, f: RunFlags): number {
     return 2;
   }
   const sc = loaded.value;
-  const holder = { clock: new VirtualClock() };
-  const tracer =
-    f.trace || f.perfetto ? new RecordingTracer({ now: () => holder.clock.now() }) : undefined;
+  const trace = Boolean(f.trace || f.perfetto);
   const progress = new ProgressLine();
-  const out = runScenario(sc, tracer, (w) => {
-    holder.clock = w.machine.host.clock;
+  const out = runScenario(sc, trace, (w) => {
     progress.update(`cmdqv run ${sc.name}: ${w.invalidationsIssued()} invalidations issued`);
   });
   progress.done();
-  if (out.setupError) {
-    console.log(`scenario ${sc.name}: the machine could not be built: ${out.setupError}`);
-    return 1;
-  }
-  if (out.summary) console.log(formatSummary(out.summary));
-  console.log("");
-  console.log(`scenario ${sc.name} (${sc.file}): ${out.passed ? "passed" : "FAILED"}`);
-  for (const x of out.failures) console.log(`  ${sc.file}:${x.at.line}:${x.at.col}: ${x.message}`);
-  if (tracer) writeTraces(tracer.events, f.trace, f.perfetto);
+  console.log(formatScenarioOutcome(out));
+  if (out.setupError !== undefined) return 1;
+  if (trace) writeTraces(out.world?.machine.traceEvents ?? [], f.trace, f.perfetto);
   return out.passed ? 0 : 1;
 }

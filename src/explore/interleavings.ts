@@ -11,7 +11,6 @@ import type { MachineConfig } from "../machine/config.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { World } from "../sim/world.js";
 import { CMDQ_ERR } from "../smmu/errors.js";
-import type { Tracer } from "../trace/trace.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 export interface InterleavingsOptions {
@@ -57,9 +56,9 @@ function* injector(w: World, choice: ChoiceSource, steps: string[]): ActorBody<v
 export function runInterleavings(
   o: InterleavingsOptions,
   choice: ChoiceSource,
-  tracer?: Tracer,
+  trace?: boolean,
 ): InterleavingsOutcome {
-  const w = World.create({ machine: o.machine, choice, ...(tracer ? { tracer } : {}) });
+  const w = World.create({ machine: o.machine, choice, ...(trace ? { trace } : {}) });
   if (!w.ok) throw new Error(`the explored machine could not be built: ${w.error}`);
   const world = w.value;
   const steps: string[] = [];

@@ -12,7 +12,6 @@ import { createMachine, type Machine } from "../machine/machine.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { CS, encode } from "../smmu/commands.js";
-import type { Tracer } from "../trace/trace.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 /** Optional steps beyond the gate writes. */
@@ -258,11 +257,16 @@ export function runOrderings(
   o: OrderingsOptions,
   choice: ChoiceSource,
   visited: Set<number> | null,
-  tracer?: Tracer,
+  trace?: boolean,
 ): RunOutcome {
   // Setup-time host failures (alloc_viommu's unwind) are covered by the device tests; the
   // explored phase starts once the machine is up, with the run's fault plan armed then.
-  const m = createMachine({ ...o.machine, faultPlan: { kind: "none" } }, tracer);
+  const m = createMachine(
+    { ...o.machine, faultPlan: { kind: "none" } },
+    {
+      trace: trace ?? false,
+    },
+  );
   if (!m.ok) throw new Error(`the explored machine could not be built: ${m.error}`);
   const machine = m.value;
   machine.host.faults.replan(o.machine.faultPlan);

@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createHost } from "./host.js";
 import { HWPT_ALLOC_NEST_PARENT } from "./kernel/uapi.js";
+import { VirtualClock } from "../util/clock.js";
 
 describe("createHost", () => {
   it("probes the driver at creation: VINTF0 is the kernel's and the clock moved through the handshakes", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     assert.ok(host.clock.now() > 0);
     assert.equal(host.hw.time(), host.clock.now(), "the hardware follows the clock");
     assert.deepEqual(
@@ -19,7 +20,7 @@ describe("createHost", () => {
   });
 
   it("registers guest RAM as the kernel's user memory: mapping unbacked GPAs into a domain is EFAULT", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const ram = host.allocGuestRam({
       gpaBase: 0x4000_0000,
       size: 0x40_0000,
@@ -47,14 +48,14 @@ describe("createHost", () => {
   });
 
   it("keeps dev_dbg lines only with dmesgDebug", () => {
-    const quiet = createHost();
-    const loud = createHost({ dmesgDebug: true });
+    const quiet = createHost({ clock: new VirtualClock() });
+    const loud = createHost({ clock: new VirtualClock(), dmesgDebug: true });
     assert.equal(quiet.hostDmesg().length, 2);
     assert.ok(loud.hostDmesg().includes("tegra241_cmdqv: VINTF0: VCMDQ1/LVCMDQ1: inited"));
   });
 
   it("exposes its state as plain data", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const s = host.state();
     const json = JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v));
     assert.ok(json.length > 0);
@@ -63,7 +64,7 @@ describe("createHost", () => {
   });
 
   it("runs the threaded handler once for edges raised before it runs (they coalesce)", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const page0 = 0x30000;
     const page1 = 0x40000;
     const base = Number(host.hw.read64(page1) & 0xffff_ffff_ffe0n);

@@ -1,4 +1,4 @@
-// The simulated host: virtual clock, host-physical memory, the CMDQV silicon, fault
+// The simulated host on an injected virtual clock: host-physical memory, the CMDQV silicon, fault
 // plan, the host SMMU, the Tegra241 driver (probed at creation: the kernel owns VINTF0)
 // and an open iommufd file for the VMM. Guest RAM is carved out of host memory here and
 // becomes the kernel's "user address space" for IOMMU_IOAS_MAP.
@@ -114,16 +114,15 @@ export class Host {
   private readonly user = new UserSpace();
   private nextPool: number;
 
-  constructor(cfg: HostConfig) {
+  constructor(cfg: HostConfig, clock: VirtualClock) {
     this.cfg = cfg;
-    this.clock = new VirtualClock();
+    this.clock = clock;
     this.mem = new HostMemory();
     this.hw = new CmdqvHardware({ ...DEFAULT_HW_CONFIG, ...cfg.hw }, this.mem, this.clock);
     this.clock.subscribe(this.hw);
     this.faults = new Faults(cfg.faultPlan);
     this.kmem = new FrameAllocator(this.mem, cfg.kernelMemBase, cfg.kernelMemSize);
     const effects = this.hw.effects;
-    const clock = this.clock;
     this.smmu = new HostSmmu({ ...DEFAULT_HOST_SMMU, ...cfg.smmu }, (dw0, dw1) =>
       effects.recordCommand("main-cmdq", clock.now(), -1, -1, dw0, dw1),
     );
@@ -219,6 +218,11 @@ export class Host {
   }
 }
 
-export function createHost(cfg?: Partial<HostConfig>): Host {
-  return new Host({ ...DEFAULT_HOST_CONFIG, ...cfg });
+/**
+ * The host on its own: kernel, CMDQV hardware and host memory on the given clock, with no
+ * VMM or guest. The machine builds one for the model; `cmdqv host` serves one to QEMU.
+ */
+export function createHost(o: { readonly clock: VirtualClock } & Partial<HostConfig>): Host {
+  const { clock, ...cfg } = o;
+  return new Host({ ...DEFAULT_HOST_CONFIG, ...cfg }, clock);
 }

@@ -10,7 +10,9 @@ import { AddressSpace } from "../mem/address-space.js";
 import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { APERTURE } from "../regs/cmdqv.js";
-import { NULL_TRACER, type Tracer } from "../trace/trace.js";
+import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
+import { NULL_TRACER, RecordingTracer, type TraceEvent, type Tracer } from "../trace/trace.js";
+import { VirtualClock } from "../util/clock.js";
 import { CountingIrq } from "../util/irq.js";
 import { err, ok, type Result } from "../util/result.js";
 import { IommufdBackend } from "../vmm/iommufd-backend.js";
@@ -23,10 +25,6 @@ import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
 import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
 import type { MachineConfig } from "./config.js";
 
-/** QEMU virt's SMMUv3 MMIO region: two 64 KiB pages. */
-export const SMMU_REGION_SIZE = 0x2_0000;
-/** QEMU virt's SMMUv3 wired IRQs are SPIs 74..77; the CMDQV adds one (sysbus index 4). */
-export const CMDQV_IRQ = 4;
 
 export interface Machine {
   readonly config: MachineConfig;
@@ -37,7 +35,11 @@ export interface Machine {
   /** The CMDQV device model, or null when `cmdqv` selection gave none. */
   readonly cmdqv: Tegra241CmdqvDevice | null;
   readonly log: VmmLog;
+  /** The machine's virtual clock: host, VMM and guest all read time from it. */
+  readonly clock: VirtualClock;
   readonly tracer: Tracer;
+  /** What the tracer recorded (empty unless built with `trace`). */
+  readonly traceEvents: readonly TraceEvent[];
   readonly cmdqvIrq: CountingIrq;
   /** The SMMUv3's wired interrupts (QEMU virt SPIs 74–77). */
   readonly smmuIrqs: {
@@ -58,12 +60,25 @@ export interface Machine {
   teardown(): string[];
 }
 
+export interface MachineOptions {
+  /** Record trace events (machine.traceEvents), stamped by the machine's clock. */
+  readonly trace?: boolean;
+}
+
+/**
+ * The one place the machine is built: the virtual clock, the host on it, guest RAM, the
+ * VMM's address space and devices, and QEMU's cold-plug of the VFIO device.
+ */
 export function createMachine(
   cfg: MachineConfig,
-  tracer: Tracer = NULL_TRACER,
+  opts: MachineOptions = {},
 ): Result<Machine, string> {
   const pageSize = PAGE_SIZES[cfg.ramPage];
+  const clock = new VirtualClock();
+  const recording = opts.trace ? new RecordingTracer(clock) : null;
+  const tracer: Tracer = recording ?? NULL_TRACER;
   const host = createHost({
+    clock,
     faultPlan: cfg.faultPlan,
     tracer: tracer.enabled ? tracer : null,
     ...(cfg.hostHw !== undefined ? { hw: cfg.hostHw } : {}),
@@ -102,7 +117,7 @@ export function createMachine(
     irqs: smmuIrqs,
     minRamPageSize: pageSize,
   });
-  const smmuMap = as.addMmio("smmuv3", cfg.smmuBase, SMMU_REGION_SIZE, smmu);
+  const smmuMap = as.addMmio("smmuv3", cfg.smmuBase, SMMUV3_MMIO_SIZE, smmu);
   if (!smmuMap.ok) return err(smmuMap.error.message);
 
   // The cold-plugged VFIO device attaches: what QEMU's VFIO/iommufd and accel code do.
@@ -168,7 +183,9 @@ export function createMachine(
     smmu,
     cmdqv,
     log,
+    clock,
     tracer,
+    traceEvents: recording?.events ?? [],
     cmdqvIrq,
     smmuIrqs,
     devId,

@@ -7,12 +7,12 @@ import type { InvariantName } from "../check/invariants.js";
 import {
   type ExitBaseline,
   exitBaseline,
+  formatSummary,
   invariantResults,
   type RunSummary,
   summarize,
 } from "../report/summary.js";
 import { World } from "../sim/world.js";
-import type { Tracer } from "../trace/trace.js";
 import {
   formatAddress,
   resolveAddress,
@@ -22,7 +22,10 @@ import {
 } from "./schema.js";
 
 export interface ScenarioFailure {
+  /** Where the failed step is written; line 0 when it has no source position. */
   readonly at: SourcePos;
+  /** Index of the failed step in the guest program; absent for the end-of-run judgement. */
+  readonly step?: number;
   readonly message: string;
 }
 
@@ -42,7 +45,7 @@ const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 export function runScenario(
   sc: Scenario,
-  tracer?: Tracer,
+  trace?: boolean,
   onProgress?: (w: World) => void,
 ): ScenarioOutcome {
   const boot = sc.guest.find((s) => s.kind === "boot");
@@ -50,7 +53,7 @@ export function runScenario(
   const ringAddrs = rings.map((r) => (r === "auto" ? null : resolveAddress(r, sc.machine)));
   const w = World.create({
     machine: sc.machine,
-    ...(tracer ? { tracer } : {}),
+    ...(trace ? { trace } : {}),
     ...(ringAddrs.some((r) => r !== null) ? { vcmdqRingAddrs: ringAddrs } : {}),
     ...(boot?.kind === "boot" ? { cmdqMaxSzShift: boot.cmdqMaxSzShift } : {}),
   });
@@ -69,9 +72,9 @@ export function runScenario(
   if (onProgress) world.onProgress = onProgress;
   const failures: ScenarioFailure[] = [];
   let baseline: ExitBaseline = exitBaseline(world);
-  for (const step of sc.guest) {
+  for (const [i, step] of sc.guest.entries()) {
     const f = runStep(world, sc, step, expectedViolations);
-    if (f) failures.push({ at: step.at, message: f });
+    if (f) failures.push({ at: step.at, step: i, message: f });
     if (step.kind === "boot") baseline = exitBaseline(world);
   }
   const taken = summarize(world, baseline);
@@ -91,6 +94,30 @@ export function runScenario(
     summary,
     passed: failures.length === 0,
   };
+}
+
+/**
+ * What `cmdqv run scenario.yaml` prints for a run: the run summary, whether the scenario
+ * passed, and each failure at `file:line:col` (`file: guest[i]` for a step without a
+ * source position, the file alone for the end-of-run judgement).
+ */
+export function formatScenarioOutcome(out: ScenarioOutcome): string {
+  const sc = out.scenario;
+  if (out.setupError !== undefined)
+    return `scenario ${sc.name}: the machine could not be built: ${out.setupError}`;
+  const lines: string[] = [];
+  if (out.summary) lines.push(formatSummary(out.summary));
+  lines.push("", `scenario ${sc.name} (${sc.file}): ${out.passed ? "passed" : "FAILED"}`);
+  for (const f of out.failures) {
+    const where =
+      f.at.line > 0
+        ? `${sc.file}:${f.at.line}:${f.at.col}`
+        : f.step !== undefined
+          ? `${sc.file}: guest[${f.step}]`
+          : sc.file;
+    lines.push(`  ${where}: ${f.message}`);
+  }
+  return lines.join("\n");
 }
 
 /** Apply one step; a failed expectation returns its message. */

@@ -16,7 +16,7 @@ import type { Timing } from "../guest/execute.js";
 import { WORKLOAD_KINDS, type WorkloadKind } from "../guest/workload.js";
 import { FAULT_SITES, type FaultPlan, type FaultSite } from "../host/faults.js";
 import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
-import { SMMU_REGION_SIZE } from "../machine/machine.js";
+import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
 import { PAGE_SIZES, type PageSizeName } from "../mem/types.js";
 import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
 import { err, ok, type Result } from "../util/result.js";
@@ -125,7 +125,7 @@ export const ADDRESS_LIMIT = 2 ** 52;
 /** Size of each named window; `ram` is the machine's RAM size (checked once it is known). */
 export const REGION_SIZES: Readonly<Record<Exclude<Region, "ram">, number>> = {
   cmdqv: TEGRA241_CMDQV_IO_LEN,
-  smmu: SMMU_REGION_SIZE,
+  smmu: SMMUV3_MMIO_SIZE,
 };
 
 /** The weights `cmdqv run` uses: mostly VCMDQ traffic, with CFGI_CD on the trapped main CMDQ. */
@@ -1036,7 +1036,7 @@ function checkMachine(m: MachineConfig, given: MachineOverrides, ctx: Ctx): void
       path: ramPath(given.ramSize !== undefined ? "size" : "base"),
     });
   const windows = [
-    { name: "SMMUv3", base: m.smmuBase, size: SMMU_REGION_SIZE },
+    { name: "SMMUv3", base: m.smmuBase, size: SMMUV3_MMIO_SIZE },
     { name: "CMDQV", base: m.cmdqvBase, size: TEGRA241_CMDQV_IO_LEN },
   ];
   for (const w of windows)

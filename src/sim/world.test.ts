@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { machineConfig } from "../machine/config.js";
-import { exitBaseline, summarize } from "../report/summary.js";
 import { toPerfetto } from "../trace/perfetto.js";
-import { RecordingTracer } from "../trace/trace.js";
-import { VirtualClock } from "../util/clock.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { World } from "./world.js";
 
@@ -16,38 +13,6 @@ function world(
   assert.ok(w.ok, w.ok ? "" : w.error);
   return w.value;
 }
-
-describe("the default run", () => {
-  for (const profile of ["qemu-v7", "qemu-latest", "reference"] as const) {
-    it(`boots, brings up both VCMDQs and invalidates with no invariant violated (${profile})`, () => {
-      const w = world(profile);
-      assert.equal(w.boot(), 0);
-      const before = exitBaseline(w);
-      w.apply({
-        kind: "workload",
-        invalidations: 3000,
-        vcpus: 2,
-        weights: { TLBI_NH_VA: 6, TLBI_NH_ASID: 2, ATC_INV: 1, CFGI_CD: 1 },
-      });
-      const s = summarize(w, before);
-      w.teardown();
-      assert.deepEqual(w.checker.violations(), []);
-      assert.equal(s.hwQueues.length, 2);
-      assert.ok(s.vcmdqPath.invalidations > 0 && s.mainPath.invalidations > 0);
-      assert.equal(s.vcmdqPath.exits, 0, "no VM exit on the VCMDQ path");
-      assert.ok(s.mainPath.exitsPer1000 >= 1000, "the main CMDQ traps");
-      assert.equal(s.vcmdqPath.invalidations + s.mainPath.invalidations, 3000);
-      assert.ok(
-        s.hwConsumed >= s.vcmdqPath.invalidations,
-        "hardware consumed the VCMDQ commands (and their syncs)",
-      );
-      assert.equal(
-        w.machine.host.iommufd.liveObjects().filter((o) => o.kind !== "device").length,
-        0,
-      );
-    });
-  }
-});
 
 describe("the review's Case 2 through the Linux-like guest", () => {
   // 64 KiB rings, VCMDQ0's ring 4 KiB past alignment: the kernel answers EINVAL (-22).
@@ -127,10 +92,7 @@ describe("snapshot and restore", () => {
 
 describe("traces", () => {
   it("exports a Perfetto file that parses, with one named track per actor", () => {
-    const holder = { clock: new VirtualClock() };
-    const tracer = new RecordingTracer({ now: () => holder.clock.now() });
-    const w = world("qemu-latest", { tracer });
-    holder.clock = w.machine.host.clock;
+    const w = world("qemu-latest", { trace: true });
     w.boot();
     w.apply({
       kind: "workload",
@@ -138,7 +100,7 @@ describe("traces", () => {
       vcpus: 2,
       weights: { TLBI_NH_ASID: 1, CFGI_CD: 1 },
     });
-    const doc = JSON.parse(toPerfetto(tracer.events)) as {
+    const doc = JSON.parse(toPerfetto(w.machine.traceEvents)) as {
       traceEvents: { name: string; ph: string; tid: number; args: { name?: string } }[];
     };
     const tracks = doc.traceEvents.filter((e) => e.name === "thread_name").map((e) => e.args.name);

@@ -9,22 +9,22 @@
 
 import { type GuestView, InvariantChecker } from "../check/invariants.js";
 import { type ActorBody, type GuestContext, read, read64, write, write64 } from "../guest/actor.js";
-import { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
-import { guestContext } from "../guest/context.js";
-import { DmaAllocator } from "../guest/dma.js";
-import { GuestDmesg } from "../guest/dmesg.js";
-import { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
+import type { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
+import type { GuestDmesg } from "../guest/dmesg.js";
+import type { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
 import { type WorkloadKind, type WorkloadStats, workload } from "../guest/workload.js";
 import type { MachineConfig } from "../machine/config.js";
+import { attachLinuxGuest } from "../machine/guest.js";
 import { createMachine, type Machine } from "../machine/machine.js";
-import { NULL_TRACER, type Tracer } from "../trace/trace.js";
+import type { Tracer } from "../trace/trace.js";
 import { err, ok, type Result } from "../util/result.js";
 import { type ChoiceSource, RandomChoice, ReplayChoice } from "./choice.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface WorldOptions {
   readonly machine: MachineConfig;
-  readonly tracer?: Tracer;
+  /** Record trace events (machine.traceEvents). */
+  readonly trace?: boolean;
   /** Default: seeded random from machine.seed. */
   readonly choice?: ChoiceSource;
   /**
@@ -100,35 +100,26 @@ export class World implements GuestView {
   private constructor(o: WorldOptions, machine: Machine) {
     this.opts = o;
     this.machine = machine;
-    this.tracer = o.tracer ?? NULL_TRACER;
+    this.tracer = machine.tracer;
     this.choice = o.choice ?? new RandomChoice(o.machine.seed);
     if (!o.choice) this.randomSeed = o.machine.seed;
     const m = machine;
-    const clock = m.host.clock;
-    this.dmesg = new GuestDmesg(clock, { debug: o.dmesgDebug ?? false });
-    // The guest's DMA memory: the top of RAM (at most 256 MiB), naturally aligned.
-    const ramTop = m.ram.gpaBase + m.ram.size;
-    const dma = new DmaAllocator(ramTop - Math.min(0x1000_0000, m.ram.size / 2), ramTop);
-    const as = m.as;
-    this.ctx = guestContext(as, clock, this.dmesg, dma);
+    const clock = m.clock;
     const ringOffsets = o.vcmdqRingOffsets;
     const ringAddrs = o.vcmdqRingAddrs;
-    this.cmdqv = m.cmdqv
-      ? new Tegra241Cmdqv({
-          base: m.config.cmdqvBase,
-          ...(ringOffsets ? { ringOffsets } : {}),
-          ...(ringAddrs ? { ringAddrs } : {}),
-        })
-      : null;
-    this.smmu = new ArmSmmuV3(
-      this.ctx,
-      this.dmesg,
-      {
-        base: m.config.smmuBase,
-        ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
+    const guest = attachLinuxGuest(m, {
+      cmdqv: {
+        ...(ringOffsets ? { ringOffsets } : {}),
+        ...(ringAddrs ? { ringAddrs } : {}),
       },
-      this.cmdqv ?? undefined,
-    );
+      ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
+      ...(o.dmesgDebug !== undefined ? { dmesgDebug: o.dmesgDebug } : {}),
+    });
+    this.dmesg = guest.dmesg;
+    this.ctx = guest.ctx;
+    this.cmdqv = guest.cmdqv;
+    this.smmu = guest.smmu;
+    const as = m.as;
     this.checker = new InvariantChecker(m, this);
     this.sched = new Scheduler(clock, as, m.config.timing, this.choice, this.tracer);
     this.sched.addService({
@@ -149,18 +140,18 @@ export class World implements GuestView {
   }
 
   static create(o: WorldOptions): Result<World, string> {
-    const m = createMachine(o.machine, o.tracer ?? NULL_TRACER);
+    const m = createMachine(o.machine, { trace: o.trace ?? false });
     if (!m.ok) return err(m.error);
     return ok(new World(o, m.value));
   }
 
   /** Rebuild a world from a snapshot by replaying its steps and choices. */
-  static restore(s: WorldSnapshot, tracer?: Tracer): Result<World, string> {
+  static restore(s: WorldSnapshot, trace?: boolean): Result<World, string> {
     const w = World.create({
       machine: s.machine,
       choice:
         s.randomSeed !== undefined ? new RandomChoice(s.randomSeed) : new ReplayChoice(s.choices),
-      ...(tracer ? { tracer } : {}),
+      ...(trace !== undefined ? { trace } : {}),
       ...(s.vcmdqRingOffsets ? { vcmdqRingOffsets: s.vcmdqRingOffsets } : {}),
       ...(s.vcmdqRingAddrs ? { vcmdqRingAddrs: s.vcmdqRingAddrs } : {}),
       ...(s.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: s.cmdqMaxSzShift } : {}),
@@ -201,7 +192,7 @@ export class World implements GuestView {
       if (!q?.enabled || q.cmdq.stats.syncTimeouts === 0) continue;
       const name = `VCMDQ${q.idx}`;
       if (!this.silent.some((s) => s.queue === name))
-        this.silent.push({ queue: name, t: this.machine.host.clock.now() });
+        this.silent.push({ queue: name, t: this.machine.clock.now() });
     }
   }
 
@@ -236,7 +227,7 @@ export class World implements GuestView {
 
   /** Run the scheduler until its actors are done, checking invariants after each step. */
   private runActors(untilNs?: number): "done" | "until" | "limit" {
-    const clock = this.machine.host.clock;
+    const clock = this.machine.clock;
     return this.sched.run({
       maxSteps: MAX_STEPS,
       ...(untilNs !== undefined ? { until: () => clock.now() >= untilNs } : {}),
@@ -310,10 +301,10 @@ export class World implements GuestView {
         return undefined;
       }
       case "advance": {
-        const until = this.machine.host.clock.now() + step.ns;
+        const until = this.machine.clock.now() + step.ns;
         // Let services (the VMM event loop, interrupts) run while time passes.
         this.runActors(until);
-        this.machine.host.clock.set(until);
+        this.machine.clock.set(until);
         this.runActors();
         return undefined;
       }

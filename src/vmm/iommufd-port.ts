@@ -5,6 +5,9 @@
 import type {
   HwInfoArgs,
   HwInfoOut,
+  HwptInvalidateArgs,
+  HwptInvalidateError,
+  HwptInvalidateOut,
   HwQueueAllocArgs,
   MmapArgs,
   VeventqAllocArgs,
@@ -37,4 +40,5 @@ export interface IommufdPort {
   hwQueueAlloc(a: HwQueueAllocArgs): Result<{ readonly hwQueueId: number }, number>;
   destroy(id: number): Result<undefined, number>;
   mmap(a: MmapArgs): Result<MappingPort, number>;
+  hwptInvalidate(a: HwptInvalidateArgs): Result<HwptInvalidateOut, HwptInvalidateError>;
 }

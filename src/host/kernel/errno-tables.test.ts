@@ -14,6 +14,7 @@ import {
   VIOMMU_TYPE,
   type ViommuAllocArgs,
 } from "./uapi.js";
+import { VirtualClock } from "../../util/clock.js";
 
 const T2 = VIOMMU_TYPE.TEGRA241_CMDQV;
 
@@ -62,7 +63,7 @@ describe("IOMMU_VIOMMU_ALLOC errnos (spec: linux §3.3)", () => {
       0,
       0x475,
     ];
-    const host = createHost({ smmu: { idr } });
+    const host = createHost({ clock: new VirtualClock(), smmu: { idr } });
     const k = host.iommufd;
     const devId = host.bindDevice(PSID);
     const ioasId = unwrap(k.ioasAlloc()).ioasId;

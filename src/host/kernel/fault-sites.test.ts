@@ -10,6 +10,7 @@ import { createHost } from "../host.js";
 import { errnoName } from "./errno.js";
 import { PAGE, PSID, RAM_BASE, type Rig, rig, tegraData, unwrap } from "./testkit.js";
 import { HW_QUEUE_TYPE, HWPT_ALLOC_NEST_PARENT, MAP, PROT, VIOMMU_TYPE } from "./uapi.js";
+import { VirtualClock } from "../../util/clock.js";
 
 /** Everything an aborted ioctl must leave as it was. */
 function footprint(r: Rig) {
@@ -201,7 +202,7 @@ describe("fault sites of the other calls", () => {
 describe("fail_nth over a VMM's setup sequence", () => {
   /** QEMU-like bring-up, stopping at the first failure. */
   function bringUp(nth: number) {
-    const host = createHost({ faultPlan: { kind: "nth", nth } });
+    const host = createHost({ clock: new VirtualClock(), faultPlan: { kind: "nth", nth } });
     const ram = host.allocGuestRam({
       gpaBase: RAM_BASE,
       size: 0x40_0000,

@@ -13,6 +13,7 @@ import {
   type HwInfoArmSmmuv3,
   type HwInfoTegra241,
 } from "./uapi.js";
+import { VirtualClock } from "../../util/clock.js";
 
 const VINTF0 = CFG.VINTF_0;
 const LV0_PAGE0 = APERTURE.VINTF_PAGE0;
@@ -20,7 +21,7 @@ const LV0_PAGE1 = APERTURE.VINTF_PAGE0 + APERTURE.PAGE_SIZE;
 
 describe("Tegra241 driver probe and hw_reset", () => {
   it("leaves VINTF0 hypervisor-owned and enabled with its two LVCMDQs mapped, based and enabled", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const hw = host.hw;
     assert.equal(hw.read(CFG.STATUS, 4) & 1, 1);
     assert.equal(hw.read(VINTF0 + VINTF.CONFIG, 4), (1 << 17) | 1, "HYP_OWN | EN, VMID 0");
@@ -41,7 +42,7 @@ describe("Tegra241 driver probe and hw_reset", () => {
   });
 
   it("issues R1–R4, then VINTF0's V1–V5 and maps/inits its LVCMDQs ascending (spec: linux §4.4)", () => {
-    const host = createHost({ traceHostMmio: true });
+    const host = createHost({ clock: new VirtualClock(), traceHostMmio: true });
     const t = host.driver.mmioTrace();
     const w = t.filter((a) => a.op === "w32" || a.op === "w64");
     const idx = (pred: (a: (typeof w)[number]) => boolean) => w.findIndex(pred);
@@ -65,7 +66,7 @@ describe("Tegra241 driver probe and hw_reset", () => {
   });
 
   it("halves a kernel ring that does not fit the DMA pool, as arm_smmu_init_one_queue does", () => {
-    const host = createHost({ kernelMemSize: 0x30_0000 });
+    const host = createHost({ clock: new VirtualClock(), kernelMemSize: 0x30_0000 });
     assert.deepEqual(host.hostDmesg(), [
       "allocated 131072 entries for vcmdq0",
       "allocated 65536 entries for vcmdq1",
@@ -81,7 +82,7 @@ describe("Tegra241 driver probe and hw_reset", () => {
       0,
       0x475,
     ];
-    const host = createHost({ hw: { numVcmdqLog2: 3, numVintfLog2: 1 }, smmu: { idr } });
+    const host = createHost({ clock: new VirtualClock(), hw: { numVcmdqLog2: 3, numVintfLog2: 1 }, smmu: { idr } });
     assert.equal(host.driver.numLvcmdqsPerVintf, 4);
     assert.equal(host.hostDmesg()[0], "allocated 1024 entries for vcmdq0");
     assert.equal(host.hostDmesg().length, 4);
@@ -159,7 +160,7 @@ describe("the host ISR", () => {
   }
 
   it("skips a bad command in a VINTF0 queue by rewriting it as CMD_SYNC and acks GERRORN", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const base = breakVintf0Queue(host);
     assert.equal(host.mem.read64(base), 0x46n | (3n << 22n) | (0xfn << 24n), "CMD_SYNC, CS=NONE");
     assert.equal(host.mem.read64(base + 8), 0n);
@@ -182,7 +183,7 @@ describe("the host ISR", () => {
   });
 
   it("rate-limits its warning to 10 per 5 s and then reports the suppressed count", () => {
-    const host = createHost();
+    const host = createHost({ clock: new VirtualClock() });
     const p0 = LV0_PAGE0;
     const base = Number(host.hw.read64(LV0_PAGE1 + VCMDQ1.BASE_L) & 0xffff_ffff_ffe0n);
     for (let i = 0; i < 12; i++) {

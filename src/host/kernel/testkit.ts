@@ -9,6 +9,7 @@ import { createHost, type Host, type HostConfig } from "../host.js";
 import { errnoName } from "./errno.js";
 import type { Iommufd } from "./iommufd.js";
 import { HWPT_ALLOC_NEST_PARENT, TEGRA241_VIOMMU_DATA_LEN, VIOMMU_TYPE } from "./uapi.js";
+import { VirtualClock } from "../../util/clock.js";
 
 export const PAGE = 4096;
 export const RAM_BASE = 0x4000_0000;
@@ -59,7 +60,7 @@ export function tegraData(len = TEGRA241_VIOMMU_DATA_LEN): Uint8Array {
 }
 
 export function rig(o: RigOptions = {}): Rig {
-  const host = createHost(o.host ?? {});
+  const host = createHost({ clock: new VirtualClock(), ...o.host });
   const ram = host.allocGuestRam({
     gpaBase: RAM_BASE,
     size: o.ramSize ?? 0x400_0000,

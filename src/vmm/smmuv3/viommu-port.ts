@@ -2,12 +2,12 @@
 // (IOMMU_HWPT_INVALIDATE with hwpt_id = the vIOMMU, ARM_SMMUV3 data, 16-byte entries;
 // spec linux §3.10), as QEMU's accel code issues it.
 
-import type { Iommufd } from "../../host/kernel/iommufd.js";
 import { VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 } from "../../host/kernel/uapi.js";
+import type { IommufdPort } from "../iommufd-port.js";
 import type { InvalidateResult, InvalidationEntry, SmmuHostPort } from "./ports.js";
 
 export function viommuInvalidatePort(
-  k: Iommufd,
+  k: Pick<IommufdPort, "hwptInvalidate">,
   viommuId: () => number,
   hasVdev: (sid: number) => boolean,
   onEntry?: (e: readonly [bigint, bigint]) => void,

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { machineFromFlags } from "../cli/machine-flags.js";
 import { createMachine } from "../machine/machine.js";
-import { MachineTarget } from "./machine-target.js";
-import { QtestSession } from "./protocol.js";
+import { MachineTarget } from "../qtest/machine-target.js";
+import { QtestSession } from "../qtest/protocol.js";
+import { machineFromFlags } from "./machine-flags.js";
 
 const DIR = "src/qtest/fixtures";
 

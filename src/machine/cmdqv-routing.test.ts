@@ -3,11 +3,11 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BITS, VCMDQ0 } from "../../regs/cmdqv.js";
-import type { Command } from "../../smmu/commands.js";
-import { CS, encode, OPCODE } from "../../smmu/commands.js";
-import { linuxBringUp, OFF } from "./guest-steps.js";
-import type { ProfileName } from "./profile.js";
+import { BITS, VCMDQ0 } from "../regs/cmdqv.js";
+import type { Command } from "../smmu/commands.js";
+import { CS, encode, OPCODE } from "../smmu/commands.js";
+import { linuxBringUp, OFF } from "../vmm/tegra241-cmdqv/guest-steps.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { createTestbed, type Testbed } from "./testbed.js";
 
 const Q0 = 0x4020_0000;

@@ -1,7 +1,5 @@
-// A guest test rig: the device-model testbed (simulated host + the CMDQV device model at
-// 0x0C00_0000) plus the VMM's SMMUv3 accel front at 0x0905_0000 in the same address space
-// (its host port forwards to IOMMU_HWPT_INVALIDATE on the vIOMMU), a guest DMA allocator
-// at the top of guest RAM, a GuestContext, the guest dmesg, and the guest drivers.
+// A guest test rig: the production machine (createMachine) with the Linux-like guest put
+// on it (attachLinuxGuest), for tests that run guest driver code directly.
 //
 // Two ways to run guest code:
 // - run(body): one actor to completion (runToCompletion). After each of its operations
@@ -11,33 +9,27 @@
 //   vEVENTQ handler and the guest IRQ are services, and the ISR is an actor of its own
 //   (one at a time: a threaded, IRQF_ONESHOT handler; an edge during it runs it again).
 
+import type { ActorBody, GuestContext } from "../guest/actor.js";
+import type { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
+import type { DmaAllocator } from "../guest/dma.js";
+import type { GuestDmesg } from "../guest/dmesg.js";
+import {
+  DEFAULT_TIMING,
+  type ExecCounters,
+  runToCompletion,
+  type Timing,
+} from "../guest/execute.js";
+import type { Tegra241Cmdqv, Tegra241CmdqvOptions } from "../guest/tegra241-cmdqv.js";
 import type { Host } from "../host/host.js";
+import { machineConfig } from "../machine/config.js";
+import { attachLinuxGuest } from "../machine/guest.js";
+import { createMachine, type Machine } from "../machine/machine.js";
 import type { AddressSpace } from "../mem/address-space.js";
 import type { PageSizeName } from "../mem/types.js";
-import { RandomChoice } from "../sim/choice.js";
-import { Scheduler } from "../sim/scheduler.js";
 import type { VirtualClock } from "../util/clock.js";
-import { CountingIrq } from "../util/irq.js";
-import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
-import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
-import {
-  CMDQV_BASE,
-  createTestbed,
-  type Testbed,
-  VIRT_SID,
-} from "../vmm/tegra241-cmdqv/testbed.js";
-import type { ActorBody, GuestContext } from "./actor.js";
-import { ArmSmmuV3 } from "./arm-smmu-v3.js";
-import { guestContext } from "./context.js";
-import { DmaAllocator } from "./dma.js";
-import { GuestDmesg } from "./dmesg.js";
-import { DEFAULT_TIMING, type ExecCounters, runToCompletion, type Timing } from "./execute.js";
-import { Tegra241Cmdqv, type Tegra241CmdqvOptions } from "./tegra241-cmdqv.js";
-
-/** QEMU virt's SMMUv3 MMIO base and region size. */
-export const SMMU_BASE = 0x0905_0000;
-export const SMMU_REGION_SIZE = 0x2_0000;
+import { RandomChoice } from "./choice.js";
+import { Scheduler } from "./scheduler.js";
 
 export interface GuestRigOptions {
   readonly profile: ProfileName;
@@ -45,15 +37,13 @@ export interface GuestRigOptions {
   readonly ramSize?: number;
   readonly seed?: number;
   readonly numVcmdqs?: number;
-  /** Guest driver options of the CMDQV (base is the testbed's). */
+  /** Guest driver options of the CMDQV (its base is the machine's). */
   readonly cmdqv?: Omit<Tegra241CmdqvOptions, "base">;
-  /** No CMDQV in the guest's ACPI tables: the SMMU driver alone. */
+  /** No CMDQV on the machine (arm-smmuv3 cmdqv=off): the SMMU driver alone. */
   readonly noCmdqv?: boolean;
   readonly cmdqMaxSzShift?: number;
   /** Keep dev_dbg lines. */
   readonly dmesgDebug?: boolean;
-  /** Bytes at the top of RAM the DMA allocator may use (default 256 MiB or half of RAM). */
-  readonly dmaBytes?: number;
   readonly timing?: Timing;
 }
 
@@ -78,21 +68,11 @@ export interface ConcurrentResult<R> {
 }
 
 export class GuestRig {
-  readonly tb: Testbed;
+  readonly machine: Machine;
   readonly host: Host;
   readonly as: AddressSpace;
   readonly clock: VirtualClock;
   readonly timing: Timing;
-  /** The VMM's SMMUv3 accel front. */
-  readonly vsmmu: Smmuv3Accel;
-  readonly smmuIrqs: {
-    readonly eventq: CountingIrq;
-    readonly priq: CountingIrq;
-    readonly cmdSync: CountingIrq;
-    readonly gerror: CountingIrq;
-  };
-  /** Every command the front forwarded to IOMMU_HWPT_INVALIDATE (as the guest wrote it). */
-  readonly hostInvalidations: [bigint, bigint][] = [];
   readonly dma: DmaAllocator;
   readonly dmesg: GuestDmesg;
   readonly ctx: GuestContext;
@@ -106,61 +86,34 @@ export class GuestRig {
   private isrRunning = false;
 
   constructor(o: GuestRigOptions) {
-    this.tb = createTestbed({
-      profile: o.profile,
-      ...(o.ramPage !== undefined ? { ramPage: o.ramPage } : {}),
-      ...(o.ramSize !== undefined ? { ramSize: o.ramSize } : {}),
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
-      ...(o.numVcmdqs !== undefined ? { numVcmdqs: o.numVcmdqs } : {}),
-    });
-    const tb = this.tb;
-    this.host = tb.host;
-    this.as = tb.as;
-    this.clock = tb.host.clock;
+    const built = createMachine(
+      machineConfig({
+        profile: o.profile,
+        cmdqv: o.noCmdqv ? "off" : "on",
+        ...(o.ramPage !== undefined ? { ramPage: o.ramPage } : {}),
+        ...(o.ramSize !== undefined ? { ramSize: o.ramSize } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.numVcmdqs !== undefined ? { vcmdqs: o.numVcmdqs } : {}),
+        ...(o.timing !== undefined ? { timing: o.timing } : {}),
+      }),
+    );
+    if (!built.ok) throw new Error(`guest rig: the machine could not be built: ${built.error}`);
+    const m = built.value;
+    this.machine = m;
+    this.host = m.host;
+    this.as = m.as;
+    this.clock = m.clock;
     this.timing = o.timing ?? DEFAULT_TIMING;
-
-    const recorded = this.hostInvalidations;
-    const viommuId = tb.viommuId;
-    const hostPort = viommuInvalidatePort(
-      tb.host.iommufd,
-      () => viommuId,
-      (sid) => sid === VIRT_SID,
-      (e) => recorded.push([e[0], e[1]]),
-    );
-    this.smmuIrqs = {
-      eventq: new CountingIrq(),
-      priq: new CountingIrq(),
-      cmdSync: new CountingIrq(),
-      gerror: new CountingIrq(),
-    };
-    this.vsmmu = new Smmuv3Accel({
-      mem: tb.as,
-      host: hostPort,
-      log: tb.log,
-      irqs: this.smmuIrqs,
-      minRamPageSize: tb.smmu.minRamPageSize(),
+    const guest = attachLinuxGuest(m, {
+      ...(o.cmdqv !== undefined ? { cmdqv: o.cmdqv } : {}),
+      ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
+      ...(o.dmesgDebug !== undefined ? { dmesgDebug: o.dmesgDebug } : {}),
     });
-    // The CMDQV device model clamped IDR1.CMDQS on the testbed's SMMU port (qemu §2.9):
-    // the guest reads it from this front.
-    this.vsmmu.setCmdqs(tb.smmu.getCmdqs());
-    const mapped = tb.as.addMmio("smmuv3", SMMU_BASE, SMMU_REGION_SIZE, this.vsmmu);
-    if (!mapped.ok) throw new Error(mapped.error.message);
-
-    const ramTop = tb.ram.gpaBase + tb.ram.size;
-    const dmaBytes = o.dmaBytes ?? Math.min(0x1000_0000, tb.ram.size / 2);
-    this.dma = new DmaAllocator(ramTop - dmaBytes, ramTop);
-    this.dmesg = new GuestDmesg(this.clock, { debug: o.dmesgDebug ?? false });
-    this.ctx = guestContext(tb.as, this.clock, this.dmesg, this.dma);
-    this.cmdqv = o.noCmdqv ? null : new Tegra241Cmdqv({ base: CMDQV_BASE, ...(o.cmdqv ?? {}) });
-    this.smmu = new ArmSmmuV3(
-      this.ctx,
-      this.dmesg,
-      {
-        base: SMMU_BASE,
-        ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
-      },
-      this.cmdqv ?? undefined,
-    );
+    this.dma = guest.dma;
+    this.dmesg = guest.dmesg;
+    this.ctx = guest.ctx;
+    this.smmu = guest.smmu;
+    this.cmdqv = guest.cmdqv;
   }
 
   /** The guest boots: the SMMU probe (with the CMDQV as its impl). 0 or -errno. */
@@ -181,11 +134,11 @@ export class GuestRig {
 
   /** A CMDQV IRQ edge the guest has not handled yet. */
   cmdqvIrqPending(): boolean {
-    return this.cmdqv !== null && this.tb.irq.raises > this.cmdqvIrqSeen;
+    return this.cmdqv !== null && this.machine.cmdqvIrq.raises > this.cmdqvIrqSeen;
   }
 
   private gerrorPending(): boolean {
-    return this.smmuIrqs.gerror.raises > this.gerrorSeen;
+    return this.machine.smmuIrqs.gerror.raises > this.gerrorSeen;
   }
 
   private *withInterrupts<R>(body: ActorBody<R>): ActorBody<R> {
@@ -194,7 +147,7 @@ export class GuestRig {
       const r = body.next(sent);
       if (r.done) return r.value;
       sent = yield r.value;
-      if (this.tb.dev.eventsPending()) this.tb.dev.handleVeventq();
+      if (this.machine.eventsPending()) this.machine.pollEvents();
       if (!this.isrRunning && (this.cmdqvIrqPending() || this.gerrorPending()))
         yield* this.interrupts();
     }
@@ -206,11 +159,11 @@ export class GuestRig {
     try {
       while (this.cmdqvIrqPending() || this.gerrorPending()) {
         if (this.cmdqvIrqPending() && this.cmdqv) {
-          this.cmdqvIrqSeen = this.tb.irq.raises;
+          this.cmdqvIrqSeen = this.machine.cmdqvIrq.raises;
           yield* this.cmdqv.isr(this.smmu);
         }
         if (this.gerrorPending()) {
-          this.gerrorSeen = this.smmuIrqs.gerror.raises;
+          this.gerrorSeen = this.machine.smmuIrqs.gerror.raises;
           yield* this.smmu.gerrorHandler();
         }
       }
@@ -235,12 +188,12 @@ export class GuestRig {
         capture(a.body, (v) => (results[i] = v)),
       );
     });
-    const dev = this.tb.dev;
+    const m = this.machine;
     sched.addService({
       name: "vmm.veventq",
-      pending: () => dev.eventsPending(),
+      pending: () => m.eventsPending(),
       run: () => {
-        dev.handleVeventq();
+        m.pollEvents();
       },
     });
     sched.addService({
@@ -266,8 +219,4 @@ export class GuestRig {
 
 function* capture<R>(body: ActorBody<R>, done: (v: R) => void): ActorBody<void> {
   done(yield* body);
-}
-
-export function createGuestRig(o: GuestRigOptions): GuestRig {
-  return new GuestRig(o);
 }

@@ -4,9 +4,15 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BITS, VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
-import { allocMapValue, gateWrites, linuxBringUp, OFF, qBase } from "./guest-steps.js";
-import type { ProfileName } from "./profile.js";
+import { BITS, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
+import {
+  allocMapValue,
+  gateWrites,
+  linuxBringUp,
+  OFF,
+  qBase,
+} from "../vmm/tegra241-cmdqv/guest-steps.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { createTestbed, type Testbed } from "./testbed.js";
 
 const Q0 = 0x4020_0000; // 2 MiB aligned: one 2 MiB backing page

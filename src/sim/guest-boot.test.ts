@@ -4,10 +4,11 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CMDQV_BASE } from "../vmm/tegra241-cmdqv/testbed.js";
-import type { ActorBody, GuestOp } from "./actor.js";
-import { GuestRig, SMMU_BASE } from "./rig.js";
-import { workload } from "./workload.js";
+import type { ActorBody, GuestOp } from "../guest/actor.js";
+import { workload } from "../guest/workload.js";
+import { CMDQV_BASE, SMMU_BASE } from "../machine/testbed.js";
+import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
+import { GuestRig } from "./guest-rig.js";
 
 /** Forward an actor's ops unchanged, showing each to `see` first. */
 function* tap<R>(body: ActorBody<R>, see: (op: GuestOp) => void): ActorBody<R> {
@@ -31,7 +32,7 @@ function recorder() {
   const out: string[] = [];
   const see = (op: GuestOp) => {
     if (op.op === "delay") return;
-    const inCmdqv = op.addr >= CMDQV_BASE && op.addr < CMDQV_BASE + 0x5_0000;
+    const inCmdqv = op.addr >= CMDQV_BASE && op.addr < CMDQV_BASE + TEGRA241_CMDQV_IO_LEN;
     const off = op.addr - CMDQV_BASE;
     let s: string | null = null;
     if (inCmdqv) {
@@ -100,7 +101,7 @@ describe("guest bring-up on qemu-latest", () => {
     const rig = new GuestRig({ profile: "qemu-latest" });
     assert.equal(rig.boot(), 0);
     const hw = rig.host.hw;
-    const queues = rig.tb.dev.hwQueues();
+    const queues = rig.machine.cmdqv!.hwQueues();
     assert.equal(queues.length, 2);
     for (const lidx of [0, 1]) {
       const q = Array.from({ length: hw.geometry.numVcmdqs }, (_, i) => hw.vcmdq(i)).find(
@@ -144,8 +145,8 @@ describe("guest bring-up on qemu-latest", () => {
       "platform NVDA200C:00: tegra241_cmdqv: Detected disable_cmdqv=true",
       "platform NVDA200C:00: tegra241_cmdqv: Falling back to standard SMMU CMDQ",
     ]);
-    assert.equal(rig.tb.r32(0) & 1, 0);
-    assert.equal(rig.tb.dev.hwQueues().length, 0);
+    assert.equal(rig.as.read(CMDQV_BASE, 4) & 1, 0);
+    assert.equal(rig.machine.cmdqv!.hwQueues().length, 0);
   });
 });
 
@@ -156,7 +157,7 @@ describe("the review's Case 2 with a real guest (origin-v5-19-review.md)", () =>
   it("under qemu-v5 the guest believes VCMDQ0 is up and prints repeated CMD_SYNC timeouts", () => {
     const rig = new GuestRig({ profile: "qemu-v5", ...MISALIGNED_VCMDQ0 });
     assert.equal(rig.boot(), 0, "the probe succeeds: the cache faked EN_OK");
-    assert.equal(rig.tb.log.text("error")[0], "IOMMU_HW_QUEUE_ALLOC failed: error -22");
+    assert.equal(rig.machine.log.text("error")[0], "IOMMU_HW_QUEUE_ALLOC failed: error -22");
     assert.equal(rig.cmdqv?.vintf0()?.lvcmdqs[0]?.enabled, true);
     const opts = { seed: 3, batches: 1, vsid: 8, kinds: ["TLBI_NH_ASID"] } as const;
     const run = rig.runConcurrent([
@@ -184,6 +185,6 @@ describe("the review's Case 2 with a real guest (origin-v5-19-review.md)", () =>
       "arm-smmu-v3 arm-smmu-v3.0.auto: failed to reset impl",
     ]);
     assert.equal(rig.cmdqv?.vintf0()?.enabled, false, "VINTF0 was deinited after the failure");
-    assert.equal(rig.tb.dev.hwQueues().length, 0);
+    assert.equal(rig.machine.cmdqv!.hwQueues().length, 0);
   });
 });
