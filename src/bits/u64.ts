@@ -35,7 +35,7 @@ export function mergeHi(x: bigint, hi: number): bigint {
 }
 
 /** A mask of `width` low bits as a bigint (width 0..64). */
-export function mask64(width: number): bigint {
+function mask64(width: number): bigint {
   return (1n << BigInt(width)) - 1n;
 }
 
@@ -57,11 +57,7 @@ export function dp64(value: bigint, shift: number, width: number, field: bigint)
   return u64((value & ~(m << BigInt(shift))) | (field << BigInt(shift)));
 }
 
-/** Convert a number address (≤ 2^53) to bigint and back, checking exactness. */
-export function toBig(addr: number): bigint {
-  return BigInt(addr);
-}
-
+/** A bigint address as a number, checking it is exact (≤ 2^53). */
 export function toNum(x: bigint): number {
   if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`0x${x.toString(16)} exceeds 2^53`);
   return Number(x);

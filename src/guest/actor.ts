@@ -46,23 +46,3 @@ export const write = (addr: number, value: number, size: 1 | 2 | 4 = 4): GuestOp
 });
 export const write64 = (addr: number, value: bigint): GuestOp => ({ op: "write64", addr, value });
 export const delay = (ns: number): GuestOp => ({ op: "delay", ns });
-
-/**
- * readl_poll_timeout as Linux does it: read until `done(value)`, sleeping `stepNs` between
- * reads, giving up after `timeoutNs`. Returns [ok, lastValue].
- */
-export function* pollRead(
-  addr: number,
-  done: (v: number) => boolean,
-  stepNs: number,
-  timeoutNs: number,
-  ctx: GuestContext,
-): ActorBody<[boolean, number]> {
-  const deadline = ctx.now() + timeoutNs;
-  for (;;) {
-    const v = (yield read(addr)) as number;
-    if (done(v)) return [true, v];
-    if (ctx.now() >= deadline) return [false, v];
-    yield delay(stepNs);
-  }
-}

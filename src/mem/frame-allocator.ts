@@ -96,21 +96,6 @@ export class FrameAllocator {
     return { base: this.base, size: this.size, allocations };
   }
 
-  /** Rebuild the allocator's books over `mem`, which must already hold the backing of the
-   * allocations (HostMemory.fromState restores it). */
-  static fromState(mem: HostMemory, s: FrameAllocatorState): FrameAllocator {
-    const fa = new FrameAllocator(mem, s.base, s.size);
-    for (const a of s.allocations) {
-      const i = fa.freeStart.findIndex(
-        (st, k) => st <= a.addr && a.addr + a.size <= fa.freeEnd[k]!,
-      );
-      if (i < 0) throw new Error(`FrameAllocator.fromState: allocation 0x${a.addr.toString(16)}`);
-      fa.take(i, fa.freeStart[i]!, fa.freeEnd[i]!, a.addr, a.addr + a.size);
-      fa.live.set(a.addr, a.size);
-    }
-    return fa;
-  }
-
   /** Carve [a, b) out of free interval i = [s, e). */
   private take(i: number, s: number, e: number, a: number, b: number): void {
     const keepLeft = a > s;

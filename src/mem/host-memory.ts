@@ -302,18 +302,6 @@ export class HostMemory implements PhysMemory {
     return { chunkSize: this.cs, backed: this.backedRanges(), chunks };
   }
 
-  static fromState(s: HostMemoryState): HostMemory {
-    const m = new HostMemory({ chunkSize: s.chunkSize });
-    for (const r of s.backed) m.addBacked(r.base, r.size);
-    for (const c of s.chunks) {
-      if (c.bytes.length !== s.chunkSize || !isIntIn(c.index, 0, ADDR_LIMIT / s.chunkSize - 1)) {
-        throw new RangeError(`HostMemory.fromState: bad chunk ${c.index}`);
-      }
-      m.chunks.set(c.index, c.bytes.slice());
-    }
-    return m;
-  }
-
   // ---- internals -----------------------------------------------------------------------
 
   /** True when [addr, addr+len) is an integer range inside one merged backed range. */

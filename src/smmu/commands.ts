@@ -8,7 +8,7 @@
 // Field positions live in one declarative table (CMD_LAYOUT), the same idea as the
 // register tables in src/regs: one source for encode, decode and trace printing.
 
-import { genmask, hex32, mask } from "../bits/u32.js";
+import { genmask, mask } from "../bits/u32.js";
 import { genmask64, hex64, hi32, join64, lo32, u64 } from "../bits/u64.js";
 
 /** Size of one command entry in bytes (CMDQ_ENT_SZ_SHIFT = 4). spec: linux §5. */
@@ -633,14 +633,4 @@ export function formatCommand(cmd: Command): string {
     s += ` ${f.name}=${text}`;
   }
   return s;
-}
-
-/** Trace text straight from the four words (decode + format). */
-export function formatCommandWords(w0: number, w1: number, w2: number, w3: number): string {
-  return formatCommand(decodeWords(w0, w1, w2, w3));
-}
-
-/** `hex32` of each word, for raw dumps next to the decoded text. */
-export function formatWords(w0: number, w1: number, w2: number, w3: number): string {
-  return `${hex32(w0)} ${hex32(w1)} ${hex32(w2)} ${hex32(w3)}`;
 }

@@ -59,10 +59,4 @@ export class Prng {
   state(): PrngState {
     return [this.a, this.b, this.c, this.d];
   }
-
-  static fromState(s: PrngState): Prng {
-    const p = new Prng(0);
-    [p.a, p.b, p.c, p.d] = s;
-    return p;
-  }
 }

@@ -40,7 +40,7 @@ const GERROR_BITS =
   BITS.GERROR_CMDQ_ERR | BITS.GERROR_CONS_DRAM_WR_ABT_ERR | BITS.GERROR_CMDQ_INIT_ERR;
 const TWO_32 = 2 ** 32;
 
-/** Snapshot of the whole device: plain numbers and arrays (see state()/load()). */
+/** Snapshot of the whole device: plain numbers and arrays (see state()). */
 export interface CmdqvHwState {
   /** Virtual time the device has been advanced to. */
   readonly t: number;
@@ -1053,53 +1053,5 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       counters: this.counters.state(),
       effects: this.effects.state(),
     };
-  }
-
-  /** Restore a state() taken from a device with the same HwConfig. */
-  load(s: CmdqvHwState): void {
-    const same = (a: readonly number[], n: number, what: string): readonly number[] => {
-      if (a.length !== n)
-        throw new RangeError(`CmdqvHardware.load: ${what} has ${a.length}, expected ${n}`);
-      return a;
-    };
-    if (s.effects.capacity !== this.effects.capacity)
-      throw new RangeError("CmdqvHardware.load: effects capacity differs from the config");
-    this.t = s.t;
-    this.config = s.config >>> 0;
-    this.viIntMask.set(same(s.viIntMask, 2, "viIntMask"));
-    this.alloc.set(same(s.alloc, this.nq, "alloc"));
-    this.vintfConfig.set(same(s.vintfConfig, this.nv, "vintfConfig"));
-    this.glbFiltCfg.set(same(s.glbFiltCfg, this.nv, "glbFiltCfg"));
-    this.glbFiltData.set(same(s.glbFiltData, this.nv, "glbFiltData"));
-    this.sidMatch.set(same(s.sidMatch, this.nv * SID_STRIDE, "sidMatch"));
-    this.sidReplace.set(same(s.sidReplace, this.nv * SID_STRIDE, "sidReplace"));
-    this.maps.load(s.maps);
-    this.q.load(s.queues);
-    this.rebuildMapping();
-    this.enCmdqv.load(s.enable.cmdqv);
-    this.enVintf.load(s.enable.vintf);
-    this.enQueue.load(s.enable.vcmdq);
-    same(s.nextAt, this.nq, "nextAt");
-    this.nextAt.fill(INF);
-    this.armedPos.fill(-1);
-    this.armedCount = 0;
-    for (let q = 0; q < this.nq; q++) {
-      const a = s.nextAt[q]!;
-      if (a < 0) continue;
-      this.nextAt[q] = a;
-      this.armedPos[q] = this.armedCount;
-      this.armed[this.armedCount++] = q;
-    }
-    this.irqPending = s.irqPending;
-    this.counters.load(s.counters);
-    // In place: whoever holds `effects` keeps a valid reference.
-    this.effects.load(s.effects);
-  }
-
-  /** A new device in state `s` (IRQ sinks are not part of the state: register again). */
-  static fromState(s: CmdqvHwState, cfg: HwConfig, mem: PhysMemory, clock: Clock): CmdqvHardware {
-    const hw = new CmdqvHardware(cfg, mem, clock);
-    hw.load(s);
-    return hw;
   }
 }

@@ -253,40 +253,6 @@ export class EffectsLog {
     };
   }
 
-  /** Replace the contents with `s` (same capacity), in place. */
-  load(s: EffectsLogState): void {
-    if (s.capacity !== this.capacity)
-      throw new RangeError(`EffectsLog: state capacity ${s.capacity} ≠ ${this.capacity}`);
-    if (s.entries.length > s.capacity || s.entries.length > s.count || s.byOpcode.length !== 256)
-      throw new RangeError("EffectsLog: inconsistent state");
-    // Lay the retained entries at the ring slots their sequence numbers map to.
-    const first = s.count - s.entries.length;
-    for (let k = 0; k < s.entries.length; k++) {
-      const e = s.entries[k]!;
-      const i = (first + k) % s.capacity;
-      this.t[i] = e.t;
-      this.src[i] = e.source;
-      this.vcmdq[i] = e.vcmdq;
-      this.vintf[i] = e.vintf;
-      this.opcode[i] = e.opcode;
-      this.vmid[i] = e.vmid;
-      this.asid[i] = e.asid;
-      this.sid[i] = e.sid;
-      this.addrLo[i] = e.addrLo;
-      this.addrHi[i] = e.addrHi;
-    }
-    this.n = s.count;
-    this.byOpcode.set(s.byOpcode);
-    this.bySource[0] = s.bySource[0];
-    this.bySource[1] = s.bySource[1];
-  }
-
-  static fromState(s: EffectsLogState): EffectsLog {
-    const log = new EffectsLog(s.capacity);
-    log.load(s);
-    return log;
-  }
-
   private at(seq: number): Effect {
     const i = seq % this.capacity;
     return {

@@ -56,12 +56,4 @@ export class ErrorMaps {
   state(): ErrorMapsState {
     return { vi: Array.from(this.vi), cmdq: Array.from(this.cmdq), lv: Array.from(this.lv) };
   }
-
-  load(s: ErrorMapsState): void {
-    if (s.vi.length !== 2 || s.cmdq.length !== 4 || s.lv.length !== this.lv.length)
-      throw new RangeError("ErrorMaps: state has the wrong size");
-    this.vi.set(s.vi);
-    this.cmdq.set(s.cmdq);
-    this.lv.set(s.lv);
-  }
 }

@@ -94,16 +94,4 @@ export class EnableSet {
       val: Array.from(this.val),
     };
   }
-
-  load(s: EnableSetState): void {
-    if (s.ok.length !== this.size || s.at.length !== this.size || s.val.length !== this.size)
-      throw new RangeError(`EnableSet: state has the wrong size (expected ${this.size})`);
-    for (let i = 0; i < this.size; i++) {
-      this.ok[i] = s.ok[i]! & 1;
-      const a = s.at[i]!;
-      this.at[i] = a < 0 ? Number.POSITIVE_INFINITY : a;
-      this.val[i] = s.val[i]! & 1;
-    }
-    this.recomputeNext();
-  }
 }

@@ -91,16 +91,4 @@ export class HwCounters {
       byCode: Array.from(this.byCode),
     };
   }
-
-  load(s: HwCountersState): void {
-    if (
-      s.scalars.length !== NUM_STATS ||
-      s.perQueue.length !== this.perQueue.length ||
-      s.byCode.length !== NUM_CODES
-    )
-      throw new RangeError("HwCounters: state has the wrong size");
-    this.scalars.set(s.scalars);
-    this.perQueue.set(s.perQueue);
-    this.byCode.set(s.byCode);
-  }
 }

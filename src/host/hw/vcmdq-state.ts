@@ -88,25 +88,4 @@ export class VcmdqRegs {
       errLvcmdq: Array.from(this.errLvcmdq),
     };
   }
-
-  load(s: VcmdqRegsState): void {
-    const pairs: [Uint32Array | Int16Array, readonly number[]][] = [
-      [this.cons, s.cons],
-      [this.prod, s.prod],
-      [this.config, s.config],
-      [this.gerror, s.gerror],
-      [this.gerrorn, s.gerrorn],
-      [this.baseLo, s.baseLo],
-      [this.baseHi, s.baseHi],
-      [this.consIndxBaseLo, s.consIndxBaseLo],
-      [this.consIndxBaseHi, s.consIndxBaseHi],
-      [this.errVintf, s.errVintf],
-      [this.errLvcmdq, s.errLvcmdq],
-    ];
-    for (const [dst, src] of pairs) {
-      if (src.length !== this.size)
-        throw new RangeError(`VcmdqRegs: state has the wrong size (expected ${this.size})`);
-      dst.set(src);
-    }
-  }
 }

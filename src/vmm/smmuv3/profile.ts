@@ -63,8 +63,3 @@ export const QEMU_ACCEL: Smmuv3Profile = {
   idrsPersistAcrossReset: true,
   accel: true,
 };
-
-export const SMMUV3_PROFILES: Readonly<Record<string, Smmuv3Profile>> = {
-  [QEMU_7_2.name]: QEMU_7_2,
-  [QEMU_ACCEL.name]: QEMU_ACCEL,
-};
