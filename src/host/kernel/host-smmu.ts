@@ -6,6 +6,7 @@
 // The main CMDQ is not a ring here: the kernel's issue path always completes (its own
 // CMD_SYNC wait cannot time out in this model); what it executes goes to the effects log.
 
+import { OPCODE } from "../../smmu/commands.js";
 import { Ida } from "./ida.js";
 
 /** SMMU_IDR0..5, IIDR, AIDR of the host SMMU. */
@@ -48,8 +49,6 @@ export interface HostSmmuStats {
 
 /** Called for every non-SYNC command the main CMDQ executes (the effects log). */
 export type MainCmdqSink = (dw0: bigint, dw1: bigint) => void;
-
-const OP_CMD_SYNC = 0x46;
 
 export class HostSmmu {
   readonly cfg: HostSmmuConfig;
@@ -96,7 +95,7 @@ export class HostSmmu {
   issueCmdlist(cmds: readonly (readonly [bigint, bigint])[], sync: boolean): number {
     for (const [dw0, dw1] of cmds) {
       this.mainCmds++;
-      if (Number(dw0 & 0xffn) === OP_CMD_SYNC) this.mainSyncs++;
+      if (Number(dw0 & 0xffn) === OPCODE.CMD_SYNC) this.mainSyncs++;
       else this.sink(dw0, dw1);
     }
     if (sync) {

@@ -8,6 +8,7 @@
 // the entries converted since the last issued batch are counted but were never issued:
 // the kernel reports them handled without executing them, and so does this model.
 
+import { OPCODE as OP } from "../../smmu/commands.js";
 import { err, ok, type Result } from "../../util/result.js";
 import { ERRNO } from "./errno.js";
 import type { KernelCtx, ViommuObj } from "./objects.js";
@@ -22,17 +23,6 @@ import {
 const CMDQ_BATCH_ENTRIES = 64;
 const VMID_MASK = 0xffffn << 32n;
 const LO32 = 0xffff_ffffn;
-
-const OP = {
-  CFGI_CD: 0x05,
-  CFGI_CD_ALL: 0x06,
-  TLBI_NH_ALL: 0x10,
-  TLBI_NH_ASID: 0x11,
-  TLBI_NH_VA: 0x12,
-  TLBI_NH_VAA: 0x13,
-  TLBI_NSNH_ALL: 0x30,
-  ATC_INV: 0x40,
-} as const;
 
 /** arm_vsmmu_convert_user_cmd: the converted command, or null (EIO). */
 function convert(v: ViommuObj, dw0: bigint, dw1: bigint): [bigint, bigint] | null {
