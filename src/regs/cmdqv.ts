@@ -160,15 +160,6 @@ export const BASE_LOG2SIZE_MASK = 0x1fn;
 /** The largest LOG2SIZE Linux uses (VCMDQ_LOG2SIZE_MAX). spec: qemu §5.2. */
 export const VCMDQ_LOG2SIZE_MAX = 19;
 
-/** CONS.ERR codes (QEMU CERROR_*; Linux CMDQ_ERR_*). spec: linux §2.2, qemu §2.3. */
-export const CERROR = {
-  NONE: 0,
-  ILL_OPCODE: 1,
-  ABT: 2,
-  ATC_INV_SYNC: 3,
-  ILL_ACCESS: 4,
-} as const;
-
 /** QEMU's reset CONFIG: EN=1, PER_CMD_OFFSET=1 (16B), CLK_BATCH=0x08, CMD_BATCH=0x20. */
 export const V_CONFIG_RESET = 0x0002_0083;
 

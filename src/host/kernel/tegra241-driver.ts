@@ -12,6 +12,8 @@ import { hex08X } from "../../bits/u32.js";
 import type { FrameAllocator } from "../../mem/frame-allocator.js";
 import type { MmioDevice, PhysMemory } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
+import { CS, encode, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB } from "../../smmu/commands.js";
+import { CMDQ_ERR, cmdqErrorString, consErr } from "../../smmu/errors.js";
 import type { VirtualClock } from "../../util/clock.js";
 import { err, ok, type Result } from "../../util/result.js";
 import type { FaultSite, Faults } from "../faults.js";
@@ -57,7 +59,14 @@ const MAX_PAGE_ORDER: Readonly<Record<number, number>> = { 4096: 10, 16384: 11, 
 /** VINTF_SID_MATCH_VIRT_SID is 20 bits. spec: linux §3.4. */
 const VIRT_SID_MAX = 0xf_ffffn;
 /** CMD_SYNC with CS=NONE, MSH=ISH, MSIATTR=OIWB (arm_smmu_cmdq_build_cmd + CS_NONE). */
-const CMD_SYNC_CS_NONE_DW0 = 0x46n | (3n << 22n) | (0xfn << 24n);
+const CMD_SYNC_CS_NONE_DW0 = encode({
+  op: "CMD_SYNC",
+  cs: CS.NONE,
+  msh: SYNC_MSH_ISH,
+  msiattr: SYNC_MSIATTR_OIWB,
+  msidata: 0,
+  msiaddr: 0n,
+})[0];
 
 export interface Vcmdq {
   /** Global VCMDQ index. */
@@ -829,20 +838,14 @@ export class Tegra241Driver implements IommuDriver {
 
   /** __arm_smmu_cmdq_skip_err on a kernel VCMDQ (spec: linux §2.2, §4.6). */
   private skipErr(q: Vcmdq): void {
-    const strs = [
-      "No error",
-      "Illegal command",
-      "Abort on command fetch",
-      "ATC invalidate timeout",
-    ];
     const cons = this.rd(q.page0 + VCMDQ0.CONS);
-    const code = (cons >>> 24) & 0x7f;
-    this.d.dmesg.smmu("err", `CMDQ error (cons 0x${hex08x(cons)}): ${strs[code] ?? "Unknown"}`);
-    if (code === 2) {
+    const code = consErr(cons);
+    this.d.dmesg.smmu("err", `CMDQ error (cons 0x${hex08x(cons)}): ${cmdqErrorString(code)}`);
+    if (code === CMDQ_ERR.ABT) {
       this.d.dmesg.smmu("err", "retrying command fetch");
       return;
     }
-    if (code === 0 || code === 3) return;
+    if (code === CMDQ_ERR.NONE || code === CMDQ_ERR.ATC_INV_SYNC) return;
     const ring = q.ring;
     if (ring === null) return;
     const ent = ring.addr + (cons & ((1 << ring.log2size) - 1)) * 16;
