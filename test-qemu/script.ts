@@ -6,6 +6,7 @@
 // and pins each side's answer (`differs`). Every other difference is a failure.
 
 import { Buffer } from "node:buffer";
+import { hex64 } from "../src/bits/u64.js";
 import { SMMU_REG } from "../src/regs/smmuv3.js";
 import { type Command, encode } from "../src/smmu/commands.js";
 import type { Peer, PeerName } from "./peers.js";
@@ -74,7 +75,7 @@ export const IRQ_GERROR = 77;
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 export const okValue = (v: number | bigint): string =>
-  `OK 0x${(typeof v === "number" ? BigInt(v >>> 0) : v).toString(16).padStart(16, "0")}`;
+  `OK ${hex64(typeof v === "number" ? v >>> 0 : v)}`;
 /** The two lines one pulse of GIC input `line` gives. */
 export const pulse = (line: number): string[] => [`IRQ raise ${line}`, `IRQ lower ${line}`];
 

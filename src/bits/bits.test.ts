@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { bit, dp32, ex32, genmask, hex08X, hex32, mask, u32 } from "./u32.js";
+import { bit, dp32, ex32, genmask, mask, u32 } from "./u32.js";
 import {
   dp64,
   ex64,
@@ -47,11 +47,6 @@ describe("u32 helpers", () => {
 
   it("refuses to deposit a value wider than its field", () => {
     assert.throws(() => dp32(0, 1, 3, 8), RangeError);
-  });
-
-  it("formats hex as traces and the kernel print it", () => {
-    assert.equal(hex32(0x2), "0x00000002");
-    assert.equal(hex08X(0xabc), "00000ABC");
   });
 });
 

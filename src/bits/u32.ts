@@ -36,13 +36,3 @@ export function dp32(value: number, shift: number, width: number, field: number)
     throw new RangeError(`field value 0x${field.toString(16)} wider than ${width} bits`);
   return ((value & ~(m << shift)) | ((field & m) << shift)) >>> 0;
 }
-
-/** 8-digit lower-case hex with 0x, for messages and traces. */
-export function hex32(value: number): string {
-  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
-}
-
-/** Upper-case 8-digit hex as the kernel's %08X prints it (without 0x). */
-export function hex08X(value: number): string {
-  return (value >>> 0).toString(16).toUpperCase().padStart(8, "0");
-}

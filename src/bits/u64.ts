@@ -2,6 +2,8 @@
 // pair of u32 numbers; hot paths use the pair, everything else bigint. Addresses up to
 // 52 bits also fit exactly in a JS number, which the memory layer uses.
 
+import { sprintf } from "../util/printf.js";
+
 export const U64_MASK = 0xffff_ffff_ffff_ffffn;
 
 /** Normalise to an unsigned 64-bit bigint. */
@@ -65,6 +67,5 @@ export function toNum(x: bigint): number {
 
 /** 16-digit lower-case hex with 0x. */
 export function hex64(value: bigint | number): string {
-  const v = typeof value === "number" ? BigInt(value) : u64(value);
-  return `0x${v.toString(16).padStart(16, "0")}`;
+  return sprintf("0x%016llx", value);
 }

@@ -24,16 +24,10 @@ import {
 } from "../smmu/commands.js";
 import { CMDQ_ERR, cmdqErrorString, consErr } from "../smmu/errors.js";
 import { qAdvance, qConsumedPast, qEntryAddress, qFreeSpace, qIsFull } from "../smmu/queue.js";
+import { sprintf } from "../util/printf.js";
 import { type ActorBody, delay, type GuestContext, read, write, write64 } from "./actor.js";
 import type { GuestDmesg } from "./dmesg.js";
-import {
-  ARM_SMMU_POLL_TIMEOUT_US,
-  ERRNO,
-  fmt08x,
-  fmt016llx,
-  NS_PER_US,
-  readlPollTimeout,
-} from "./linux.js";
+import { ARM_SMMU_POLL_TIMEOUT_US, ERRNO, NS_PER_US, readlPollTimeout } from "./linux.js";
 
 /** CMDQ_BATCH_ENTRIES = BITS_PER_LONG. spec: linux §4.5. */
 export const CMDQ_BATCH_ENTRIES = 64;
@@ -565,7 +559,12 @@ export class ArmSmmuV3 {
         const hwcons = ((yield read(q.consReg)) as number) >>> 0;
         this.dmesg.smmu(
           "err",
-          `CMD_SYNC timeout at 0x${fmt08x(llq.prod)} [hwprod 0x${fmt08x(hwprod)}, hwcons 0x${fmt08x(hwcons)}]`,
+          sprintf(
+            "CMD_SYNC timeout at 0x%08x [hwprod 0x%08x, hwcons 0x%08x]",
+            llq.prod,
+            hwprod,
+            hwcons,
+          ),
         );
       }
     }
@@ -633,7 +632,7 @@ export class ArmSmmuV3 {
     const q = cmdq.q;
     const cons = ((yield read(q.consReg)) as number) >>> 0;
     const idx = consErr(cons);
-    this.dmesg.smmu("err", `CMDQ error (cons 0x${fmt08x(cons)}): ${cmdqErrorString(idx)}`);
+    this.dmesg.smmu("err", sprintf("CMDQ error (cons 0x%08x): %s", cons, cmdqErrorString(idx)));
     switch (idx) {
       case CMDQ_ERR.ABT:
         this.dmesg.smmu("err", "retrying command fetch");
@@ -650,8 +649,8 @@ export class ArmSmmuV3 {
     const dw0 = this.ramRead64(addr);
     const dw1 = this.ramRead64(addr + 8);
     this.dmesg.smmu("err", "skipping command in error state:");
-    this.dmesg.smmu("err", `\t0x${fmt016llx(dw0)}`);
-    this.dmesg.smmu("err", `\t0x${fmt016llx(dw1)}`);
+    this.dmesg.smmu("err", sprintf("\t0x%016llx", dw0));
+    this.dmesg.smmu("err", sprintf("\t0x%016llx", dw1));
     const [s0, s1] = encode({
       op: "CMD_SYNC",
       cs: cmdq.busyPolling ? CS.NONE : CS.SEV,
@@ -681,7 +680,7 @@ export class ArmSmmuV3 {
     if (!(active & GERROR_ERR_MASK)) return false;
     this.dmesg.smmu(
       "warn",
-      `unexpected global error reported (0x${fmt08x(active)}), this could be serious`,
+      sprintf("unexpected global error reported (0x%08x), this could be serious", active),
     );
     if (active & GERROR_CMDQ_ERR) yield* this.skipErr(this.cmdq);
     yield write(this.reg(SMMU_REG.GERRORN), gerror);

@@ -10,6 +10,8 @@
 // suppressions, "<function>: N callbacks suppressed" is printed first (plain printk, no
 // device prefix).
 
+import { sprintf } from "../util/printf.js";
+
 /** The SMMU's platform device as the ACPI/IORT probe names it. */
 export const SMMU_DEV = "arm-smmu-v3 arm-smmu-v3.0.auto";
 /** The CMDQV companion: an ACPI-created platform device with no driver bound. spec: linux §2.1 [inf]. */
@@ -42,8 +44,7 @@ interface RatelimitState {
 export function timestamp(ns: number): string {
   const us = Math.floor(ns / 1_000);
   const sec = Math.floor(us / 1_000_000);
-  const frac = us - sec * 1_000_000;
-  return `[${String(sec).padStart(5, " ")}.${String(frac).padStart(6, "0")}] `;
+  return sprintf("[%5lu.%06lu] ", sec, us - sec * 1_000_000);
 }
 
 export class GuestDmesg {

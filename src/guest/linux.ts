@@ -1,5 +1,5 @@
-// Small pieces of the Linux kernel the guest drivers share: errno values, printf-style hex
-// formatting, and readl_poll_timeout as an actor. Facts only (constants and behaviour),
+// Small pieces of the Linux kernel the guest drivers share: errno values and
+// readl_poll_timeout as an actor. Facts only (constants and behaviour),
 // no kernel code.
 
 import { type ActorBody, delay, type GuestContext, read } from "./actor.js";
@@ -17,26 +17,6 @@ export const NS_PER_US = 1_000;
 
 /** ARM_SMMU_POLL_TIMEOUT_US: every register poll of both drivers gives up after 1 s. spec: linux §2.1. */
 export const ARM_SMMU_POLL_TIMEOUT_US = 1_000_000;
-
-/** "%08x". */
-export function fmt08x(v: number): string {
-  return (v >>> 0).toString(16).padStart(8, "0");
-}
-
-/** "%08X". */
-export function fmt08X(v: number): string {
-  return fmt08x(v).toUpperCase();
-}
-
-/** "%X". */
-export function fmtX(v: number): string {
-  return (v >>> 0).toString(16).toUpperCase();
-}
-
-/** "%016llx". */
-export function fmt016llx(v: bigint): string {
-  return BigInt.asUintN(64, v).toString(16).padStart(16, "0");
-}
 
 /**
  * readl_poll_timeout(addr, val, cond, sleep_us, timeout_us) as the kernel's

@@ -9,18 +9,11 @@
 
 import { APERTURE, BASE_ADDR_MASK, BITS, CFG, F, VCMDQ0, VCMDQ1, VINTF } from "../regs/cmdqv.js";
 import { type Command, OPCODE } from "../smmu/commands.js";
+import { sprintf } from "../util/printf.js";
 import { type ActorBody, read, read64, write, write64 } from "./actor.js";
 import { ArmSmmuCmdq, type ArmSmmuImpl, ArmSmmuQueue, type ArmSmmuV3 } from "./arm-smmu-v3.js";
 import type { GuestDmesg } from "./dmesg.js";
-import {
-  ARM_SMMU_POLL_TIMEOUT_US,
-  ERRNO,
-  fmt08X,
-  fmt08x,
-  fmt016llx,
-  fmtX,
-  readlPollTimeout,
-} from "./linux.js";
+import { ARM_SMMU_POLL_TIMEOUT_US, ERRNO, readlPollTimeout } from "./linux.js";
 
 /** The ACPI companion's device name. spec: linux §4.1. */
 export const CMDQV_COMPANION = "NVDA200C:00";
@@ -252,7 +245,7 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
     if (!ok)
       this.log().cmdqv(
         "err",
-        `${header}failed to ${en ? "en" : "dis"}able, STATUS=0x${fmt08X(status)}`,
+        sprintf("%sfailed to %sable, STATUS=0x%08X", header, en ? "en" : "dis", status),
       );
     return [ok ? 0 : -ERRNO.ETIMEDOUT, (status & 1) !== 0];
   }
@@ -296,7 +289,7 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
     const cons = (yield read(vcmdq.page0 + VCMDQ0.CONS)) as number;
     this.log().cmdqv(
       "err",
-      `${vcmdq.header}GERRORN=0x${fmtX(gerrorn)}, GERROR=0x${fmtX(gerror)}, CONS=0x${fmtX(cons)}`,
+      sprintf("%sGERRORN=0x%X, GERROR=0x%X, CONS=0x%X", vcmdq.header, gerrorn, gerror, cons),
     );
   }
 
@@ -473,7 +466,11 @@ export class Tegra241Cmdqv implements ArmSmmuImpl {
     if (d.ratelimit("tegra241_cmdqv_isr"))
       d.cmdqv(
         "warn",
-        `unexpected error reported. vintf_map: ${fmt016llx(vintfMap)}, vcmdq_map ${maps.map(fmt08x).join(":")}`,
+        sprintf(
+          "unexpected error reported. vintf_map: %016llx, vcmdq_map %08x:%08x:%08x:%08x",
+          vintfMap,
+          ...maps,
+        ),
       );
     if (vintfMap & 1n) {
       const vintf = this.vintf0();

@@ -10,6 +10,7 @@
 // and positions are C's (qemu: `strlen(words[3])`, `hex2nib(words[3][i * 2 + 2])`).
 
 import { Buffer } from "node:buffer";
+import { hex64 } from "../bits/u64.js";
 import type { IrqDirection, QtestTarget } from "./target.js";
 
 /**
@@ -162,10 +163,6 @@ function b64writeBytes(word: string, len: number): Uint8Array {
     }
   }
   return buf.length === len ? buf : buf.slice(0, len);
-}
-
-function hex16(v: bigint): string {
-  return `0x${v.toString(16).padStart(16, "0")}`;
 }
 
 function oneLine(text: string): string {
@@ -399,7 +396,7 @@ export class QtestSession {
   private outPort(words: readonly string[]): string {
     const addr = this.number(words, 1, "ADDR", parseU64);
     this.number(words, 2, "VALUE", parseU64);
-    if (addr > 0xffffn) throw new Reject(`${words[0]}: ADDR ${hex16(addr)} beyond the I/O space`);
+    if (addr > 0xffffn) throw new Reject(`${words[0]}: ADDR ${hex64(addr)} beyond the I/O space`);
     return "OK";
   }
 
@@ -409,7 +406,7 @@ export class QtestSession {
   // inl 0 → OK 0xffffffff, inl 0xfffd → OK 0xffffff, inw 0xffff → OK 0x00ff.
   private inPort(words: readonly string[]): string {
     const addr = this.number(words, 1, "ADDR", parseU64);
-    if (addr > 0xffffn) throw new Reject(`${words[0]}: ADDR ${hex16(addr)} beyond the I/O space`);
+    if (addr > 0xffffn) throw new Reject(`${words[0]}: ADDR ${hex64(addr)} beyond the I/O space`);
     const size = widthOf(words[0]);
     const inside = Math.min(size, 0x10000 - Number(addr));
     const value = inside >= 4 ? 0xffffffff : 2 ** (8 * inside) - 1;
@@ -450,7 +447,7 @@ export class QtestSession {
       const bytes = this.readBytes(addr, size);
       for (let i = size - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i] ?? 0);
     }
-    return `OK ${hex16(value)}`;
+    return `OK ${hex64(value)}`;
   }
 
   // qemu: `read ADDR SIZE` answers "OK 0x" then two lowercase hex digits per byte; SIZE 0

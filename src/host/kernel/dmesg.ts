@@ -83,18 +83,3 @@ export class Dmesg {
     this.log.push({ t: this.clock.now(), level, line });
   }
 }
-
-/** "%X". */
-export function hexX(v: number): string {
-  return (v >>> 0).toString(16).toUpperCase();
-}
-
-/** "%08x". */
-export function hex08x(v: number): string {
-  return (v >>> 0).toString(16).padStart(8, "0");
-}
-
-/** "%016llx". */
-export function hex016llx(v: bigint): string {
-  return BigInt.asUintN(64, v).toString(16).padStart(16, "0");
-}

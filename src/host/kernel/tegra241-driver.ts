@@ -8,17 +8,17 @@
 // after 1 s, else sleep 1 µs; the sleep advances the virtual clock, so the hardware's
 // handshakes complete while the driver waits (spec: linux §2.1).
 
-import { hex08X } from "../../bits/u32.js";
 import type { FrameAllocator } from "../../mem/frame-allocator.js";
 import type { MmioDevice, PhysMemory } from "../../mem/types.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
 import { CS, encode, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB } from "../../smmu/commands.js";
 import { CMDQ_ERR, cmdqErrorString, consErr } from "../../smmu/errors.js";
 import type { VirtualClock } from "../../util/clock.js";
+import { sprintf } from "../../util/printf.js";
 import { err, ok, type Result } from "../../util/result.js";
 import type { FaultSite, Faults } from "../faults.js";
 import type { IrqSink } from "../hw/types.js";
-import { type Dmesg, hex08x, hex016llx, hexX } from "./dmesg.js";
+import type { Dmesg } from "./dmesg.js";
 import { ERRNO } from "./errno.js";
 import type { HostSmmu } from "./host-smmu.js";
 import { Ida } from "./ida.js";
@@ -286,7 +286,7 @@ export class Tegra241Driver implements IommuDriver {
     if (!done)
       this.d.dmesg.tegra(
         "err",
-        `${header}failed to ${en ? "en" : "dis"}able, STATUS=0x${hex08X(val)}`,
+        sprintf("%sfailed to %sable, STATUS=0x%08X", header, en ? "en" : "dis", val),
       );
     return { ret: done ? 0 : ERRNO.ETIMEDOUT, enabled: (val & 1) === 1 };
   }
@@ -346,7 +346,13 @@ export class Tegra241Driver implements IommuDriver {
     const cons = this.rd(q.page0 + VCMDQ0.CONS);
     this.d.dmesg.tegra(
       "err",
-      `${this.lvcmdqHeader(q)}GERRORN=0x${hexX(gerrorn)}, GERROR=0x${hexX(gerror)}, CONS=0x${hexX(cons)}`,
+      sprintf(
+        "%sGERRORN=0x%X, GERROR=0x%X, CONS=0x%X",
+        this.lvcmdqHeader(q),
+        gerrorn,
+        gerror,
+        cons,
+      ),
     );
   }
 
@@ -780,7 +786,14 @@ export class Tegra241Driver implements IommuDriver {
     this.d.dmesg.tegraRatelimited(
       "tegra241_cmdqv_isr",
       "warn",
-      `unexpected error reported. vintf_map: ${hex016llx(vintfMap)}, vcmdq_map ${hex08x(m3)}:${hex08x(m2)}:${hex08x(m1)}:${hex08x(m0)}`,
+      sprintf(
+        "unexpected error reported. vintf_map: %016llx, vcmdq_map %08x:%08x:%08x:%08x",
+        vintfMap,
+        m3,
+        m2,
+        m1,
+        m0,
+      ),
     );
     if ((vintfMap & 1n) !== 0n) {
       vintfMap &= ~1n;
@@ -840,7 +853,7 @@ export class Tegra241Driver implements IommuDriver {
   private skipErr(q: Vcmdq): void {
     const cons = this.rd(q.page0 + VCMDQ0.CONS);
     const code = consErr(cons);
-    this.d.dmesg.smmu("err", `CMDQ error (cons 0x${hex08x(cons)}): ${cmdqErrorString(code)}`);
+    this.d.dmesg.smmu("err", sprintf("CMDQ error (cons 0x%08x): %s", cons, cmdqErrorString(code)));
     if (code === CMDQ_ERR.ABT) {
       this.d.dmesg.smmu("err", "retrying command fetch");
       return;
@@ -852,8 +865,8 @@ export class Tegra241Driver implements IommuDriver {
     const dw0 = this.d.mem.read64(ent) ?? 0n;
     const dw1 = this.d.mem.read64(ent + 8) ?? 0n;
     this.d.dmesg.smmu("err", "skipping command in error state:");
-    this.d.dmesg.smmu("err", `\t0x${hex016llx(dw0)}`);
-    this.d.dmesg.smmu("err", `\t0x${hex016llx(dw1)}`);
+    this.d.dmesg.smmu("err", sprintf("\t0x%016llx", dw0));
+    this.d.dmesg.smmu("err", sprintf("\t0x%016llx", dw1));
     // Convert it into a CMD_SYNC; CMDQV queues need CS=NONE (busy polling).
     this.d.mem.write64(ent, CMD_SYNC_CS_NONE_DW0);
     this.d.mem.write64(ent + 8, 0n);
