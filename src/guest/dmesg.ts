@@ -6,11 +6,10 @@
 // spec: linux §2.1 [inf], §4.7.
 //
 // Rate-limited messages (dev_err_ratelimited and friends) follow printk's default
-// ratelimit: per call site, at most 10 messages per 5 s; when a new window opens after
-// suppressions, "<function>: N callbacks suppressed" is printed first (plain printk, no
-// device prefix).
+// ratelimit (util/ratelimit.ts).
 
 import { sprintf } from "../util/printf.js";
+import { Ratelimits } from "../util/ratelimit.js";
 
 /** The SMMU's platform device as the ACPI/IORT probe names it. */
 export const SMMU_DEV = "arm-smmu-v3 arm-smmu-v3.0.auto";
@@ -29,17 +28,6 @@ export interface DmesgLine {
   readonly text: string;
 }
 
-/** printk's DEFAULT_RATELIMIT_INTERVAL (5 s) and DEFAULT_RATELIMIT_BURST (10). */
-export const RATELIMIT_INTERVAL_NS = 5_000_000_000;
-export const RATELIMIT_BURST = 10;
-
-interface RatelimitState {
-  begin: number;
-  printed: number;
-  missed: number;
-  suppressedTotal: number;
-}
-
 /** `[%5lu.%06lu] ` for a virtual time in ns (the kernel prints µs). */
 export function timestamp(ns: number): string {
   const us = Math.floor(ns / 1_000);
@@ -51,11 +39,12 @@ export class GuestDmesg {
   private readonly clock: { now(): number };
   private readonly debug: boolean;
   private readonly log: DmesgLine[] = [];
-  private readonly limits = new Map<string, RatelimitState>();
+  private readonly limits: Ratelimits;
 
   constructor(clock: { now(): number }, opts: { debug?: boolean } = {}) {
     this.clock = clock;
     this.debug = opts.debug ?? false;
+    this.limits = new Ratelimits(clock, (line) => this.printk("warn", line));
   }
 
   /** printk of a whole line (no device prefix). dev_dbg-level lines only with `debug`. */
@@ -81,33 +70,12 @@ export class GuestDmesg {
    * tells apart two sites in one function (the suppression line names the function).
    */
   ratelimit(func: string, site = ""): boolean {
-    const now = this.clock.now();
-    const key = site === "" ? func : `${func}#${site}`;
-    let rs = this.limits.get(key);
-    if (rs === undefined) {
-      rs = { begin: now, printed: 0, missed: 0, suppressedTotal: 0 };
-      this.limits.set(key, rs);
-    }
-    if (now > rs.begin + RATELIMIT_INTERVAL_NS) {
-      if (rs.missed > 0) {
-        this.printk("warn", `${func}: ${rs.missed} callbacks suppressed`);
-        rs.missed = 0;
-      }
-      rs.begin = now;
-      rs.printed = 0;
-    }
-    if (rs.printed < RATELIMIT_BURST) {
-      rs.printed++;
-      return true;
-    }
-    rs.missed++;
-    rs.suppressedTotal++;
-    return false;
+    return this.limits.allow(func, site === "" ? func : `${func}#${site}`);
   }
 
   /** Messages of a call site the ratelimit has dropped so far. */
   suppressed(func: string, site = ""): number {
-    return this.limits.get(site === "" ? func : `${func}#${site}`)?.suppressedTotal ?? 0;
+    return this.limits.suppressed(site === "" ? func : `${func}#${site}`);
   }
 
   /** Every line as dmesg prints it, timestamp first. */

@@ -4,6 +4,7 @@
 // is off by default on a real host).
 
 import type { Clock } from "../../util/clock.js";
+import { Ratelimits } from "../../util/ratelimit.js";
 
 export type DmesgLevel = "err" | "warn" | "info" | "debug";
 
@@ -18,19 +19,16 @@ export interface DmesgEntry {
 /** dev_fmt of drivers/iommu/arm/arm-smmu-v3/tegra241-cmdqv.c. */
 export const TEGRA_PREFIX = "tegra241_cmdqv: ";
 
-/** printk's default ratelimit: 10 messages per 5 s (DEFAULT_RATELIMIT_*). */
-const RATELIMIT_INTERVAL_NS = 5_000_000_000;
-const RATELIMIT_BURST = 10;
-
 export class Dmesg {
   private readonly clock: Clock;
   private readonly debug: boolean;
   private readonly log: DmesgEntry[] = [];
-  private readonly limits = new Map<string, { begin: number; printed: number; missed: number }>();
+  private readonly limits: Ratelimits;
 
   constructor(clock: Clock, debug = false) {
     this.clock = clock;
     this.debug = debug;
+    this.limits = new Ratelimits(clock, (line) => this.push("warn", line));
   }
 
   /** A message from the CMDQV device (prefixed). */
@@ -43,31 +41,9 @@ export class Dmesg {
     this.push(level, msg);
   }
 
-  /**
-   * dev_warn_ratelimited from `func`: at most 10 lines per 5 s of virtual time; when a new
-   * window opens after suppressions, "<func>: N callbacks suppressed" is printed first.
-   */
+  /** dev_<level>_ratelimited from `func` (printk's default ratelimit, util/ratelimit.ts). */
   tegraRatelimited(func: string, level: DmesgLevel, msg: string): void {
-    const now = this.clock.now();
-    let rs = this.limits.get(func);
-    if (rs === undefined) {
-      rs = { begin: now, printed: 0, missed: 0 };
-      this.limits.set(func, rs);
-    }
-    if (now > rs.begin + RATELIMIT_INTERVAL_NS) {
-      if (rs.missed > 0) {
-        this.push("warn", `${func}: ${rs.missed} callbacks suppressed`);
-        rs.missed = 0;
-      }
-      rs.begin = now;
-      rs.printed = 0;
-    }
-    if (rs.printed < RATELIMIT_BURST) {
-      rs.printed++;
-      this.tegra(level, msg);
-    } else {
-      rs.missed++;
-    }
+    if (this.limits.allow(func, func)) this.tegra(level, msg);
   }
 
   lines(): string[] {
