@@ -38,6 +38,9 @@ export const FAULT_SITES = [
   "hw_queue_alloc:access_alloc",
   "hwpt_invalidate:cmds_alloc",
   "hwpt_invalidate:copy_to_user",
+  // Added with the real-QEMU host (steps only a real VMM's realize reaches):
+  "hwpt_nested:copy_from_user",
+  "device_attach:attach_dev",
 ] as const;
 
 export type FaultSite = (typeof FAULT_SITES)[number];

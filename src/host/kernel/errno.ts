@@ -18,6 +18,7 @@ export const ERRNO = {
   ESPIPE: 29,
   ERANGE: 34,
   EOVERFLOW: 75,
+  EMSGSIZE: 90,
   EOPNOTSUPP: 95,
   ETIMEDOUT: 110,
 } as const;

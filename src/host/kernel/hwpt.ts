@@ -1,10 +1,11 @@
 // Paging HWPTs: IOMMU_HWPT_ALLOC on an IOAS (drivers/iommu/iommufd/hw_pagetable.c) with
 // the arm-smmu-v3 domain behind it. A NEST_PARENT HWPT is a stage-2 domain whose VMID
 // comes from the host SMMU's VMID space (ida from 1); a vIOMMU takes that VMID (spec:
-// linux §3.3 step 4). Nested (stage-1) HWPTs need driver data this model does not carry.
+// linux §3.3 step 4). Nested (stage-1) HWPTs on a vIOMMU are in hwpt-nested.ts.
 
 import { err, ok, type Result } from "../../util/result.js";
 import { ERRNO } from "./errno.js";
+import { hwptNestedAlloc } from "./hwpt-nested.js";
 import { fillDomain } from "./ioas.js";
 import type { HwptPagingObj, KernelCtx } from "./objects.js";
 import {
@@ -19,17 +20,18 @@ export function hwptAlloc(ctx: KernelCtx, a: HwptAllocArgs): Result<HwptAllocOut
   const size = a.size ?? STRUCT_SIZE.hwpt_alloc.size;
   // data_type is at offset 24: a shorter struct leaves it zero.
   const dataType = size >= 28 ? (a.dataType ?? 0) : 0;
-  // (data_type != NONE && !data_len): the model carries no driver data.
-  if (dataType !== 0) return err(ERRNO.EINVAL);
+  // (data_type != NONE && !data_len) is EINVAL.
+  if (dataType !== 0 && (a.dataLen ?? 0) === 0) return err(ERRNO.EINVAL);
   const dev = ctx.objs.get(a.devId, "device");
   if (!dev) return err(ERRNO.ENOENT);
   const pt = ctx.objs.any(a.ptId);
   // A pt_id that does not resolve is EINVAL here, not ENOENT.
   if (!pt) return err(ERRNO.EINVAL);
-  if (pt.kind === "hwpt_paging" || pt.kind === "viommu") {
-    // iommufd_hwpt_nested_alloc / iommufd_viommu_alloc_hwpt_nested: no user data.
-    return err(ERRNO.EOPNOTSUPP);
-  }
+  // iommufd_hwpt_nested_alloc on a paging parent (no vIOMMU): not modelled.
+  if (pt.kind === "hwpt_paging") return err(ERRNO.EOPNOTSUPP);
+  if (pt.kind === "viommu") return hwptNestedAlloc(ctx, { ...a, dataType }, pt);
+  // A paging HWPT takes no driver data.
+  if (dataType !== 0) return err(ERRNO.EINVAL);
   if (pt.kind !== "ioas") return err(ERRNO.EINVAL);
   const ioas = pt;
   // iommufd_hwpt_paging_alloc: only NEST_PARENT is modelled among the paging flags.

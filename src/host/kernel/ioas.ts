@@ -6,7 +6,15 @@
 import { err, ok, type Result } from "../../util/result.js";
 import { ERRNO } from "./errno.js";
 import type { InternalAccess, IoasObj, IoptArea, KernelCtx } from "./objects.js";
-import type { IoasAllocOut, IoasMapArgs, IoasMapOut, IoasUnmapArgs, IoasUnmapOut } from "./uapi.js";
+import type {
+  IoasAllocOut,
+  IoasIovaRangesArgs,
+  IoasIovaRangesOut,
+  IoasMapArgs,
+  IoasMapOut,
+  IoasUnmapArgs,
+  IoasUnmapOut,
+} from "./uapi.js";
 
 /** Iteration cap for numbers: the model's addresses are exact JS integers. */
 const ADDR_LIMIT = 2 ** 53;
@@ -177,4 +185,49 @@ export function ioasAreas(ioas: IoasObj): {
   locks: number;
 }[] {
   return ioas.areas.map((a) => ({ iova: a.iova, length: a.length, gpa: a.gpa, locks: a.numLocks }));
+}
+
+/** IOMMU_IOAS_IOVA_RANGES fails with the count the caller needs (EMSGSIZE). */
+export interface IovaRangesError {
+  readonly errno: number;
+  readonly numIovas: number;
+}
+
+/** arm-smmu-v3's software MSI window (MSI_IOVA_BASE, MSI_IOVA_LENGTH): reserved in every IOAS with a domain. */
+const SW_MSI_BASE = 0x800_0000n;
+const SW_MSI_LENGTH = 0x10_0000n;
+/** The stage-2 input range of the host SMMU's domains [I: 48-bit IAS, what Grace reports]. */
+const DOMAIN_LAST = (1n << 48n) - 1n;
+const U64_LAST = (1n << 64n) - 1n;
+
+/**
+ * IOMMU_IOAS_IOVA_RANGES (iommufd_ioas_iova_ranges): the allowed IOVA ranges. A fresh IOAS
+ * allows everything; once a domain is attached its aperture and reserved regions narrow
+ * it (iopt_table_enforce_dev_resv_regions). out_iova_alignment is PAGE_SIZE.
+ */
+export function ioasIovaRanges(
+  ctx: KernelCtx,
+  a: IoasIovaRangesArgs,
+): Result<IoasIovaRangesOut, IovaRangesError> {
+  if ((a.reserved ?? 0) !== 0) return err({ errno: ERRNO.EOPNOTSUPP, numIovas: a.numIovas });
+  const ioas = ctx.objs.get(a.ioasId, "ioas");
+  if (!ioas) return err({ errno: ERRNO.ENOENT, numIovas: a.numIovas });
+  const ranges: (readonly [bigint, bigint])[] =
+    ioas.domains.length === 0
+      ? [[0n, U64_LAST]]
+      : [
+          [0n, SW_MSI_BASE - 1n],
+          [SW_MSI_BASE + SW_MSI_LENGTH, DOMAIN_LAST],
+        ];
+  if (a.numIovas < ranges.length) return err({ errno: ERRNO.EMSGSIZE, numIovas: ranges.length });
+  return ok({ ranges, alignment: ctx.pageSize });
+}
+
+/**
+ * IOMMU_IOAS_CHANGE_PROCESS: move pin accounting to the caller's mm. Only pins of memfd
+ * pages can move; an IOAS mapped from a user VA makes it EINVAL. The model's mappings are
+ * all file-like (guest RAM is a file), so it succeeds once its __reserved is zero.
+ */
+export function ioasChangeProcess(_ctx: KernelCtx): Result<undefined, number> {
+  return ok(undefined);
 }

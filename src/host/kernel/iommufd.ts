@@ -13,12 +13,23 @@ import type { Tracer } from "../../trace/trace.js";
 import type { Clock } from "../../util/clock.js";
 import { err, OK_VOID, ok, type Result } from "../../util/result.js";
 import type { Faults } from "../faults.js";
+import { deviceAttach, deviceDetach } from "./attach.js";
 import { ERRNO } from "./errno.js";
 import type { HostSmmu } from "./host-smmu.js";
 import { hwQueueAlloc, hwQueueDestroy } from "./hw-queue.js";
 import { hwptAlloc, hwptDestroy } from "./hwpt.js";
+import { hwptNestedDestroy } from "./hwpt-nested.js";
 import { hwptInvalidate } from "./invalidate.js";
-import { ioasAlloc, ioasAreas, ioasDestroy, ioasMap, ioasUnmap } from "./ioas.js";
+import {
+  type IovaRangesError,
+  ioasAlloc,
+  ioasAreas,
+  ioasChangeProcess,
+  ioasDestroy,
+  ioasIovaRanges,
+  ioasMap,
+  ioasUnmap,
+} from "./ioas.js";
 import { IoctlLog, type IoctlLogEntry } from "./ioctl-log.js";
 import { type Mapping, mmapRegion } from "./mmap.js";
 import { MmapTree } from "./mmap-tree.js";
@@ -33,6 +44,7 @@ import {
   type UserMemory,
 } from "./objects.js";
 import {
+  type DeviceAttachArgs,
   HW_INFO_FLAG_INPUT_TYPE,
   HW_INFO_TYPE,
   type HwInfoArgs,
@@ -46,8 +58,12 @@ import {
   type HwptInvalidateOut,
   type HwQueueAllocArgs,
   type HwQueueAllocOut,
+  IOAS_MAP_FLAG,
   type IoasAllocOut,
+  type IoasIovaRangesArgs,
+  type IoasIovaRangesOut,
   type IoasMapArgs,
+  type IoasMapFileArgs,
   type IoasMapOut,
   type IoasUnmapArgs,
   type IoasUnmapOut,
@@ -169,6 +185,8 @@ function hwInfoBytes(data: HwInfoTegra241 | HwInfoArmSmmuv3): Uint8Array {
   return b;
 }
 
+const ALL_MAP_FLAGS = IOAS_MAP_FLAG.FIXED_IOVA | IOAS_MAP_FLAG.WRITEABLE | IOAS_MAP_FLAG.READABLE;
+
 export class Iommufd {
   private readonly ctx: KernelCtx;
   private readonly hw: MmioAperture;
@@ -222,7 +240,7 @@ export class Iommufd {
   // ---- dispatch ----------------------------------------------------------------------
 
   private call<T>(
-    name: IoctlName,
+    name: IoctlName | "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
     args: unknown,
     size: number | undefined,
     sz: { readonly min: number } | null,
@@ -260,6 +278,7 @@ export class Iommufd {
         numStreams: a.numStreams ?? 1,
         canwbs: a.canwbs ?? true,
         vdev: null,
+        hwpt: null,
         destroying: false,
       };
       this.ctx.objs.publish(dev);
@@ -280,6 +299,7 @@ export class Iommufd {
     if (!dev) r = err(ERRNO.ENOENT);
     else {
       dev.destroying = true;
+      deviceDetach(dev);
       const vdev = dev.vdev;
       if (vdev !== null) {
         this.ctx.objs.erase(vdev.id, true);
@@ -291,6 +311,15 @@ export class Iommufd {
     this.log.record("close(vfio-device)", { devId }, r);
     if (r.ok) this.putFile();
     return r;
+  }
+
+  /** VFIO_DEVICE_ATTACH_IOMMUFD_PT (iommufd_device_attach or _replace). */
+  attachDevice(a: DeviceAttachArgs): Result<undefined, number> {
+    return this.call("VFIO_DEVICE_ATTACH_IOMMUFD_PT", a, undefined, null, () => {
+      const dev = this.ctx.objs.get(a.devId, "device");
+      if (!dev) return err(ERRNO.ENOENT);
+      return deviceAttach(this.ctx, dev, a.ptId);
+    });
   }
 
   // ---- ioctls ------------------------------------------------------------------------
@@ -308,6 +337,43 @@ export class Iommufd {
 
   ioasMap(a: IoasMapArgs): Result<IoasMapOut, number> {
     return this.call("IOMMU_IOAS_MAP", a, undefined, null, () => ioasMap(this.ctx, a));
+  }
+
+  /**
+   * IOMMU_IOAS_MAP_FILE: the same checks and pinning as IOAS_MAP, over a memfd the host
+   * registered as user memory at `fileBase`. Not a memfd (fileBase < 0): EBADF [I: the
+   * kernel's fget fails for a bad fd and memfd_pin_folios refuses other files].
+   */
+  ioasMapFile(a: IoasMapFileArgs): Result<IoasMapOut, number> {
+    return this.call("IOMMU_IOAS_MAP_FILE", a, undefined, null, () => {
+      if (a.fileBase < 0) return err(ERRNO.EBADF);
+      if ((a.flags & ~ALL_MAP_FLAGS) !== 0) return err(ERRNO.EOPNOTSUPP);
+      // The model places mappings only at a fixed IOVA (what a VMM mapping guest RAM does).
+      if ((a.flags & IOAS_MAP_FLAG.FIXED_IOVA) === 0) return err(ERRNO.EOPNOTSUPP);
+      if (a.start + a.length > a.fileSize) return err(ERRNO.EINVAL);
+      return ioasMap(this.ctx, {
+        ioasId: a.ioasId,
+        iova: a.iova,
+        length: a.length,
+        gpa: a.fileBase + a.start,
+      });
+    });
+  }
+
+  /** IOMMU_IOAS_IOVA_RANGES: EMSGSIZE (with the count) when the caller's array is short. */
+  ioasIovaRanges(a: IoasIovaRangesArgs): Result<IoasIovaRangesOut, IovaRangesError> {
+    let r: Result<IoasIovaRangesOut, IovaRangesError>;
+    if (this.closed) r = err({ errno: ERRNO.EBADF, numIovas: 0 });
+    else r = ioasIovaRanges(this.ctx, a);
+    this.log.record("IOMMU_IOAS_IOVA_RANGES", a, r);
+    return r;
+  }
+
+  /** IOMMU_IOAS_CHANGE_PROCESS: re-account pins to the caller's mm; only file pins move. */
+  ioasChangeProcess(): Result<undefined, number> {
+    return this.call("IOMMU_IOAS_CHANGE_PROCESS", {}, undefined, null, () =>
+      ioasChangeProcess(this.ctx),
+    );
   }
 
   ioasUnmap(a: IoasUnmapArgs): Result<IoasUnmapOut, number> {
@@ -466,6 +532,9 @@ export class Iommufd {
         break;
       case "hwpt_paging":
         hwptDestroy(this.ctx, obj);
+        break;
+      case "hwpt_nested":
+        hwptNestedDestroy(obj);
         break;
       case "viommu":
         viommuDestroy(obj);

@@ -17,6 +17,7 @@ import type { HwInfoTegra241 } from "./uapi.js";
 export type ObjKind =
   | "ioas"
   | "hwpt_paging"
+  | "hwpt_nested"
   | "viommu"
   | "vdevice"
   | "veventq"
@@ -53,6 +54,15 @@ export interface HwptPagingObj {
   readonly vmid: number;
 }
 
+/** A stage-1 HWPT on a vIOMMU: the guest's vSTE as the kernel sanitized it. */
+export interface HwptNestedObj {
+  readonly kind: "hwpt_nested";
+  readonly id: number;
+  users: number;
+  readonly viommu: ViommuObj;
+  readonly ste: readonly [bigint, bigint];
+}
+
 export interface DeviceObj {
   readonly kind: "device";
   readonly id: number;
@@ -63,6 +73,8 @@ export interface DeviceObj {
   /** Fully coherent master (arm_smmu_master_canwbs). */
   readonly canwbs: boolean;
   vdev: VdeviceObj | null;
+  /** The HWPT the device is attached to (it holds a users reference), or null. */
+  hwpt: HwptPagingObj | HwptNestedObj | null;
   destroying: boolean;
 }
 
@@ -157,6 +169,7 @@ export interface HwQueueObj {
 export type KernelObject =
   | IoasObj
   | HwptPagingObj
+  | HwptNestedObj
   | DeviceObj
   | ViommuObj
   | VdeviceObj
@@ -166,6 +179,7 @@ export type KernelObject =
 type KindMap = {
   ioas: IoasObj;
   hwpt_paging: HwptPagingObj;
+  hwpt_nested: HwptNestedObj;
   device: DeviceObj;
   viommu: ViommuObj;
   vdevice: VdeviceObj;

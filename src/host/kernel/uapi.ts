@@ -7,13 +7,16 @@
 export const IOCTL = {
   IOMMU_DESTROY: 0x3b80,
   IOMMU_IOAS_ALLOC: 0x3b81,
+  IOMMU_IOAS_IOVA_RANGES: 0x3b84,
   IOMMU_IOAS_MAP: 0x3b85,
   IOMMU_IOAS_UNMAP: 0x3b86,
   IOMMU_HWPT_ALLOC: 0x3b89,
   IOMMU_GET_HW_INFO: 0x3b8a,
   IOMMU_HWPT_INVALIDATE: 0x3b8d,
+  IOMMU_IOAS_MAP_FILE: 0x3b8f,
   IOMMU_VIOMMU_ALLOC: 0x3b90,
   IOMMU_VDEVICE_ALLOC: 0x3b91,
+  IOMMU_IOAS_CHANGE_PROCESS: 0x3b92,
   IOMMU_VEVENTQ_ALLOC: 0x3b93,
   IOMMU_HW_QUEUE_ALLOC: 0x3b94,
 } as const;
@@ -26,6 +29,8 @@ export const VEVENTQ_TYPE = { DEFAULT: 0, ARM_SMMUV3: 1, TEGRA241_CMDQV: 2 } as 
 export const HW_INFO_TYPE = { NONE: 0, INTEL_VTD: 1, ARM_SMMUV3: 2, TEGRA241_CMDQV: 3 } as const;
 export const HW_INFO_FLAG_INPUT_TYPE = 1;
 export const HWPT_ALLOC_NEST_PARENT = 1;
+/** enum iommufd_ioas_map_flags. facts: include/uapi/linux/iommufd.h. */
+export const IOAS_MAP_FLAG = { FIXED_IOVA: 1, WRITEABLE: 2, READABLE: 4 } as const;
 export const HWPT_DATA_ARM_SMMUV3 = 2;
 export const VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 = 1;
 export const VEVENT_FLAG_LOST_EVENTS = 1;
@@ -60,6 +65,42 @@ export interface IoasMapArgs {
   readonly length: number;
   /** What backs the range: guest RAM from `gpa` (how VFIO maps guest memory). */
   readonly gpa: number;
+}
+
+/**
+ * IOMMU_IOAS_MAP_FILE: a range of a memfd. The kernel pins the file's pages; the model
+ * names the file's backing by the "user address" its GuestRam was registered at.
+ */
+export interface IoasMapFileArgs {
+  readonly flags: number;
+  readonly ioasId: number;
+  /** The file descriptor number in the caller (for the log). */
+  readonly fd: number;
+  /** Where the host registered the file's backing (UserMemory), or −1: not a memfd. */
+  readonly fileBase: number;
+  readonly fileSize: number;
+  readonly start: number;
+  readonly length: number;
+  readonly iova: number;
+}
+
+export interface IoasIovaRangesArgs {
+  readonly ioasId: number;
+  /** Room in the caller's array. */
+  readonly numIovas: number;
+  readonly reserved?: number;
+}
+
+export interface IoasIovaRangesOut {
+  /** Inclusive [start, last] pairs. */
+  readonly ranges: readonly (readonly [bigint, bigint])[];
+  readonly alignment: number;
+}
+
+/** VFIO_DEVICE_ATTACH_IOMMUFD_PT: the device's translation is the HWPT (or IOAS) `ptId`. */
+export interface DeviceAttachArgs {
+  readonly devId: number;
+  readonly ptId: number;
 }
 
 export interface IoasUnmapArgs {
@@ -110,6 +151,9 @@ export interface HwptAllocArgs {
   readonly devId: number;
   readonly ptId: number;
   readonly dataType?: number;
+  /** `data_len` and the bytes at `data_uptr` (a nested HWPT's vSTE). */
+  readonly dataLen?: number;
+  readonly data?: Uint8Array;
 }
 
 export interface ViommuAllocArgs {
