@@ -12,7 +12,8 @@
 // PROD stays monotonic; each batch is its own owner (Linux's owner hand-off and valid
 // map collapse to that step). The shadow prod carries no OWNED flag.
 
-import { fieldOf, SMMU_F, SMMU_REG } from "../regs/smmuv3.js";
+import { fieldOf } from "../regs/regdef.js";
+import { SMMU_F, SMMU_REG } from "../regs/smmuv3.js";
 import {
   CFGI_ALL_RANGE,
   CMD_BYTES,

@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import {
   APERTURE,
   apertureSize,
+  BASE_ADDR_MASK,
+  BITS,
   CFG,
   cmdqvTables,
   configPage,
@@ -17,7 +19,7 @@ import {
   VINTF,
   vcmdqPage0Slot,
 } from "./cmdqv.js";
-import { decode, decodeAt, findReg } from "./regdef.js";
+import { decode, decodeAt, fieldMask, findReg } from "./regdef.js";
 
 const qemuGeom = {
   numVcmdqs: 2,
@@ -124,5 +126,15 @@ describe("CMDQV register tables", () => {
     assert.equal(F.CMDQ_ALLOC.VIRT_INTF_INDX.width, 6);
     assert.equal(F.CONS.ERR.shift, 24);
     assert.equal(F.GERROR.CMDQ_INIT_ERR.shift, 2);
+  });
+
+  it("derives the hot-path masks from the field tables with the spec's values", () => {
+    assert.equal(BITS.VINTF_HYP_OWN, 1 << 17);
+    assert.equal(BITS.GERROR_CMDQ_INIT_ERR, 1 << 2);
+    assert.equal(BITS.CONS_ERR_MASK, 0x7f00_0000);
+    assert.equal(BITS.INDEX_MASK, 0xf_ffff);
+    assert.equal(BASE_ADDR_MASK, 0x0000_ffff_ffff_ffe0n);
+    assert.equal(fieldMask({ name: "TOP", shift: 31, width: 1 }), 0x8000_0000);
+    assert.throws(() => fieldMask(F.BASE.ADDR), RangeError);
   });
 });

@@ -8,11 +8,14 @@ import {
   block,
   decode as decodeValue,
   field,
+  fieldMask,
+  fieldMask64,
   findReg as findIn,
   type RegBlock,
   type RegDef,
   reg,
   regArray,
+  withField,
 } from "./regdef.js";
 
 /** The five kinds of 64 KiB page and the VINTF page stride. spec: linux §1.1. */
@@ -138,25 +141,24 @@ export const F = {
   CONS_INDX_BASE: { ADDR: field("ADDR", 0, 48) },
 } as const;
 
-/** Bit masks used on hot paths (u32). */
+/** Bit masks used on hot paths (u32), computed once from F. */
 export const BITS = {
-  CMDQV_EN: 1 << 0,
-  VINTF_ENABLE: 1 << 0,
-  VINTF_HYP_OWN: 1 << 17,
-  ALLOC: 1 << 0,
-  CMDQ_EN: 1 << 0,
-  CMDQ_EN_OK: 1 << 0,
-  GERROR_CMDQ_ERR: 1 << 0,
-  GERROR_CONS_DRAM_WR_ABT_ERR: 1 << 1,
-  GERROR_CMDQ_INIT_ERR: 1 << 2,
-  CONS_ERR_SHIFT: 24,
-  CONS_ERR_MASK: 0x7f << 24,
-  INDEX_MASK: 0xf_ffff,
+  CMDQV_EN: fieldMask(F.CONFIG.CMDQV_EN),
+  VINTF_ENABLE: fieldMask(F.VINTF_CONFIG.ENABLE),
+  VINTF_HYP_OWN: fieldMask(F.VINTF_CONFIG.HYP_OWN),
+  ALLOC: fieldMask(F.CMDQ_ALLOC.ALLOC),
+  CMDQ_EN: fieldMask(F.VCMDQ_CONFIG.CMDQ_EN),
+  CMDQ_EN_OK: fieldMask(F.VCMDQ_STATUS.CMDQ_EN_OK),
+  GERROR_CMDQ_ERR: fieldMask(F.GERROR.CMDQ_ERR),
+  GERROR_CONS_DRAM_WR_ABT_ERR: fieldMask(F.GERROR.CONS_DRAM_WR_ABT_ERR),
+  GERROR_CMDQ_INIT_ERR: fieldMask(F.GERROR.CMDQ_INIT_ERR),
+  CONS_ERR_MASK: fieldMask(F.CONS.ERR),
+  /** PROD.WR and CONS.RD: the 20-bit queue index with its wrap bit. */
+  INDEX_MASK: fieldMask(F.PROD.WR),
 } as const;
 
 /** BASE.ADDR covers bits [47:5]. spec: linux §1.5. */
-export const BASE_ADDR_MASK = 0x0000_ffff_ffff_ffe0n;
-export const BASE_LOG2SIZE_MASK = 0x1fn;
+export const BASE_ADDR_MASK = fieldMask64(F.BASE.ADDR);
 /** The largest LOG2SIZE Linux uses (VCMDQ_LOG2SIZE_MAX). spec: qemu §5.2. */
 export const VCMDQ_LOG2SIZE_MAX = 19;
 
@@ -165,7 +167,11 @@ export const V_CONFIG_RESET = 0x0002_0083;
 
 /** PARAM from its fields. */
 export function param(ver: number, vcmdqLog2: number, vintfLog2: number, sidLog2: number): number {
-  return (ver | (vcmdqLog2 << 4) | (vintfLog2 << 8) | (sidLog2 << 12)) >>> 0;
+  const p = F.PARAM;
+  let v = withField(0, p.VER, ver);
+  v = withField(v, p.NUM_VCMDQ_LOG2, vcmdqLog2);
+  v = withField(v, p.NUM_VINTF_LOG2, vintfLog2);
+  return withField(v, p.NUM_SID_PER_VINTF_LOG2, sidLog2);
 }
 
 /** QEMU's emulated PARAM: VER 1, 2 VCMDQs, 1 VINTF, 16 SIDs = 0x4011. spec: qemu §2.2. */

@@ -107,10 +107,35 @@ export function findReg(b: RegBlock, offset: number): RegDef | undefined {
   return undefined;
 }
 
+/**
+ * The field's bits in place, as a u32 mask. Hot paths take masks from tables computed
+ * once from the field definitions (`BITS` in cmdqv.ts), never per access.
+ */
+export function fieldMask(f: FieldDef): number {
+  if (f.shift + f.width > 32) throw new RangeError(`field ${f.name} does not fit in 32 bits`);
+  return ((2 ** f.width - 1) * 2 ** f.shift) >>> 0;
+}
+
+/** The field's bits in place, as a bigint mask (fields of 64-bit registers). */
+export function fieldMask64(f: FieldDef): bigint {
+  return ((1n << BigInt(f.width)) - 1n) << BigInt(f.shift);
+}
+
 /** Extract one field from a register value. */
 export function fieldValue(value: bigint | number, f: FieldDef): bigint {
   const v = typeof value === "number" ? BigInt(value >>> 0) : value;
   return (v >> BigInt(f.shift)) & ((1n << BigInt(f.width)) - 1n);
+}
+
+/** A field of a 32-bit register value (u32, no allocation). */
+export function fieldOf(value: number, f: FieldDef): number {
+  return ((value >>> f.shift) & (f.width >= 32 ? 0xffff_ffff : (1 << f.width) - 1)) >>> 0;
+}
+
+/** `value` with field `f` replaced by `x` (masked to the field width). */
+export function withField(value: number, f: FieldDef, x: number): number {
+  const m = (f.width >= 32 ? 0xffff_ffff : (1 << f.width) - 1) >>> 0;
+  return ((value & ~(m << f.shift)) | ((x & m) << f.shift)) >>> 0;
 }
 
 /**
@@ -123,8 +148,7 @@ export function decode(r: RegDef, value: bigint | number): string {
   let covered = 0n;
   const parts: string[] = [];
   for (const f of r.fields) {
-    const m = ((1n << BigInt(f.width)) - 1n) << BigInt(f.shift);
-    covered |= m;
+    covered |= fieldMask64(f);
     const x = fieldValue(v, f);
     parts.push(f.width === 1 ? `${f.name}=${x}` : `${f.name}=0x${x.toString(16)}`);
   }

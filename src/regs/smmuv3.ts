@@ -12,8 +12,8 @@
 import {
   block,
   decode as decodeValue,
-  type FieldDef,
   field,
+  fieldMask,
   findReg,
   type RegBlock,
   type RegDef,
@@ -205,32 +205,17 @@ export const SMMU_F = {
   CMDQ_CONS: { ERR: field("ERR", 24, 7) },
 } as const;
 
-/** Hot-path bit masks (u32). Same facts as SMMU_F. */
+/** Hot-path bit masks (u32), computed once from SMMU_F. */
 export const SMMU_BITS = {
-  CR0_SMMUEN: 1 << 0,
-  CR0_EVENTQEN: 1 << 2,
-  CR0_CMDQEN: 1 << 3,
-  IRQ_CTRL_GERROR_IRQEN: 1 << 0,
-  IRQ_CTRL_EVENTQ_IRQEN: 1 << 2,
-  GERROR_CMDQ_ERR: 1 << 0,
-  IDR0_S2P: 1 << 0,
-  IDR0_S1P: 1 << 1,
-  /** CMD_SSEC: dword0 bit 10 of the CFGI_* commands. facts: smmuv3-internal.h CMD_SSEC. */
-  CMD_SSEC: 1 << 10,
-  /** CMD_SYNC_SIG_IRQ: QEMU pulses the CMD_SYNC wire when CS & 1. facts: smmuv3-internal.h. */
-  CMD_SYNC_SIG_IRQ: 1,
+  CR0_SMMUEN: fieldMask(SMMU_F.CR0.SMMUEN),
+  CR0_EVENTQEN: fieldMask(SMMU_F.CR0.EVENTQEN),
+  CR0_CMDQEN: fieldMask(SMMU_F.CR0.CMDQEN),
+  IRQ_CTRL_GERROR_IRQEN: fieldMask(SMMU_F.IRQ_CTRL.GERROR_IRQEN),
+  IRQ_CTRL_EVENTQ_IRQEN: fieldMask(SMMU_F.IRQ_CTRL.EVENTQ_IRQEN),
+  GERROR_CMDQ_ERR: fieldMask(SMMU_F.GERROR.CMDQ_ERR),
+  IDR0_S2P: fieldMask(SMMU_F.IDR0.S2P),
+  IDR0_S1P: fieldMask(SMMU_F.IDR0.S1P),
 } as const;
-
-/** A 32-bit field value (u32 hot path). */
-export function fieldOf(value: number, f: FieldDef): number {
-  return ((value >>> f.shift) & (f.width >= 32 ? 0xffff_ffff : (1 << f.width) - 1)) >>> 0;
-}
-
-/** `value` with field `f` replaced by `x` (masked to the field width). */
-export function withField(value: number, f: FieldDef, x: number): number {
-  const m = (f.width >= 32 ? 0xffff_ffff : (1 << f.width) - 1) >>> 0;
-  return ((value & ~(m << f.shift)) | ((x & m) << f.shift)) >>> 0;
-}
 
 /** Names of the Primecell/Corelink ID registers at 0xfd0.. (architectural order). */
 const ID_REG_NAMES: readonly string[] = [

@@ -43,7 +43,16 @@ export const OPCODE = {
 export type OpName = keyof typeof OPCODE;
 export type Opcode = (typeof OPCODE)[OpName];
 
-/** CMD_SYNC completion signal, dword0[13:12]. spec: linux §5 (CMDQV VCMDQs: NONE only, §2.4). */
+/**
+ * SSEC, dword0 bit 10 of the CFGI_* commands (secure stream): QEMU refuses a command that
+ * sets it (CERROR_ILL). facts: QEMU hw/arm/smmuv3-internal.h CMD_SSEC.
+ */
+export const CMD_SSEC = 1 << 10;
+
+/**
+ * CMD_SYNC completion signal, dword0[13:12]; IRQ is QEMU's CMD_SYNC_SIG_IRQ (it pulses
+ * the CMD_SYNC wire when CS & 1). spec: linux §5 (CMDQV VCMDQs: NONE only, §2.4).
+ */
 export const CS = { NONE: 0, IRQ: 1, SEV: 2 } as const;
 export type CsValue = (typeof CS)[keyof typeof CS];
 

@@ -9,7 +9,7 @@
 //   CFGI_STE/STE_RANGE/CD/CD_ALL with SSEC (dword0 bit 10) are CERROR_ILL.
 
 import { SMMU_BITS } from "../../regs/smmuv3.js";
-import { OPCODE } from "../../smmu/commands.js";
+import { CMD_SSEC, OPCODE } from "../../smmu/commands.js";
 import type { Smmuv3Profile } from "./profile.js";
 
 /** Opcodes QEMU accepts that src/smmu/commands.ts does not name. facts: smmuv3-internal.h. */
@@ -48,10 +48,10 @@ export function cmdAction(op: number, w0: number, idr0: number, p: Smmuv3Profile
     case OPCODE.CFGI_STE:
     case OPCODE.CFGI_STE_RANGE:
       // Accel QEMU also (re)installs the STE on the host here; the model has no port for it.
-      return w0 & SMMU_BITS.CMD_SSEC ? A.ILL : A.ACCEPT;
+      return w0 & CMD_SSEC ? A.ILL : A.ACCEPT;
     case OPCODE.CFGI_CD:
     case OPCODE.CFGI_CD_ALL:
-      if (w0 & SMMU_BITS.CMD_SSEC) return A.ILL;
+      if (w0 & CMD_SSEC) return A.ILL;
       return p.accel ? A.FORWARD_SID : A.ACCEPT;
     case OPCODE.TLBI_NH_ALL:
     case OPCODE.TLBI_NH_ASID:

@@ -5,7 +5,8 @@
 // (smmuv3_accel_check_hw_compatible), failing the attach with a message.
 // facts: QEMU hw/arm/smmuv3-accel.c.
 
-import { fieldOf, SMMU_F, SMMU_IDR5_OAS_48, withField } from "../../regs/smmuv3.js";
+import { fieldOf, withField } from "../../regs/regdef.js";
+import { SMMU_F, SMMU_IDR5_OAS_48 } from "../../regs/smmuv3.js";
 import type { Result } from "../../util/result.js";
 import { err, OK_VOID } from "../../util/result.js";
 import type { IdrValues } from "./profile.js";

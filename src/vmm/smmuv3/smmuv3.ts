@@ -14,10 +14,9 @@
 
 import type { MmioDevice, SmallSize } from "../../mem/types.js";
 import { MEM_FAULT } from "../../mem/types.js";
-import type { RegBlock } from "../../regs/regdef.js";
+import { fieldOf, type RegBlock, withField } from "../../regs/regdef.js";
 import {
   decodeSmmuAccess,
-  fieldOf,
   GBPA_UPDATE,
   PAGE1_ALIAS_BIT,
   SMMU_AIDR,
@@ -33,9 +32,8 @@ import {
   SMMU_REG,
   SMMUV3_REGION_NAME,
   smmuv3Block,
-  withField,
 } from "../../regs/smmuv3.js";
-import { CMD_BYTES } from "../../smmu/commands.js";
+import { CMD_BYTES, CS, cmdSyncCs } from "../../smmu/commands.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
 import { qAdvance, qIdx, qIsEmpty } from "../../smmu/queue.js";
 import type { Tracer } from "../../trace/trace.js";
@@ -690,7 +688,7 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
         case CMD_ACTION.SYNC:
           // No MSI write: QEMU's SMMUv3 has no MSI (IDR0.MSI=0); CS=IRQ (or the reserved
           // CS=3) pulses the CMD_SYNC wire whatever IRQ_CTRL says. Confirmed on 7.2.
-          if ((w0 >>> 12) & B.CMD_SYNC_SIG_IRQ) this.pulse(this.irqs.cmdSync, "cmd_sync");
+          if (cmdSyncCs(w0) & CS.IRQ) this.pulse(this.irqs.cmdSync, "cmd_sync");
           break;
         case CMD_ACTION.ILL:
           error = CMDQ_ERR.ILL;
