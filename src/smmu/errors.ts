@@ -1,6 +1,7 @@
 // Command queue error codes reported in CONS.ERR, bits [30:24]. spec: linux §2.2, §5.
 
-import { ex32 } from "../bits/u32.js";
+import { fieldMask, fieldOf } from "../regs/regdef.js";
+import { SMMU_F } from "../regs/smmuv3.js";
 
 /** CONS.ERR codes. Names follow Linux's indices; 4 is QEMU's CERROR_ILL_ACCESS. */
 export const CMDQ_ERR = {
@@ -18,9 +19,9 @@ export const CMDQ_ERR = {
 export type CmdqErrName = keyof typeof CMDQ_ERR;
 export type CmdqErrCode = (typeof CMDQ_ERR)[CmdqErrName];
 
-/** CONS.ERR position: bits [30:24]. spec: linux §2.2. */
-export const CONS_ERR_SHIFT = 24;
-export const CONS_ERR_WIDTH = 7;
+/** CONS.ERR: bits [30:24] of CMDQ_CONS and of a VCMDQ's CONS. spec: linux §2.2. */
+const CONS_ERR = SMMU_F.CMDQ_CONS.ERR;
+const CONS_ERR_MASK = fieldMask(CONS_ERR);
 
 const STRINGS: readonly string[] = [
   "No error",
@@ -43,12 +44,12 @@ export function cmdqErrorName(code: number): string {
 
 /** CONS.ERR of a CONS register value. */
 export function consErr(cons: number): number {
-  return ex32(cons, CONS_ERR_SHIFT, CONS_ERR_WIDTH);
+  return fieldOf(cons, CONS_ERR);
 }
 
 /** A CONS value with CONS.ERR replaced by `code` (0..127; wider is a model bug). */
 export function withConsErr(cons: number, code: number): number {
   if (!Number.isInteger(code) || code < 0 || code > 0x7f)
     throw new RangeError(`CONS.ERR ${code} outside 0..127`);
-  return ((cons & ~(0x7f << CONS_ERR_SHIFT)) | (code << CONS_ERR_SHIFT)) >>> 0;
+  return ((cons & ~CONS_ERR_MASK) | (code << CONS_ERR.shift)) >>> 0;
 }
