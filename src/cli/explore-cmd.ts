@@ -5,17 +5,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { INVARIANT_NAMES } from "../check/invariants.js";
 import {
   EXPLORE_MODES,
   type ExploreOptions,
   type ExploreResult,
   explore,
+  exploreMachine,
+  exploreTable,
   type FoundViolation,
+  formatTable,
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
-import { machineConfig } from "../machine/config.js";
 import {
   parseChoice,
   parseIntFlag,
@@ -54,11 +55,7 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
   const queues = parseIntFlag("--queues", f.queues, 1, 8);
   const opts: ExploreOptions = {
     mode,
-    machine: machineConfig({
-      profile,
-      ramPage: parseRamPage(f.ramPage),
-      vcmdqs: Math.max(2, 2 ** Math.ceil(Math.log2(queues))),
-    }),
+    machine: exploreMachine(profile, parseRamPage(f.ramPage), queues),
     queues,
     extras: parseList("--extras", f.extras, EXTRA_STEPS),
     faults: f.faults,
@@ -129,21 +126,7 @@ function printTable(
   elapsed: number,
   files: readonly string[],
 ): void {
-  const rows: [string, string][] = [
-    ["profile", profile],
-    ["mode", mode],
-    ["paths", String(r.paths)],
-    ["states", String(r.states)],
-    ["distinct states", String(r.distinctStates)],
-    ["space", r.complete ? "exhausted" : "cut by --max-paths"],
-    ["elapsed", `${elapsed.toFixed(2)} s`],
-  ];
-  for (const inv of INVARIANT_NAMES) {
-    const v = r.violations.find((x) => x.invariant === inv);
-    rows.push([inv, v ? `VIOLATED in ${v.count} runs` : "ok"]);
-  }
-  const w = Math.max(...rows.map((x) => x[0].length));
-  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+  console.log(formatTable(exploreTable(r, { profile, mode, elapsedSeconds: elapsed })));
   r.violations.forEach((v, i) => {
     console.log("");
     console.log(`${v.invariant}: ${v.message}`);

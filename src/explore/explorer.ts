@@ -7,11 +7,13 @@
 // - swarm: seeded random orders, each run with its own random fault probability.
 // Each violated invariant yields a minimal counterexample: the choice list, shrunk.
 
-import type { InvariantName, Violation } from "../check/invariants.js";
+import { INVARIANT_NAMES, type InvariantName, type Violation } from "../check/invariants.js";
 import { FAULT_SITES, type FaultSite } from "../host/faults.js";
-import type { MachineConfig } from "../machine/config.js";
+import { type MachineConfig, machineConfig } from "../machine/config.js";
+import type { PageSizeName } from "../mem/types.js";
 import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
 import { Prng } from "../util/prng.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { runInterleavings } from "./interleavings.js";
 import {
   buildSteps,
@@ -72,6 +74,53 @@ export type Progress = (p: {
   distinct: number;
   violations: number;
 }) => void;
+
+/**
+ * The machine an exploration runs on: the default machine under `profile` with RAM on
+ * `ramPage` pages, its VINTF sized to hold the `queues` explored VCMDQs (a power of two,
+ * at least 2).
+ */
+export function exploreMachine(
+  profile: ProfileName,
+  ramPage: PageSizeName,
+  queues: number,
+): MachineConfig {
+  return machineConfig({
+    profile,
+    ramPage,
+    vcmdqs: Math.max(2, 2 ** Math.ceil(Math.log2(queues))),
+  });
+}
+
+/**
+ * The table `cmdqv explore` prints, as rows of [label, value]: the run's figures, then
+ * every invariant, "ok" or "VIOLATED in N runs".
+ */
+export function exploreTable(
+  r: ExploreResult,
+  run: { readonly profile: string; readonly mode: string; readonly elapsedSeconds: number },
+): [string, string][] {
+  const rows: [string, string][] = [
+    ["profile", run.profile],
+    ["mode", run.mode],
+    ["paths", String(r.paths)],
+    ["states", String(r.states)],
+    ["distinct states", String(r.distinctStates)],
+    ["space", r.complete ? "exhausted" : "cut by --max-paths"],
+    ["elapsed", `${run.elapsedSeconds.toFixed(2)} s`],
+  ];
+  for (const inv of INVARIANT_NAMES) {
+    const v = r.violations.find((x) => x.invariant === inv);
+    rows.push([inv, v ? `VIOLATED in ${v.count} runs` : "ok"]);
+  }
+  return rows;
+}
+
+/** Rows of [label, value] as aligned text, one row a line. */
+export function formatTable(rows: readonly (readonly [string, string])[]): string {
+  const w = Math.max(0, ...rows.map((x) => x[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
+}
 
 function orderingsOptions(o: ExploreOptions, faults: boolean): OrderingsOptions {
   return { machine: o.machine, queues: o.queues, extras: o.extras, faults };
