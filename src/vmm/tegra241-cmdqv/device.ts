@@ -22,6 +22,9 @@ import {
   APERTURE,
   BITS,
   CFG,
+  type CmdqvTables,
+  cmdqvTables,
+  decodeAperture,
   TEGRA241_CMDQV_IO_LEN,
   VCMDQ0,
   VCMDQ1,
@@ -109,6 +112,8 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   private readonly smmu: SmmuPort;
   private readonly isRam: RangeIsRam;
   private readonly tracer: Tracer;
+  /** The register tables for this geometry, built on the first traced access. */
+  private table: CmdqvTables | null = null;
 
   private viommuId = 0;
   private mmapOffset = 0;
@@ -303,8 +308,21 @@ export class Tegra241CmdqvDevice implements MmioDevice {
         offset,
         value: `0x${v.toString(16)}`,
         path,
+        reg: this.regText(offset, v),
       });
     return v;
+  }
+
+  /** Trace text for an access: the register's name and fields, e.g. `VCMDQ1_PROD_INDX: WR=0x3`. */
+  private regText(offset: number, value: number): string {
+    this.table ??= cmdqvTables({
+      numVcmdqs: this.numVcmdqs,
+      numVintfs: 1,
+      numSids: VINTF.MAX_SIDS,
+      param: this.regs.param,
+      lvcmdqsPerVintf: this.numVcmdqs,
+    });
+    return decodeAperture(this.table, offset, value);
   }
 
   private readConfig(offset: number): number {
@@ -379,6 +397,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
         offset,
         value: `0x${value.toString(16)}`,
         size: 4,
+        reg: this.regText(offset, value),
       });
     if (offset < APERTURE.VCMDQ_PAGE0) this.writeConfig(offset, value);
     else if (offset < APERTURE.VCMDQ_PAGE1)
@@ -404,6 +423,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
             offset,
             value: `0x${join64(lo, hi).toString(16)}`,
             size: 8,
+            reg: `${this.regText(offset, lo)}; ${this.regText(offset + 4, hi)}`,
           });
         this.writePage1(rel, lo, hi, 8, offset);
         return;
