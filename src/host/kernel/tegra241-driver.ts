@@ -10,7 +10,7 @@
 
 import type { FrameAllocator } from "../../mem/frame-allocator.js";
 import type { MmioDevice, PhysMemory } from "../../mem/types.js";
-import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
+import { APERTURE, BASE_ADDR_MASK, BITS, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
 import { CS, encode, SYNC_MSH_ISH, SYNC_MSIATTR_OIWB } from "../../smmu/commands.js";
 import { CMDQ_ERR, cmdqErrorString, consErr } from "../../smmu/errors.js";
 import type { VirtualClock } from "../../util/clock.js";
@@ -554,7 +554,7 @@ export class Tegra241Driver implements IommuDriver {
       vintf: v,
       enabled: false,
       prev: null,
-      qBase: (BigInt(addr) & 0x0000_ffff_ffff_ffe0n) | BigInt(shift),
+      qBase: (BigInt(addr) & BASE_ADDR_MASK) | BigInt(shift),
       page0: this.page0Of(v.idx, lidx),
       page1: this.page0Of(v.idx, lidx) + APERTURE.PAGE_SIZE,
       ring: { addr, log2size: shift },
@@ -719,8 +719,7 @@ export class Tegra241Driver implements IommuDriver {
     if ((length & (length - 1n)) !== 0n || length < 32n || length > maxLen) return ERRNO.EINVAL;
     const log2size = length.toString(2).length - 1 - CMDQ_ENT_SZ_SHIFT;
     // base_addr_pa inside VCMDQ_ADDR [47:5] and aligned to the length.
-    if ((basePa & ~0x0000_ffff_ffff_ffe0n) !== 0n || (basePa & (length - 1n)) !== 0n)
-      return ERRNO.EINVAL;
+    if ((basePa & ~BASE_ADDR_MASK) !== 0n || (basePa & (length - 1n)) !== 0n) return ERRNO.EINVAL;
     // iommufd_hw_queue_depend(vcmdq, prev): HW queue i holds i−1 until it is destroyed.
     if (prev !== null) prev.hwQueue!.users++;
     const idx = v.idx * this.numLvcmdqsPerVintf + lidx;
@@ -731,7 +730,7 @@ export class Tegra241Driver implements IommuDriver {
       vintf: v,
       enabled: false,
       prev,
-      qBase: (basePa & 0x0000_ffff_ffff_ffe0n) | BigInt(log2size),
+      qBase: (basePa & BASE_ADDR_MASK) | BigInt(log2size),
       page0,
       page1: page0 + APERTURE.PAGE_SIZE,
       ring: null,
@@ -745,7 +744,12 @@ export class Tegra241Driver implements IommuDriver {
     this.wr64(q.page1 + VCMDQ1.BASE_L, q.qBase);
     this.d.dmesg.tegra(
       "debug",
-      `${this.lvcmdqHeader(q)}inited at host PA 0x${(q.qBase & 0x0000_ffff_ffff_ffe0n).toString(16)} size 0x${(1 << log2size).toString(16)}`,
+      sprintf(
+        "%sinited at host PA 0x%llx size 0x%lx",
+        this.lvcmdqHeader(q),
+        q.qBase & BASE_ADDR_MASK,
+        1 << log2size,
+      ),
     );
     v.lvcmdqs[lidx] = q;
     this.vcmdqOf.set(hwQueue, q);
