@@ -19,7 +19,7 @@ import {
   VINTF,
   vcmdqPage0Slot,
 } from "./cmdqv.js";
-import { decode, decodeAt, fieldMask, findReg } from "./regdef.js";
+import { decode, fieldMask, findReg } from "./regdef.js";
 
 const qemuGeom = {
   numVcmdqs: 2,
@@ -65,9 +65,11 @@ describe("CMDQV register tables", () => {
   });
 
   it("decodes VINTF CONFIG with VMID in bits 16:1 and HYP_OWN in bit 17", () => {
-    const page = configPage(2, 1, 16, V_PARAM_RESET);
     const value = (1 << 17) | (0x1234 << 1) | 1;
-    assert.equal(decodeAt(page, 0x1000, value), "VINTF0_CONFIG: ENABLE=1 VMID=0x1234 HYP_OWN=1");
+    assert.equal(
+      decodeAperture(cmdqvTables(qemuGeom), 0x1000, value),
+      "VINTF0_CONFIG: ENABLE=1 VMID=0x1234 HYP_OWN=1",
+    );
   });
 
   it("shows bits outside every field as RSVD so nothing written is hidden", () => {

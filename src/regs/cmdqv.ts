@@ -281,13 +281,6 @@ export function vcmdqPage1Slot(): RegDef[] {
   ];
 }
 
-/** The 64-bit BASE as a driver writes it with writeq. */
-export const BASE64: RegDef = reg("BASE", 0, {
-  bits: 64,
-  fields: Object.values(F.BASE),
-  spec: "linux §1.5",
-});
-
 /** A page of `count` slots named `<prefix><i>_<REG>`. */
 export function slotPage(
   name: string,

@@ -74,11 +74,6 @@ export function regArray(
   return out;
 }
 
-/** Re-base every register of `regs` by `delta` and prefix its name. */
-export function rebase(regs: readonly RegDef[], delta: number, prefix: string): RegDef[] {
-  return regs.map((r) => ({ ...r, offset: r.offset + delta, name: `${prefix}${r.name}` }));
-}
-
 export function block(name: string, size: number, regs: readonly RegDef[]): RegBlock {
   const sorted = [...regs].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
@@ -155,11 +150,4 @@ export function decode(r: RegDef, value: bigint | number): string {
   const rsvd = v & ~covered;
   if (rsvd !== 0n) parts.push(`RSVD=0x${rsvd.toString(16)}`);
   return parts.join(" ");
-}
-
-/** Decode `value` written at `offset` of a block: `NAME: FIELD=…`, or `+0x… (unknown)`. */
-export function decodeAt(b: RegBlock, offset: number, value: bigint | number): string {
-  const r = findReg(b, offset);
-  if (!r) return `${b.name}+0x${offset.toString(16)} (unknown) = 0x${BigInt(value).toString(16)}`;
-  return `${r.name}: ${decode(r, value)}`;
 }
