@@ -35,7 +35,7 @@ const MORE_SIZES = {
 type Sized = { readonly size: number; readonly min: number };
 
 /** Decoded call: the struct image and a function that runs the op on it. */
-type Op = (k: Iommufd, s: StructView, file: FileLookup) => Syscall;
+type Op = (k: Iommufd, s: StructView, file: FileLookup) => Syscall | SyscallReturn;
 
 /** What the ioctl needs to know about the caller's other descriptors (a memfd for MAP_FILE). */
 export interface FileLookup {
@@ -97,7 +97,8 @@ export function* iommufdIoctl(k: Iommufd, req: number, arg: bigint, files: FileL
   const image = new Uint8Array(entry.sz.size);
   image.set(raw);
   const s = new StructView(image);
-  const r = yield* entry.op(k, s, files);
+  const out = entry.op(k, s, files);
+  const r = "next" in out ? yield* out : out;
   // iommufd_ucmd_respond: the struct goes back whenever the op produced outputs.
   if (r.errno === 0 || RESPOND_ON_ERROR.has(req >>> 0)) {
     if (!(yield* copyToUser(arg, image.subarray(0, take)))) return failed(ERRNO.EFAULT);
@@ -119,11 +120,11 @@ function ret(r: { ok: boolean; error?: unknown }): SyscallReturn {
 
 // ---- the ops: offsets from include/uapi/linux/iommufd.h ---------------------------------
 
-function* destroy(k: Iommufd, s: StructView): Syscall {
+function destroy(k: Iommufd, s: StructView): SyscallReturn {
   return ret(k.destroy(s.u32(4)));
 }
 
-function* ioasAlloc(k: Iommufd, s: StructView): Syscall {
+function ioasAlloc(k: Iommufd, s: StructView): SyscallReturn {
   if (s.u32(4) !== 0) return failed(ERRNO.EOPNOTSUPP);
   const r = k.ioasAlloc();
   if (r.ok) s.setU32(8, r.value.ioasId);
@@ -154,7 +155,7 @@ const MAP_FLAGS_KNOWN = 0x7;
 /** Where the kernel looks for anonymous user memory: nothing is registered there, so pinning it fails (EFAULT). */
 const UNSHARED_USER_VA = 2 ** 52;
 
-function* ioasMap(k: Iommufd, s: StructView): Syscall {
+function ioasMap(k: Iommufd, s: StructView): SyscallReturn {
   const flags = s.u32(4);
   if ((flags & ~MAP_FLAGS_KNOWN) !== 0 || s.u32(12) !== 0) return failed(ERRNO.EOPNOTSUPP);
   // A user VA of the caller's anonymous memory: the host cannot see or pin it; only
@@ -172,7 +173,7 @@ function* ioasMap(k: Iommufd, s: StructView): Syscall {
   return ret(r);
 }
 
-function* ioasUnmap(k: Iommufd, s: StructView): Syscall {
+function ioasUnmap(k: Iommufd, s: StructView): SyscallReturn {
   const iova = s.u64(8);
   const length = s.u64(16);
   if (length > BigInt(Number.MAX_SAFE_INTEGER) || iova > BigInt(Number.MAX_SAFE_INTEGER))
@@ -182,7 +183,7 @@ function* ioasUnmap(k: Iommufd, s: StructView): Syscall {
   return ret(r);
 }
 
-function* ioasMapFile(k: Iommufd, s: StructView, files: FileLookup): Syscall {
+function ioasMapFile(k: Iommufd, s: StructView, files: FileLookup): SyscallReturn {
   const fd = s.s32(12);
   const f = files.memfd(fd);
   const start = s.u64(16);
@@ -203,7 +204,7 @@ function* ioasMapFile(k: Iommufd, s: StructView, files: FileLookup): Syscall {
   return ret(r);
 }
 
-function* changeProcess(k: Iommufd, s: StructView): Syscall {
+function changeProcess(k: Iommufd, s: StructView): SyscallReturn {
   if (s.u32(4) !== 0) return failed(ERRNO.EOPNOTSUPP);
   return ret(k.ioasChangeProcess());
 }
@@ -310,7 +311,7 @@ function* viommuAlloc(k: Iommufd, s: StructView): Syscall {
   return OK_RETURN;
 }
 
-function* vdeviceAlloc(k: Iommufd, s: StructView): Syscall {
+function vdeviceAlloc(k: Iommufd, s: StructView): SyscallReturn {
   const r = k.vdeviceAlloc({
     size: s.u32(0),
     viommuId: s.u32(4),
@@ -346,7 +347,7 @@ function* veventqAlloc(k: Iommufd, s: StructView): Syscall {
   return OK_RETURN;
 }
 
-function* hwQueueAlloc(k: Iommufd, s: StructView): Syscall {
+function hwQueueAlloc(k: Iommufd, s: StructView): SyscallReturn {
   const r = k.hwQueueAlloc({
     size: s.u32(0),
     flags: s.u32(4),
