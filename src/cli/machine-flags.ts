@@ -1,12 +1,13 @@
 // Machine options shared by `cmdqv run` and `cmdqv qtest`.
 
 import { type MachineConfig, machineConfig } from "../machine/config.js";
+import { PAGE_SIZES } from "../mem/types.js";
 import {
   parseChoice,
   parseIntFlag,
   parseProfile,
   parseRamPage,
-  parseSize,
+  parseSizeFlag,
   UsageError,
 } from "./options.js";
 
@@ -27,7 +28,7 @@ export function machineFromFlags(
   const over: { -readonly [K in keyof MachineConfig]?: MachineConfig[K] } = { ...base };
   if (f.profile !== undefined) over.profile = parseProfile(f.profile);
   if (f.ramPage !== undefined) over.ramPage = parseRamPage(f.ramPage);
-  if (f.ramSize !== undefined) over.ramSize = parseSize("--ram-size", f.ramSize, 2 ** 46);
+  if (f.ramSize !== undefined) over.ramSize = parseSizeFlag("--ram-size", f.ramSize, 2 ** 46);
   if (f.vcmdqs !== undefined) {
     const n = parseIntFlag("--vcmdqs", f.vcmdqs, 1, 128);
     if ((n & (n - 1)) !== 0)
@@ -39,7 +40,7 @@ export function machineFromFlags(
   if (f.cmdqv !== undefined)
     over.cmdqv = parseChoice("--cmdqv", f.cmdqv, ["off", "auto", "on"] as const);
   const cfg = machineConfig(over);
-  const page = { "4K": 0x1000, "64K": 0x1_0000, "2M": 0x20_0000, "1G": 0x4000_0000 }[cfg.ramPage];
+  const page = PAGE_SIZES[cfg.ramPage];
   if (cfg.ramSize % page !== 0)
     throw new UsageError(
       `--ram-size: ${cfg.ramSize} bytes is not a multiple of the ${cfg.ramPage} RAM page`,

@@ -1,22 +1,20 @@
 // Parsing of command-line values, with errors that name the flag and the offending value.
 // A bad value is a user mistake: it gets one clear line and exit status 2, never a stack.
 
-import { PAGE_SIZES, type PageSizeName } from "../mem/types.js";
+import { PAGE_SIZES, type PageSizeName, pageSizeName } from "../mem/types.js";
+import { parseSizeIn, parseUintIn } from "../util/parse.js";
 import { isProfileName, PROFILE_NAMES, type ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 
 export class UsageError extends Error {}
 
+/** An integer flag, spelt as in a scenario file (util/parse.ts): `64`, `0x40`, `1_000`. */
 export function parseIntFlag(flag: string, v: string, min: number, max: number): number {
-  const n = /^0x[0-9a-f]+$/i.test(v)
-    ? Number.parseInt(v, 16)
-    : /^\d+$/.test(v)
-      ? Number(v)
-      : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
+  const n = parseUintIn(v, min, max);
+  if (!n.ok)
     throw new UsageError(
       `${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
     );
-  return n;
+  return n.value;
 }
 
 export function parseProfile(v: string): ProfileName {
@@ -27,24 +25,21 @@ export function parseProfile(v: string): ProfileName {
   return v;
 }
 
+/** A RAM page size, spelt as any size (`2M`, `2MiB`, `0x200000`) as in a scenario file. */
 export function parseRamPage(v: string): PageSizeName {
-  const k = v.toUpperCase();
-  if (!(k in PAGE_SIZES))
+  const name = pageSizeName(v);
+  if (!name.ok)
     throw new UsageError(
       `--ram-page: expected one of ${Object.keys(PAGE_SIZES).join(", ")}, got ${JSON.stringify(v)}`,
     );
-  return k as PageSizeName;
+  return name.value;
 }
 
-const SIZE_UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** "1G", "512M", "0x40000000", "1073741824". */
-export function parseSize(flag: string, v: string, max: number): number {
-  const m = /^(\d+)([KMGT])i?B?$/i.exec(v);
-  const n = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : parseIntFlag(flag, v, 1, max);
-  if (!Number.isSafeInteger(n) || n < 1 || n > max)
-    throw new UsageError(`${flag}: size out of range, got ${JSON.stringify(v)}`);
-  return n;
+/** A size flag, spelt as in a scenario file (util/parse.ts): "1G", "512M", "0x40000000". */
+export function parseSizeFlag(flag: string, v: string, max: number): number {
+  const n = parseSizeIn(v, 1, max);
+  if (!n.ok) throw new UsageError(`${flag}: ${n.error}, got ${JSON.stringify(v)}`);
+  return n.value;
 }
 
 export function parseChoice<T extends string>(flag: string, v: string, allowed: readonly T[]): T {

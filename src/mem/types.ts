@@ -3,6 +3,9 @@
 // the 1/2/4-byte path. Addresses are JS numbers (exact up to 2^53; physical addresses
 // here are ≤ 52 bits). 8-byte values are bigint and live on a separate, colder path.
 
+import { parseSize } from "../util/parse.js";
+import { err, ok, type Result } from "../util/result.js";
+
 export type AccessSize = 1 | 2 | 4 | 8;
 export type SmallSize = 1 | 2 | 4;
 
@@ -48,6 +51,14 @@ export const PAGE_SIZES = {
   "1G": 0x4000_0000,
 } as const;
 export type PageSizeName = keyof typeof PAGE_SIZES;
+export const PAGE_SIZE_NAMES = Object.keys(PAGE_SIZES) as PageSizeName[];
+
+/** The name of a page size written as any size (`2M`, `2MiB`, `0x200000`), if it is one. */
+export function pageSizeName(v: unknown): Result<PageSizeName, string> {
+  const s = parseSize(v);
+  const name = s.ok ? PAGE_SIZE_NAMES.find((p) => PAGE_SIZES[p] === s.value) : undefined;
+  return name ? ok(name) : err(`expected one of ${PAGE_SIZE_NAMES.join(", ")}`);
+}
 
 /**
  * Physical memory as a bus master sees it (the CMDQV hardware fetching commands, the

@@ -3,7 +3,8 @@
 // addresses as {region, offset} or absolute, defaults filled from DEFAULT_MACHINE).
 //
 // Every scalar field is parsed by our own small parsers (parseSize, parseDuration,
-// parseAddress…) rather than zod's built-ins, so a typo gets one precise sentence
+// parseAddress…; integers and sizes by util/parse.ts, which the CLI's flags share) rather
+// than zod's built-ins, so a typo gets one precise sentence
 // ("not a size") instead of a union of generic complaints, and so the same rules serve
 // the JSON Schema (docs/scenario.schema.json) and the error messages. Objects are strict:
 // an unknown key is an error, because a misspelt key silently ignored is a scenario that
@@ -16,9 +17,17 @@ import type { Timing } from "../guest/execute.js";
 import { WORKLOAD_KINDS, type WorkloadKind } from "../guest/workload.js";
 import { FAULT_SITES, type FaultPlan, type FaultSite } from "../host/faults.js";
 import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
-import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
-import { PAGE_SIZES, type PageSizeName } from "../mem/types.js";
+import { PAGE_SIZE_NAMES, PAGE_SIZES, type PageSizeName, pageSizeName } from "../mem/types.js";
 import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
+import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
+import {
+  isDecimalText,
+  parseSize,
+  parseSizeIn,
+  parseUint,
+  parseUintIn,
+  uintText,
+} from "../util/parse.js";
 import { err, ok, type Result } from "../util/result.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 
@@ -199,72 +208,6 @@ function hex(n: number | bigint): string {
   return `0x${n.toString(16)}`;
 }
 
-const HEX_RE = /^0x[0-9a-f](?:_?[0-9a-f])*$/i;
-const OCT_RE = /^0o[0-7](?:_?[0-7])*$/i;
-const BIN_RE = /^0b[01](?:_?[01])*$/i;
-const DEC_RE = /^[0-9](?:_?[0-9])*$/;
-
-/**
- * An unsigned integer written as text: decimal, 0x hex, 0o octal or 0b binary, with
- * optional `_` between digits (YAML 1.2 reads `0x4000_0000` as text, and the project
- * writes its addresses that way).
- */
-function uintText(s: string): bigint | undefined {
-  if (HEX_RE.test(s) || OCT_RE.test(s) || BIN_RE.test(s) || DEC_RE.test(s))
-    return BigInt(s.replaceAll("_", ""));
-  return undefined;
-}
-
-/** An unsigned integer from a YAML number or text, exactly (bigint, so 64-bit values fit). */
-export function parseUint(v: unknown): Result<bigint, string> {
-  if (typeof v === "number") {
-    if (!Number.isSafeInteger(v)) return err("not a whole number");
-    if (v < 0) return err("must not be negative");
-    return ok(BigInt(v));
-  }
-  if (typeof v === "bigint") return v < 0n ? err("must not be negative") : ok(v);
-  if (typeof v === "string") {
-    const t = v.trim();
-    if (/^-/.test(t)) return err("must not be negative");
-    const n = uintText(t);
-    if (n !== undefined) return ok(n);
-  }
-  return err("not a number");
-}
-
-const SIZE_UNITS: Readonly<Record<string, bigint>> = {
-  k: 1n << 10n,
-  m: 1n << 20n,
-  g: 1n << 30n,
-  t: 1n << 40n,
-};
-const SIZE_RE = /^(0x[0-9a-f_]+|[0-9][0-9_]*)([kmgt](?:iB|B)?)?$/i;
-
-/**
- * A size in bytes: a number, or text with a binary unit: `4096`, `0x1000`, `64K`, `2M`,
- * `1G`, `1T` (also `64KiB`, `64KB`; units are powers of 1024).
- */
-export function parseSize(v: unknown): Result<number, string> {
-  const bad = "not a size: a number of bytes, or one with K, M, G or T such as 64K, 2M, 1G";
-  let n: bigint | undefined;
-  if (typeof v === "string") {
-    const m = SIZE_RE.exec(v.trim());
-    // The unit's B must be upper case: "1Gb" reads as gigabits, a likely slip.
-    if (m && !/b$/.test(m[2] ?? "")) {
-      const digits = uintText(m[1]!);
-      const unit = m[2] === undefined ? 1n : SIZE_UNITS[m[2][0]!.toLowerCase()]!;
-      if (digits !== undefined) n = digits * unit;
-    }
-    if (n === undefined) return err(bad);
-  } else {
-    const u = parseUint(v);
-    if (!u.ok) return err(u.error === "not a number" ? bad : u.error);
-    n = u.value;
-  }
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) return err("too large");
-  return ok(Number(n));
-}
-
 const NS_PER: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
@@ -281,7 +224,7 @@ const DURATION_RE = /^([0-9][0-9_]*)(?:\.([0-9]+))?(ns|us|µs|ms|s)$/;
 export function parseDuration(v: unknown): Result<number, string> {
   const bad = "not a duration: 100ns, 2us, 1ms, 1s or a number of ns";
   let ns: bigint;
-  if (typeof v === "string" && !DEC_RE.test(v.trim())) {
+  if (typeof v === "string" && !isDecimalText(v.trim())) {
     const m = DURATION_RE.exec(v.trim());
     if (!m) return err(bad);
     const unit = NS_PER[m[3]!]!;
@@ -403,21 +346,11 @@ function scalar<T>(
 
 /** An unsigned integer in [min, max]. */
 function uint(min: number, max: number, description: string, extra?: JsonMeta) {
-  return scalar(
-    "a number",
-    (v) => {
-      const u = parseUint(v);
-      if (!u.ok) return u;
-      if (u.value < BigInt(min) || u.value > BigInt(max))
-        return err(`must be from ${min} to ${max}`);
-      return ok(Number(u.value));
-    },
-    {
-      number: { type: "integer", minimum: min, maximum: max },
-      string: { pattern: UINT_PATTERN },
-      meta: { description, ...extra },
-    },
-  );
+  return scalar("a number", (v) => parseUintIn(v, min, max), {
+    number: { type: "integer", minimum: min, maximum: max },
+    string: { pattern: UINT_PATTERN },
+    meta: { description, ...extra },
+  });
 }
 
 /** A 64-bit register value (exact, as bigint). */
@@ -438,21 +371,11 @@ function u64(description: string) {
 }
 
 function size(description: string, min: number, max: number) {
-  return scalar(
-    "a size",
-    (v) => {
-      const s = parseSize(v);
-      if (!s.ok) return s;
-      if (s.value < min || s.value > max)
-        return err(`must be from ${hex(min)} to ${hex(max)} bytes`);
-      return s;
-    },
-    {
-      number: { type: "integer", minimum: min, maximum: max },
-      string: { pattern: SIZE_PATTERN },
-      meta: { description },
-    },
-  );
+  return scalar("a size", (v) => parseSizeIn(v, min, max), {
+    number: { type: "integer", minimum: min, maximum: max },
+    string: { pattern: SIZE_PATTERN },
+    meta: { description },
+  });
 }
 
 function duration(description: string, max: number) {
@@ -536,17 +459,14 @@ function lines(description: string) {
 
 // ---- the machine --------------------------------------------------------------------------
 
-const PAGE_NAMES = Object.keys(PAGE_SIZES) as PageSizeName[];
-
 const ramPage = scalar(
   "a page size",
   (v): Result<PageSizeName, string> => {
-    const s = parseSize(v);
-    const name = s.ok ? PAGE_NAMES.find((p) => PAGE_SIZES[p] === s.value) : undefined;
-    return name ? ok(name) : err(`expected one of ${orList(PAGE_NAMES)}`);
+    const name = pageSizeName(v);
+    return name.ok ? name : err(`expected one of ${orList(PAGE_SIZE_NAMES)}`);
   },
   {
-    number: { anyOf: oneOfConsts(PAGE_NAMES.map((p) => PAGE_SIZES[p])) },
+    number: { anyOf: oneOfConsts(PAGE_SIZE_NAMES.map((p) => PAGE_SIZES[p])) },
     string: { pattern: "^(4[Kk]|64[Kk]|2[Mm]|1[Gg])$" },
     meta: {
       description:
