@@ -22,8 +22,6 @@ import {
 import type { z } from "zod";
 import { err, ok, type Result } from "../util/result.js";
 import {
-  closest,
-  MISSING,
   objectKeys,
   type Scenario,
   type SourcePos,
@@ -31,6 +29,7 @@ import {
   scenarioIssueMessage,
   scenarioSchema,
 } from "./schema.js";
+import { closest, MISSING } from "./schema-scalars.js";
 
 export interface ScenarioError {
   readonly file: string;

@@ -13,13 +13,8 @@ import {
   summarize,
 } from "../report/summary.js";
 import { World } from "../sim/world.js";
-import {
-  formatAddress,
-  resolveAddress,
-  type Scenario,
-  type SourcePos,
-  type Step,
-} from "./schema.js";
+import type { Scenario, SourcePos, Step } from "./schema.js";
+import { formatAddress, resolveAddress } from "./schema-scalars.js";
 
 export interface ScenarioFailure {
   /** Where the failed step is written; line 0 when it has no source position. */

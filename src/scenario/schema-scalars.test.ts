@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_MACHINE } from "../machine/config.js";
-import { closest, formatAddress, parseAddress, parseDuration, resolveAddress } from "./schema.js";
+import {
+  closest,
+  formatAddress,
+  parseAddress,
+  parseDuration,
+  resolveAddress,
+} from "./schema-scalars.js";
 
 describe("parseDuration", () => {
   it("reads ns, us, µs, ms and s, and bare numbers as ns", () => {
