@@ -3,9 +3,9 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { VirtualClock } from "../util/clock.js";
 import { createHost } from "./host.js";
 import { HWPT_ALLOC_NEST_PARENT } from "./kernel/uapi.js";
-import { VirtualClock } from "../util/clock.js";
 
 describe("createHost", () => {
   it("probes the driver at creation: VINTF0 is the kernel's and the clock moved through the handshakes", () => {

@@ -7,7 +7,7 @@ import { FrameAllocator } from "../mem/frame-allocator.js";
 import { type Fragmentation, GuestRam } from "../mem/guest-ram.js";
 import { HostMemory } from "../mem/host-memory.js";
 import type { Tracer } from "../trace/trace.js";
-import { VirtualClock } from "../util/clock.js";
+import type { VirtualClock } from "../util/clock.js";
 import { type FaultPlan, Faults, type FaultsState } from "./faults.js";
 import { CmdqvHardware, type CmdqvHwState } from "./hw/cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG, type HwConfig } from "./hw/types.js";

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { VINTF } from "../../regs/cmdqv.js";
+import { VirtualClock } from "../../util/clock.js";
 import { createHost } from "../host.js";
 import { expectErrno, PAGE, PSID, RAM_BASE, rig, tegraData, unwrap } from "./testkit.js";
 import {
@@ -14,7 +15,6 @@ import {
   VIOMMU_TYPE,
   type ViommuAllocArgs,
 } from "./uapi.js";
-import { VirtualClock } from "../../util/clock.js";
 
 const T2 = VIOMMU_TYPE.TEGRA241_CMDQV;
 

@@ -5,12 +5,12 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { VirtualClock } from "../../util/clock.js";
 import type { FaultSite } from "../faults.js";
 import { createHost } from "../host.js";
 import { errnoName } from "./errno.js";
 import { PAGE, PSID, RAM_BASE, type Rig, rig, tegraData, unwrap } from "./testkit.js";
 import { HW_QUEUE_TYPE, HWPT_ALLOC_NEST_PARENT, MAP, PROT, VIOMMU_TYPE } from "./uapi.js";
-import { VirtualClock } from "../../util/clock.js";
 
 /** Everything an aborted ioctl must leave as it was. */
 function footprint(r: Rig) {

@@ -638,6 +638,19 @@ export class Iommufd {
     return out;
   }
 
+  /**
+   * The user address an IOVA of a HW queue's vIOMMU resolves to through its IOAS mappings
+   * (the memfd offset behind a ring, for a host that shares RAM with a real VMM), or −1.
+   */
+  userAddressOf(iova: number): number {
+    for (const o of this.ctx.objs.objects()) {
+      if (o.kind !== "ioas") continue;
+      for (const a of o.areas)
+        if (iova >= a.iova && iova < a.iova + a.length) return a.gpa + (iova - a.iova);
+    }
+    return -1;
+  }
+
   ioctlLog(): readonly IoctlLogEntry[] {
     return this.log.entries();
   }

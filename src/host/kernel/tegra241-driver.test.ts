@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { APERTURE, CFG, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
+import { VirtualClock } from "../../util/clock.js";
 import { createHost } from "../host.js";
 import { expectErrno, rig, unwrap } from "./testkit.js";
 import {
@@ -13,7 +14,6 @@ import {
   type HwInfoArmSmmuv3,
   type HwInfoTegra241,
 } from "./uapi.js";
-import { VirtualClock } from "../../util/clock.js";
 
 const VINTF0 = CFG.VINTF_0;
 const LV0_PAGE0 = APERTURE.VINTF_PAGE0;
@@ -82,7 +82,11 @@ describe("Tegra241 driver probe and hw_reset", () => {
       0,
       0x475,
     ];
-    const host = createHost({ clock: new VirtualClock(), hw: { numVcmdqLog2: 3, numVintfLog2: 1 }, smmu: { idr } });
+    const host = createHost({
+      clock: new VirtualClock(),
+      hw: { numVcmdqLog2: 3, numVintfLog2: 1 },
+      smmu: { idr },
+    });
     assert.equal(host.driver.numLvcmdqsPerVintf, 4);
     assert.equal(host.hostDmesg()[0], "allocated 1024 entries for vcmdq0");
     assert.equal(host.hostDmesg().length, 4);

@@ -4,12 +4,12 @@
 
 import assert from "node:assert/strict";
 import type { GuestRam } from "../../mem/guest-ram.js";
+import { VirtualClock } from "../../util/clock.js";
 import type { Result } from "../../util/result.js";
 import { createHost, type Host, type HostConfig } from "../host.js";
 import { errnoName } from "./errno.js";
 import type { Iommufd } from "./iommufd.js";
 import { HWPT_ALLOC_NEST_PARENT, TEGRA241_VIOMMU_DATA_LEN, VIOMMU_TYPE } from "./uapi.js";
-import { VirtualClock } from "../../util/clock.js";
 
 export const PAGE = 4096;
 export const RAM_BASE = 0x4000_0000;
