@@ -1,0 +1,108 @@
+// Real QEMU on the simulated Grace host, assembled in one place: the host (kernel, CMDQV
+// hardware, host memory) on its own clock, the plumbing server that QEMU's preload
+// connects to, the GraceHost that gives QEMU's calls their meaning, the hardware's time
+// (a ticker the caller supplies, since wall-clock timers live in the CLI), and QEMU
+// itself. dispose() ends QEMU, the server and the ticker, and removes every file.
+
+import type { FaultPlan } from "../host/faults.js";
+import { createHost, type Host } from "../host/host.js";
+import type { HwConfig } from "../host/hw/types.js";
+import type { VirtualClock } from "../util/clock.js";
+import type { QemuResolution } from "./fetch.js";
+import { GraceHost } from "./grace-host.js";
+import { type PlumbingServer, startPlumbingServer } from "./plumbing-server.js";
+import { launchQemu, type QemuExitError, type RunningQemu } from "./qemu-launch.js";
+
+/** Runs `fn` every `ms` of wall time until the returned function is called. */
+export type Ticker = (ms: number, fn: () => void) => () => void;
+
+export interface RealQemuOptions {
+  readonly qemu: QemuResolution;
+  readonly preload: string;
+  readonly clock: VirtualClock;
+  readonly ticker: Ticker;
+  /** Guest RAM in bytes. */
+  readonly ramSize: number;
+  /** Host page size backing QEMU's RAM file in the model. */
+  readonly ramPage: number;
+  readonly physSid: number;
+  readonly seed: number;
+  readonly faultPlan: FaultPlan;
+  readonly hostHw?: Partial<HwConfig>;
+  readonly qtest: "stdio" | { readonly unix: string };
+  readonly trace?: readonly string[];
+  readonly extraArgs?: readonly string[];
+  /** The hardware's step: wall ms between ticks, virtual ns per tick. */
+  readonly tickMs?: number;
+  readonly tickNs?: number;
+  readonly log: (line: string) => void;
+}
+
+export interface RealQemu {
+  readonly host: Host;
+  readonly qemu: RunningQemu;
+  readonly server: PlumbingServer;
+  /** The handler of the connected QEMU (null until its preload said HELLO). */
+  grace(): GraceHost | null;
+  /** Settles with how QEMU ended. */
+  readonly exited: Promise<QemuExitError>;
+  dispose(): Promise<void>;
+}
+
+export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
+  const host = createHost({
+    clock: o.clock,
+    faultPlan: o.faultPlan,
+    ...(o.hostHw !== undefined ? { hw: o.hostHw } : {}),
+  });
+  let grace: GraceHost | null = null;
+  const server = await startPlumbingServer({
+    log: o.log,
+    onHello: (hello, session) => {
+      // One QEMU per host: a second connection would share one kernel's objects.
+      if (grace !== null) return { errno: 16 };
+      if (!hello.guardPatched && o.qemu.kind === "fetched")
+        session.log("the preload did not patch the KVM guard; QEMU will refuse accel=on");
+      grace = new GraceHost(
+        { host, physSid: o.physSid, ramPage: o.ramPage, seed: o.seed },
+        session,
+      );
+      return grace;
+    },
+  });
+  const stopTicks = o.ticker(o.tickMs ?? 1, () => {
+    grace?.tick(o.tickNs ?? 1_000_000);
+  });
+  let qemu: RunningQemu;
+  try {
+    qemu = launchQemu({
+      qemu: o.qemu,
+      preload: o.preload,
+      socketPath: server.socketPath,
+      ramSize: `${Math.ceil(o.ramSize / 0x10_0000)}M`,
+      qtest: o.qtest,
+      ...(o.trace ? { trace: o.trace } : {}),
+      ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+    });
+  } catch (e) {
+    stopTicks();
+    await server.close();
+    throw e;
+  }
+  let disposed: Promise<void> | null = null;
+  return {
+    host,
+    qemu,
+    server,
+    grace: () => grace,
+    exited: qemu.exited,
+    dispose() {
+      disposed ??= (async () => {
+        await qemu.dispose();
+        stopTicks();
+        await server.close();
+      })();
+      return disposed;
+    },
+  };
+}
