@@ -8,16 +8,20 @@
 // Facts: spec linux §1 (registers), §2 (behaviour), §5 (commands); qemu §2.2–§2.4
 // (fields, reset values). Inferences are marked [inf] here and listed in docs/hardware.md.
 //
+// The Config page's registers and the CMDQ_ALLOC slot map are config-page.ts; this file
+// routes aperture offsets and owns what changes with time.
+//
 // Hot paths (page0 accesses, the consumer loop) allocate nothing: registers live in
 // typed arrays indexed by global VCMDQ number, the owner view and the command words are
 // reused, and bigint appears only on the 64-bit access path.
 
 import { hi32, join64, lo32 } from "../../bits/u64.js";
 import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
-import { APERTURE, BITS, CFG, V_CONFIG_RESET, VCMDQ0, VCMDQ1, VINTF } from "../../regs/cmdqv.js";
+import { APERTURE, BITS, V_CONFIG_RESET, VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
 import { QUEUE_LOG2SIZE_MAX, qIsEmpty } from "../../smmu/queue.js";
 import type { Clock, TimeListener } from "../../util/clock.js";
+import { ConfigPage, SID_STRIDE } from "./config-page.js";
 import { CMD_CLASS, filterCommand, OP_CLASS, type OwnerView } from "./consumer.js";
 import { EffectsLog, type EffectsLogState } from "./effects-log.js";
 import { ErrorMaps, type ErrorMapsState } from "./errors.js";
@@ -28,13 +32,10 @@ import type { CmdqvDevice, HwConfig, HwGeometry, HwStats, HwUnknowns, IrqSink } 
 import { VcmdqRegs, type VcmdqRegsState } from "./vcmdq-state.js";
 
 const INF = Number.POSITIVE_INFINITY;
-const SID_STRIDE = VINTF.MAX_SIDS;
 const SLOT_SHIFT = 7; // APERTURE.VCMDQ_STRIDE = 0x80
 const SLOT_MASK = APERTURE.VCMDQ_STRIDE - 1;
-const VINTF_PAIR_SHIFT = 17; // APERTURE.VINTF_STRIDE = 0x20000
 const VINTF_PAIR_MASK = APERTURE.VINTF_STRIDE - 1;
 const PAGE_MASK = APERTURE.PAGE_SIZE - 1;
-const VINTF_BLOCK_MASK = CFG.VINTF_BLOCK_STRIDE - 1;
 const CONS_WRITABLE = (BITS.INDEX_MASK | BITS.CONS_ERR_MASK) >>> 0;
 const GERROR_BITS =
   BITS.GERROR_CMDQ_ERR | BITS.GERROR_CONS_DRAM_WR_ABT_ERR | BITS.GERROR_CMDQ_INIT_ERR;
@@ -104,26 +105,10 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   private readonly nq: number;
   private readonly nv: number;
 
-  // Config page registers. spec: linux §1.2, §1.3.
-  private config = 0;
-  private readonly viIntMask = new Uint32Array(2);
-  private readonly alloc: Uint32Array;
-  private readonly vintfConfig: Uint32Array;
-  private readonly glbFiltCfg: Uint32Array;
-  private readonly glbFiltData: Uint32Array;
-  private readonly sidMatch: Uint32Array;
-  private readonly sidReplace: Uint32Array;
+  /** Config page registers and the CMDQ_ALLOC map. spec: linux §1.2, §1.3. */
+  private readonly cp: ConfigPage;
   private readonly maps: ErrorMaps;
   private readonly q: VcmdqRegs;
-
-  // CMDQ_ALLOC decoded (derived from `alloc`, rebuilt on load).
-  /** VINTF each VCMDQ is allocated to, -1 when ALLOC = 0. */
-  private readonly qVintf: Int16Array;
-  private readonly qLv: Int16Array;
-  /** Global VCMDQ behind VINTF v's LVCMDQ slot l, at [v·128 + l]; -1 for none. */
-  private readonly lvMap: Int16Array;
-  /** VINTF STATUS.VI_NUM_LVCMDQ. */
-  private readonly vintfNumLv: Uint16Array;
 
   // The three enable handshakes.
   private readonly enCmdqv = new EnableSet(1);
@@ -164,18 +149,8 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.nq = nq;
     this.nv = nv;
     this.effects = new EffectsLog(cfg.effectsCapacity);
-    this.alloc = new Uint32Array(nq);
-    this.vintfConfig = new Uint32Array(nv);
-    this.glbFiltCfg = new Uint32Array(nv);
-    this.glbFiltData = new Uint32Array(nv);
-    this.sidMatch = new Uint32Array(nv * SID_STRIDE);
-    this.sidReplace = new Uint32Array(nv * SID_STRIDE);
     this.maps = new ErrorMaps(nv);
     this.q = new VcmdqRegs(nq);
-    this.qVintf = new Int16Array(nq);
-    this.qLv = new Int16Array(nq);
-    this.lvMap = new Int16Array(nv * LVCMDQ_SLOTS);
-    this.vintfNumLv = new Uint16Array(nv);
     this.enVintf = new EnableSet(nv);
     this.enQueue = new EnableSet(nq);
     this.nextAt = new Float64Array(nq);
@@ -183,11 +158,19 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.armed = new Int16Array(nq);
     this.armedPos = new Int16Array(nq);
     this.counters = new HwCounters(nq);
+    this.cp = new ConfigPage(this.geometry, this.counters, this.maps, {
+      cmdqvStatus: () => this.enCmdqv.ok[0]!,
+      vintfEnableOk: (v) => this.enVintf.ok[v]!,
+      queueErrorActive: (q) => this.q.errorActive(q),
+      configWritten: () => this.reevalCmdqv(this.t),
+      vintfConfigWritten: (v) => this.reevalVintf(v, this.t),
+      allocChanged: (q) => this.reevalQueue(q, this.t),
+    });
     this.owner = {
       guest: false,
       vmid: 0,
-      sidMatch: this.sidMatch,
-      sidReplace: this.sidReplace,
+      sidMatch: this.cp.sidMatch,
+      sidReplace: this.cp.sidReplace,
       sidBase: 0,
       numSids: this.geometry.numSids,
     };
@@ -199,18 +182,10 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
    * cfg.configReset (default V_CONFIG_RESET, CMDQV_EN = 1) with STATUS = its bit 0, every
    * other register 0. The effects log and the counters are diagnostics and survive. */
   reset(): void {
-    this.config = this.configReset;
-    this.viIntMask.fill(0);
-    this.alloc.fill(0);
-    this.vintfConfig.fill(0);
-    this.glbFiltCfg.fill(0);
-    this.glbFiltData.fill(0);
-    this.sidMatch.fill(0);
-    this.sidReplace.fill(0);
+    this.cp.reset(this.configReset);
     this.maps.reset();
     this.q.reset();
-    this.rebuildMapping();
-    this.enCmdqv.reset(this.config & BITS.CMDQV_EN);
+    this.enCmdqv.reset(this.cp.config & BITS.CMDQV_EN);
     this.enVintf.reset(0);
     this.enQueue.reset(0);
     this.nextAt.fill(INF);
@@ -351,7 +326,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   }
 
   private reevalCmdqv(now: number): void {
-    this.enCmdqv.update(0, (this.config & BITS.CMDQV_EN) !== 0, true, now, this.handshakeNs);
+    this.enCmdqv.update(0, (this.cp.config & BITS.CMDQV_EN) !== 0, true, now, this.handshakeNs);
   }
 
   /** CMDQV STATUS changed: re-evaluate every dependent (gating [inf], linux §2.1). */
@@ -362,18 +337,18 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
 
   /** A VINTF's ENABLE_OK needs CMDQV enabled [inf]. */
   private reevalVintf(v: number, now: number): void {
-    const en = (this.vintfConfig[v]! & BITS.VINTF_ENABLE) !== 0;
+    const en = (this.cp.vintfConfig[v]! & BITS.VINTF_ENABLE) !== 0;
     const gate = this.enCmdqv.ok[0] === 1;
     if (this.enVintf.update(v, en, gate, now, this.handshakeNs)) this.vintfChanged(v, now);
   }
 
   private vintfChanged(v: number, now: number): void {
-    for (let q = 0; q < this.nq; q++) if (this.qVintf[q] === v) this.reevalQueue(q, now);
+    for (let q = 0; q < this.nq; q++) if (this.cp.qVintf[q] === v) this.reevalQueue(q, now);
   }
 
   /** A VCMDQ's EN_OK needs CMDQV enabled and, when mapped, its VINTF's ENABLE_OK [inf]. */
   private reevalQueue(q: number, now: number): void {
-    const v = this.qVintf[q]!;
+    const v = this.cp.qVintf[q]!;
     const gate = this.enCmdqv.ok[0] === 1 && (v < 0 || this.enVintf.ok[v] === 1);
     const en = (this.q.config[q]! & BITS.CMDQ_EN) !== 0;
     if (this.enQueue.update(q, en, gate, now, this.handshakeNs)) this.rearm(q, now);
@@ -429,10 +404,10 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     // The ring is at a host-physical address: BASE.ADDR [47:5] + 16·idx(CONS).
     // spec: linux §1.5, §2.7, §5.
     const base = (regs.baseHi[q]! & 0xffff) * TWO_32 + ((regs.baseLo[q]! & ~0x1f) >>> 0);
-    const v = this.qVintf[q]!;
+    const v = this.cp.qVintf[q]!;
     const own = this.owner;
     if (v >= 0) {
-      const c = this.vintfConfig[v]!;
+      const c = this.cp.vintfConfig[v]!;
       own.guest = (c & BITS.VINTF_HYP_OWN) === 0;
       own.vmid = (c >>> 1) & 0xffff;
       own.sidBase = v * SID_STRIDE;
@@ -502,12 +477,12 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     regs.gerror[q] = (regs.gerror[q]! ^ BITS.GERROR_CMDQ_ERR) >>> 0;
     this.disarm(q);
     this.counters.error(code);
-    const v = this.qVintf[q]!;
-    const l = v >= 0 ? this.qLv[q]! : -1;
+    const v = this.cp.qVintf[q]!;
+    const l = v >= 0 ? this.cp.qLv[q]! : -1;
     regs.errVintf[q] = v;
     regs.errLvcmdq[q] = l;
     this.maps.set(q, v, l);
-    if (v >= 0 && ((this.viIntMask[v >>> 5]! >>> (v & 31)) & 1) === 1) {
+    if (v >= 0 && ((this.cp.viIntMask[v >>> 5]! >>> (v & 31)) & 1) === 1) {
       this.counters.inc(STAT.IRQ_MASKED);
     } else {
       this.counters.inc(STAT.IRQ_EDGES);
@@ -585,7 +560,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       return 0;
     }
     if (off >= this.size) return this.badUnknown();
-    if (off < APERTURE.VCMDQ_PAGE0) return this.readConfig(off);
+    if (off < APERTURE.VCMDQ_PAGE0) return this.cp.read(off);
     if (off < APERTURE.VINTF_PAGE0) {
       const page1 = off >= APERTURE.VCMDQ_PAGE1;
       const rel = off & PAGE_MASK;
@@ -593,7 +568,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       if (q >= this.nq) return this.badUnknown();
       return page1 ? this.readPage1(q, rel & SLOT_MASK) : this.readPage0(q, rel & SLOT_MASK);
     }
-    const q = this.slotQueue(off);
+    const q = this.cp.slotQueue(off);
     if (q === -2) return this.badUnknown();
     if (q < 0) {
       // An LVCMDQ slot with no VCMDQ allocated: reads 0 (HwUnknowns.unmappedLvcmdqReadsZero,
@@ -618,7 +593,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     }
     const now = this.t;
     if (off < APERTURE.VCMDQ_PAGE0) {
-      this.writeConfig(off, value, now);
+      this.cp.write(off, value);
       return;
     }
     if (off < APERTURE.VINTF_PAGE0) {
@@ -630,7 +605,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       else this.writePage0(q, rel & SLOT_MASK, value, now);
       return;
     }
-    const q = this.slotQueue(off);
+    const q = this.cp.slotQueue(off);
     if (q === -2) {
       this.badUnknown();
       return;
@@ -644,229 +619,6 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     const inPair = (off - APERTURE.VINTF_PAGE0) & VINTF_PAIR_MASK;
     if (inPair >= APERTURE.PAGE_SIZE) this.writePage1(q, off & SLOT_MASK, value, now);
     else this.writePage0(q, off & SLOT_MASK, value, now);
-  }
-
-  /**
-   * The global VCMDQ behind a VINTF page offset (VINTF v's LVCMDQ l is VCMDQ q when
-   * CMDQ_ALLOC(q) = {ALLOC=1, VIRT_INTF_INDX=v, LVCMDQ=l}; linux §1.6). -1 for an
-   * unmapped slot, -2 for an offset past the last possible slot.
-   */
-  private slotQueue(off: number): number {
-    const rel = off - APERTURE.VINTF_PAGE0;
-    const v = rel >>> VINTF_PAIR_SHIFT;
-    const l = (rel & PAGE_MASK) >>> SLOT_SHIFT;
-    if (l >= LVCMDQ_SLOTS) return -2;
-    return this.lvMap[v * LVCMDQ_SLOTS + l]!;
-  }
-
-  // Config page. spec: linux §1.2, qemu §2.2.
-
-  private readConfig(off: number): number {
-    switch (off) {
-      case CFG.CONFIG:
-        return this.config;
-      case CFG.PARAM:
-        return this.geometry.param;
-      case CFG.STATUS:
-        return this.enCmdqv.ok[0]!;
-      case CFG.VI_ERR_MAP_0:
-        return this.maps.vi[0]!;
-      case CFG.VI_ERR_MAP_1:
-        return this.maps.vi[1]!;
-      case CFG.VI_INT_MASK_0:
-        return this.viIntMask[0]!;
-      case CFG.VI_INT_MASK_1:
-        return this.viIntMask[1]!;
-      case CFG.CMDQ_ERR_MAP_0:
-      case CFG.CMDQ_ERR_MAP_0 + 4:
-      case CFG.CMDQ_ERR_MAP_0 + 8:
-      case CFG.CMDQ_ERR_MAP_0 + 12:
-        return this.maps.cmdq[(off - CFG.CMDQ_ERR_MAP_0) >>> 2]!;
-    }
-    if (off >= CFG.CMDQ_ALLOC_0 && off < CFG.CMDQ_ALLOC_0 + 4 * this.nq)
-      return this.alloc[(off - CFG.CMDQ_ALLOC_0) >>> 2]!;
-    if (off >= CFG.VINTF_0 && off < CFG.VINTF_0 + CFG.VINTF_BLOCK_STRIDE * this.nv)
-      return this.readVintf((off - CFG.VINTF_0) >>> 8, off & VINTF_BLOCK_MASK);
-    return this.badUnknown();
-  }
-
-  private writeConfig(off: number, value: number, now: number): void {
-    switch (off) {
-      case CFG.CONFIG:
-        // Stored whole (Linux read-modify-writes bit 0, linux §1.2); EN drives STATUS.
-        this.config = value;
-        this.reevalCmdqv(now);
-        return;
-      case CFG.VI_INT_MASK_0:
-        this.viIntMask[0] = value;
-        return;
-      case CFG.VI_INT_MASK_1:
-        this.viIntMask[1] = value;
-        return;
-      case CFG.PARAM:
-      case CFG.STATUS:
-      case CFG.VI_ERR_MAP_0:
-      case CFG.VI_ERR_MAP_1:
-      case CFG.CMDQ_ERR_MAP_0:
-      case CFG.CMDQ_ERR_MAP_0 + 4:
-      case CFG.CMDQ_ERR_MAP_0 + 8:
-      case CFG.CMDQ_ERR_MAP_0 + 12:
-        // Read-only; there is no write-1-to-clear register (qemu §2.1).
-        this.counters.inc(STAT.BAD_RO_WRITE);
-        return;
-    }
-    if (off >= CFG.CMDQ_ALLOC_0 && off < CFG.CMDQ_ALLOC_0 + 4 * this.nq) {
-      this.writeAlloc((off - CFG.CMDQ_ALLOC_0) >>> 2, value, now);
-      return;
-    }
-    if (off >= CFG.VINTF_0 && off < CFG.VINTF_0 + CFG.VINTF_BLOCK_STRIDE * this.nv) {
-      this.writeVintf((off - CFG.VINTF_0) >>> 8, off & VINTF_BLOCK_MASK, value, now);
-      return;
-    }
-    this.badUnknown();
-  }
-
-  // VINTF block. spec: linux §1.3, qemu §2.2.
-
-  private readVintf(v: number, r: number): number {
-    switch (r) {
-      case VINTF.CONFIG:
-        return this.vintfConfig[v]!;
-      case VINTF.STATUS:
-        return this.vintfStatus(v);
-      case VINTF.GLB_FILT_CFG:
-        return this.glbFiltCfg[v]!;
-      case VINTF.GLB_FILT_DATA:
-        return this.glbFiltData[v]!;
-    }
-    const ns = this.geometry.numSids;
-    if (r >= VINTF.SID_MATCH_0 && r < VINTF.SID_MATCH_0 + 4 * ns)
-      return this.sidMatch[v * SID_STRIDE + ((r - VINTF.SID_MATCH_0) >>> 2)]!;
-    if (r >= VINTF.SID_REPLACE_0 && r < VINTF.SID_REPLACE_0 + 4 * ns)
-      return this.sidReplace[v * SID_STRIDE + ((r - VINTF.SID_REPLACE_0) >>> 2)]!;
-    if (r >= VINTF.LVCMDQ_ERR_MAP_0 && r < VINTF.LVCMDQ_ERR_MAP_0 + 16)
-      return this.maps.lv[4 * v + ((r - VINTF.LVCMDQ_ERR_MAP_0) >>> 2)]!;
-    return this.badUnknown();
-  }
-
-  /**
-   * ENABLE_OK [0]; STATUS [3:1] = 1 ("VCMDQ error", qemu §2.2) while any LVCMDQ of the
-   * VINTF has an unacknowledged error [inf: QEMU leaves it 0]; VI_NUM_LVCMDQ [23:16] =
-   * LVCMDQs allocated to it [inf].
-   */
-  private vintfStatus(v: number): number {
-    let err = 0;
-    for (let q = 0; q < this.nq; q++) {
-      if (this.qVintf[q] === v && this.q.errorActive(q)) {
-        err = 1;
-        break;
-      }
-    }
-    return (this.enVintf.ok[v]! | (err << 1) | (this.vintfNumLv[v]! << 16)) >>> 0;
-  }
-
-  private writeVintf(v: number, r: number, value: number, now: number): void {
-    switch (r) {
-      case VINTF.CONFIG:
-        // Stored as written: HYP_OWN is the VMM's to mask (linux §2.3), not the hardware's.
-        this.vintfConfig[v] = value;
-        this.reevalVintf(v, now);
-        return;
-      case VINTF.STATUS:
-        this.counters.inc(STAT.BAD_RO_WRITE);
-        return;
-      case VINTF.GLB_FILT_CFG:
-        this.glbFiltCfg[v] = value;
-        return;
-      case VINTF.GLB_FILT_DATA:
-        this.glbFiltData[v] = value;
-        return;
-    }
-    const ns = this.geometry.numSids;
-    if (r >= VINTF.SID_MATCH_0 && r < VINTF.SID_MATCH_0 + 4 * ns) {
-      this.sidMatch[v * SID_STRIDE + ((r - VINTF.SID_MATCH_0) >>> 2)] = value;
-      return;
-    }
-    if (r >= VINTF.SID_REPLACE_0 && r < VINTF.SID_REPLACE_0 + 4 * ns) {
-      this.sidReplace[v * SID_STRIDE + ((r - VINTF.SID_REPLACE_0) >>> 2)] = value;
-      return;
-    }
-    if (r >= VINTF.LVCMDQ_ERR_MAP_0 && r < VINTF.LVCMDQ_ERR_MAP_0 + 16) {
-      this.counters.inc(STAT.BAD_RO_WRITE);
-      return;
-    }
-    this.badUnknown();
-  }
-
-  // CMDQ_ALLOC. spec: linux §1.2, §1.6, §2.5.
-
-  /** Decode CMDQ_ALLOC(q) into (VINTF, LVCMDQ), or -1 when not allocated. A
-   * VIRT_INTF_INDX beyond the VINTFs PARAM advertises maps nowhere [inf]. */
-  private decodeAlloc(value: number): number {
-    if ((value & BITS.ALLOC) === 0) return -1;
-    const v = (value >>> 15) & 0x3f;
-    return v < this.nv ? v : -1;
-  }
-
-  private writeAlloc(q: number, value: number, now: number): void {
-    this.alloc[q] = value;
-    const oldV = this.qVintf[q]!;
-    const oldL = this.qLv[q]!;
-    const newV = this.decodeAlloc(value);
-    const newL = newV >= 0 ? (value >>> 1) & 0x7f : -1;
-    if (oldV === newV && oldL === newL) return;
-    // "HW requires to map LVCMDQs in ascending order" and unmap in descending order
-    // (linux §2.5 [src]); what breaking it does is unknown, so it is only counted.
-    if (oldV >= 0) {
-      if (oldL + 1 < LVCMDQ_SLOTS && this.slotTaken(oldV, oldL + 1, q))
-        this.counters.inc(STAT.MAP_ORDER);
-      this.vintfNumLv[oldV] = this.vintfNumLv[oldV]! - 1;
-    }
-    this.qVintf[q] = newV;
-    this.qLv[q] = newL;
-    if (newV >= 0) {
-      if (newL > 0 && !this.slotTaken(newV, newL - 1, q)) this.counters.inc(STAT.MAP_ORDER);
-      this.vintfNumLv[newV] = this.vintfNumLv[newV]! + 1;
-      this.rebuildSlot(newV, newL);
-    }
-    if (oldV >= 0) this.rebuildSlot(oldV, oldL);
-    this.reevalQueue(q, now);
-  }
-
-  /** Some VCMDQ other than `except` is allocated to (v, l). */
-  private slotTaken(v: number, l: number, except: number): boolean {
-    for (let q = 0; q < this.nq; q++)
-      if (q !== except && this.qVintf[q] === v && this.qLv[q] === l) return true;
-    return false;
-  }
-
-  /** Slot (v, l) aliases the lowest-numbered VCMDQ allocated to it [inf: a double
-   * allocation is a software bug with undocumented effect]. */
-  private rebuildSlot(v: number, l: number): void {
-    let found = -1;
-    for (let q = 0; q < this.nq; q++) {
-      if (this.qVintf[q] === v && this.qLv[q] === l) {
-        found = q;
-        break;
-      }
-    }
-    this.lvMap[v * LVCMDQ_SLOTS + l] = found;
-  }
-
-  private rebuildMapping(): void {
-    this.lvMap.fill(-1);
-    this.vintfNumLv.fill(0);
-    for (let q = 0; q < this.nq; q++) {
-      const v = this.decodeAlloc(this.alloc[q]!);
-      this.qVintf[q] = v;
-      this.qLv[q] = v >= 0 ? (this.alloc[q]! >>> 1) & 0x7f : -1;
-    }
-    for (let q = this.nq - 1; q >= 0; q--) {
-      const v = this.qVintf[q]!;
-      if (v < 0) continue;
-      this.vintfNumLv[v] = this.vintfNumLv[v]! + 1;
-      this.lvMap[v * LVCMDQ_SLOTS + this.qLv[q]!] = q;
-    }
   }
 
   // VCMDQ page0. spec: linux §1.4, qemu §2.3.
@@ -998,7 +750,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       lvcmdq >= LVCMDQ_SLOTS
     )
       return -1;
-    return this.lvMap[vintf * LVCMDQ_SLOTS + lvcmdq]!;
+    return this.cp.lvcmdqQueue(vintf, lvcmdq);
   }
 
   /** Offset (from basePhys) of VINTF v's page0, the window the host mmaps (linux §3.8). */
@@ -1018,8 +770,8 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       gerrorn: r.gerrorn[q] ?? 0,
       base: join64(r.baseLo[q] ?? 0, r.baseHi[q] ?? 0),
       consIndxBase: join64(r.consIndxBaseLo[q] ?? 0, r.consIndxBaseHi[q] ?? 0),
-      vintf: this.qVintf[q] ?? -1,
-      lvcmdq: this.qLv[q] ?? -1,
+      vintf: this.cp.qVintf[q] ?? -1,
+      lvcmdq: this.cp.qLv[q] ?? -1,
       busy: (this.nextAt[q] ?? INF) !== INF,
     };
   }
@@ -1033,14 +785,14 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   state(): CmdqvHwState {
     return {
       t: this.t,
-      config: this.config,
-      viIntMask: Array.from(this.viIntMask),
-      alloc: Array.from(this.alloc),
-      vintfConfig: Array.from(this.vintfConfig),
-      glbFiltCfg: Array.from(this.glbFiltCfg),
-      glbFiltData: Array.from(this.glbFiltData),
-      sidMatch: Array.from(this.sidMatch),
-      sidReplace: Array.from(this.sidReplace),
+      config: this.cp.config,
+      viIntMask: Array.from(this.cp.viIntMask),
+      alloc: Array.from(this.cp.alloc),
+      vintfConfig: Array.from(this.cp.vintfConfig),
+      glbFiltCfg: Array.from(this.cp.glbFiltCfg),
+      glbFiltData: Array.from(this.cp.glbFiltData),
+      sidMatch: Array.from(this.cp.sidMatch),
+      sidReplace: Array.from(this.cp.sidReplace),
       maps: this.maps.state(),
       queues: this.q.state(),
       enable: {
