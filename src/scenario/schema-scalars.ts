@@ -209,6 +209,18 @@ export const MISSING = "missing (required)";
  */
 export type JsonMeta = Record<string, unknown>;
 
+/** A zod transform that runs `parse` and turns its error into the field's one issue. */
+function parsedBy<V, T>(parse: (v: V) => Result<T, string>) {
+  return (v: V, ctx: z.core.$RefinementCtx<V>): T => {
+    const r = parse(v);
+    if (!r.ok) {
+      ctx.addIssue({ code: "custom", message: r.error, input: v });
+      return z.NEVER;
+    }
+    return r.value;
+  };
+}
+
 /**
  * A scalar written as a YAML number or text, normalised by `parse`. The union only
  * decides "is it a scalar at all"; `parse` owns every other message.
@@ -222,14 +234,7 @@ export function scalar<T>(
     .union([z.number().meta(json.number ?? {}), z.string().meta(json.string ?? {})], {
       error: (iss) => (iss.input === undefined ? MISSING : `expected ${noun}`),
     })
-    .transform((v, ctx): T => {
-      const r = parse(v);
-      if (!r.ok) {
-        ctx.addIssue({ code: "custom", message: r.error, input: v });
-        return z.NEVER;
-      }
-      return r.value;
-    })
+    .transform(parsedBy(parse))
     .meta(json.meta ?? {});
 }
 
@@ -319,14 +324,7 @@ export function choice<const T extends string>(
         return r.ok ? undefined : r.error;
       },
     })
-    .transform((v, ctx): T => {
-      const r = parse(v);
-      if (!r.ok) {
-        ctx.addIssue({ code: "custom", message: r.error, input: v });
-        return z.NEVER;
-      }
-      return r.value;
-    })
+    .transform(parsedBy(parse))
     .meta({ description, anyOf: oneOfConsts(booleans ? [...values, true, false] : [...values]) });
 }
 
