@@ -13,7 +13,7 @@
 // - isolation: hardware executes a guest-owned VINTF's commands only with that VINTF's
 //   VMID and only for SIDs of its vDEVICEs; disallowed opcodes never reach the TLB model.
 
-import type { Machine } from "../machine/machine.js";
+import type { Host } from "../host/host.js";
 import { OPCODE } from "../smmu/commands.js";
 
 export const INVARIANT_NAMES = [
@@ -46,8 +46,29 @@ const HAS_VMID = new Set<number>([
   OPCODE.TLBI_NH_VAA,
 ]);
 
+/**
+ * What the invariants look at: the host, the VM's vIOMMU, and (when the VMM is our model)
+ * the VMM's own account of its VCMDQs. A real QEMU has no such account to read, so only
+ * the invariants judged from the host's side apply to it.
+ */
+export interface CheckedSystem {
+  readonly host: Host;
+  /** The VM's vIOMMU id (0 while there is none). */
+  readonly viommuId: number;
+  readonly cmdqv: VmmQueueAccount | null;
+}
+
+/** The VMM's account of its VCMDQs (the model's Tegra241 CMDQV device). */
+export interface VmmQueueAccount {
+  readonly numVcmdqs: number;
+  ready(i: number): boolean;
+  lastAttempt(i: number): string;
+  cachedQueue(i: number): { readonly gpa: number; readonly length: number };
+  leakedObjects(): readonly number[];
+}
+
 export class InvariantChecker {
-  private readonly m: Machine;
+  private readonly m: CheckedSystem;
   private readonly guest: GuestView | null;
   private logSeen = 0;
   private effectsSeen = 0;
@@ -57,7 +78,7 @@ export class InvariantChecker {
   /** One report per invariant and subject, so a persistent breach is not repeated each step. */
   private readonly reported = new Set<string>();
 
-  constructor(m: Machine, guest: GuestView | null = null) {
+  constructor(m: CheckedSystem, guest: GuestView | null = null) {
     this.m = m;
     this.guest = guest;
   }

@@ -5,6 +5,13 @@ import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { exploreCommand } from "./explore-cmd.js";
 import { UsageError } from "./options.js";
+import {
+  hostCommand,
+  qemuFetchCommand,
+  qemuRunCommand,
+  qtestQemuCommand,
+  RealQemuError,
+} from "./qemu-cmd.js";
 import { qtestCommand } from "./qtest-cmd.js";
 import { replayCommand } from "./replay-cmd.js";
 import { defaultRun, type RunFlags, scenarioRun } from "./run-cmd.js";
@@ -85,18 +92,81 @@ program
     process.exitCode = scenario ? scenarioRun(scenario, f) : defaultRun(f);
   });
 
-program
-  .command("qtest")
-  .description("serve QEMU's qtest protocol on stdio or a unix socket; the client plays the guest")
-  .option("--socket <path>", "listen on a unix socket instead of stdio")
-  .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
-  .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
-  .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
-  .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
-  .option("--seed <n>", "seed of the machine")
-  .action(async (f) => {
-    process.exitCode = await qtestCommand(f);
-  });
+const REAL_QEMU_OPTIONS = (c: Command): Command =>
+  c
+    .option(
+      "--qemu <path>",
+      "another qemu-system-aarch64 (e.g. your own build) instead of QEMU 11.1",
+    )
+    .option("--fault <site[:n]>", "fail the Nth call (default 1) at a host fault site")
+    .option(
+      "--trace",
+      "QEMU's tegra241_cmdqv* and smmuv3_accel* trace events on its console",
+      false,
+    );
+
+REAL_QEMU_OPTIONS(
+  program
+    .command("qemu")
+    .description(
+      "`qemu fetch`: put QEMU 11.1 from Debian in the cache; `qemu [-- QEMU args]`: run it on the simulated Grace host",
+    )
+    .argument("[args...]", "fetch, or QEMU arguments after --")
+    .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
+    .option("--ram-page <size>", "host page backing guest RAM: 4K, 64K, 2M, 1G")
+    .option("--seed <n>", "seed of the host's page placement"),
+).action(async (args: string[], f) => {
+  if (args[0] === "fetch") {
+    if (args.length > 1) throw new UsageError(`qemu fetch takes no arguments, got "${args[1]}"`);
+    process.exitCode = qemuFetchCommand();
+    return;
+  }
+  process.exitCode = await qemuRunCommand(f, args);
+});
+
+REAL_QEMU_OPTIONS(
+  program
+    .command("host")
+    .description("serve the simulated Grace host on a unix socket for a QEMU you start yourself")
+    .option("--socket <path>", "where to listen (default: a private temp dir)")
+    .option("--ram-page <size>", "host page backing guest RAM: 4K, 64K, 2M, 1G")
+    .option("--seed <n>", "seed of the host's page placement"),
+).action(async (f) => {
+  process.exitCode = await hostCommand(f);
+});
+
+REAL_QEMU_OPTIONS(
+  program
+    .command("qtest")
+    .description(
+      "serve QEMU's qtest protocol on stdio or a unix socket; the client plays the guest",
+    )
+    .addOption(
+      new Option("--vmm <vmm>", "model (our device model) or qemu (real QEMU 11.1)")
+        .choices(["model", "qemu"])
+        .default("model"),
+    )
+    .option("--socket <path>", "listen on a unix socket instead of stdio")
+    .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
+    .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
+    .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
+    .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
+    .option("--seed <n>", "seed of the machine"),
+).action(async (f) => {
+  if (f.vmm === "qemu") {
+    if (f.socket !== undefined)
+      throw new UsageError("--socket with --vmm qemu is not supported yet: use stdio");
+    if (f.profile !== undefined)
+      throw new UsageError(
+        "--profile describes our model; real QEMU has its own behaviour (drop --profile or use --vmm model)",
+      );
+    process.exitCode = await qtestQemuCommand(f);
+    return;
+  }
+  for (const o of ["qemu", "fault"] as const)
+    if (f[o] !== undefined) throw new UsageError(`--${o} needs --vmm qemu`);
+  process.exitCode = await qtestCommand(f);
+});
 
 try {
   await program.parseAsync(process.argv);
@@ -104,6 +174,9 @@ try {
   if (e instanceof UsageError) {
     console.error(`cmdqv: ${e.message}`);
     process.exitCode = 2;
+  } else if (e instanceof RealQemuError) {
+    console.error(`cmdqv: ${e.message}`);
+    process.exitCode = 1;
   } else if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
   } else throw e;

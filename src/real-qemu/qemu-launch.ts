@@ -22,6 +22,11 @@ export interface LaunchOptions {
   readonly ramSize?: string;
   /** `stdio`: the qtest protocol on the child's stdin/stdout; `unix`: QEMU connects to PATH. */
   readonly qtest: "stdio" | { readonly unix: string };
+  /**
+   * `qtest` (default): QEMU's clock moves only by the client's clock_step/clock_set, which
+   * qtest accepts only under this accelerator; `tcg` runs guest code (a real guest boot).
+   */
+  readonly accel?: "qtest" | "tcg";
   /** Trace event patterns (`-trace enable=…`), e.g. "tegra241_cmdqv*"; output goes to the console. */
   readonly trace?: readonly string[];
   readonly extraArgs?: readonly string[];
@@ -79,7 +84,7 @@ export function machineArgs(o: LaunchOptions, firmware: string): string[] {
   const ram = o.ramSize ?? "1G";
   const qtest = o.qtest === "stdio" ? "stdio" : `unix:${o.qtest.unix}`;
   return [
-    ...["-machine", "virt,gic-version=3", "-accel", "tcg", "-cpu", "max", "-m", ram],
+    ...["-machine", "virt,gic-version=3", "-accel", o.accel ?? "qtest", "-cpu", "max", "-m", ram],
     ...["-bios", firmware, "-nodefaults", "-display", "none", "-S"],
     // Guest RAM in a memfd that QEMU maps for the host (IOMMU_IOAS_MAP_FILE).
     ...["-object", `memory-backend-memfd,id=mem0,size=${ram},share=on`],

@@ -39,6 +39,8 @@ export interface RealQemuOptions {
 }
 
 export interface RealQemu {
+  /** Which QEMU: the fetched Debian build or the developer's binary. */
+  readonly resolution: QemuResolution;
   readonly host: Host;
   readonly qemu: RunningQemu;
   readonly server: PlumbingServer;
@@ -91,6 +93,7 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
   }
   let disposed: Promise<void> | null = null;
   return {
+    resolution: o.qemu,
     host,
     qemu,
     server,

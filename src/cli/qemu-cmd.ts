@@ -1,0 +1,226 @@
+// `cmdqv qemu fetch`, `cmdqv qemu [-- QEMU args]`, `cmdqv host` and `cmdqv qtest --vmm
+// qemu`: real QEMU 11.1 (or the developer's own, --qemu PATH) on the simulated Grace host.
+// The machine description is the model's (RAM size and page, seed, faults), so one
+// command line means the same machine under both VMMs. Wall-clock time lives here: the
+// hardware's ticker is a setInterval handed down to the session.
+
+import { createInterface } from "node:readline";
+import { FAULT_SITES, Faults } from "../host/faults.js";
+import { createHost } from "../host/host.js";
+import { PAGE_SIZES } from "../mem/types.js";
+import { FetchError, fetchQemu, type QemuResolution, resolveQemu } from "../real-qemu/fetch.js";
+import { GraceHost } from "../real-qemu/grace-host.js";
+import { buildPreload, NativeBuildError } from "../real-qemu/native-build.js";
+import { startPlumbingServer } from "../real-qemu/plumbing-server.js";
+import { LaunchError, machineArgs } from "../real-qemu/qemu-launch.js";
+import { QtestRelay } from "../real-qemu/qtest-relay.js";
+import { type RealQemu, startRealQemu, type Ticker } from "../real-qemu/session.js";
+import { VirtualClock } from "../util/clock.js";
+import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
+import { UsageError } from "./options.js";
+
+export interface RealQemuFlags extends MachineFlags {
+  qemu?: string;
+  fault?: string;
+  trace?: boolean;
+}
+
+const ticker: Ticker = (ms, fn) => {
+  const t = setInterval(fn, ms);
+  return () => clearInterval(t);
+};
+
+/** Failures of the real-QEMU plumbing are the machine's, not the user's: one line, exit 1. */
+class RealQemuError extends Error {}
+
+function known<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof FetchError || e instanceof NativeBuildError || e instanceof LaunchError)
+      throw new RealQemuError(e.message);
+    throw e;
+  }
+}
+
+export function qemuFetchCommand(): number {
+  const q = known(() => fetchQemu({ progress: (l) => process.stderr.write(`${l}\n`) }));
+  const mb = (q.sizeBytes / 1e6).toFixed(1);
+  console.log(
+    `QEMU ${q.version}${q.cached ? " (cached)" : ""}: ${q.binary}, ${mb} MB in ${q.root}`,
+  );
+  return 0;
+}
+
+/** `--fault SITE[:N]`: fail the Nth call at a host fault site. */
+function faultPlanOf(v: string | undefined) {
+  if (v === undefined) return { kind: "none" } as const;
+  const [site, n] = v.split(":");
+  if (site === undefined || !Faults.isSite(site))
+    throw new UsageError(
+      `--fault: unknown fault site "${site ?? ""}" (one of: ${FAULT_SITES.join(", ")})`,
+    );
+  const nth = n === undefined ? 1 : Number(n);
+  if (!Number.isSafeInteger(nth) || nth < 1)
+    throw new UsageError(`--fault: N must be an integer ≥ 1, got "${n}"`);
+  return { kind: "site", site, nth } as const;
+}
+
+function resolve(f: RealQemuFlags): { qemu: QemuResolution; preload: string } {
+  const qemu = known(() => resolveQemu(f.qemu !== undefined ? { qemu: f.qemu } : {}));
+  const preload = known(() => buildPreload()).path;
+  return { qemu, preload };
+}
+
+async function start(
+  f: RealQemuFlags,
+  qtest: "stdio" | { unix: string },
+  extra: string[],
+): Promise<RealQemu> {
+  const cfg = machineFromFlags(f);
+  const { qemu, preload } = resolve(f);
+  return await startRealQemu({
+    qemu,
+    preload,
+    clock: new VirtualClock(),
+    ticker,
+    ramSize: cfg.ramSize,
+    ramPage: PAGE_SIZES[cfg.ramPage],
+    physSid: cfg.physSid,
+    seed: cfg.seed,
+    faultPlan: faultPlanOf(f.fault),
+    ...(cfg.hostHw !== undefined ? { hostHw: cfg.hostHw } : {}),
+    qtest,
+    ...(f.trace ? { trace: ["tegra241_cmdqv*", "smmuv3_accel*"] } : {}),
+    extraArgs: extra,
+    log: (l) => process.stderr.write(`cmdqv host: ${l}\n`),
+  }).catch((e: Error) => {
+    throw new RealQemuError(e.message);
+  });
+}
+
+/** Wait for QEMU to end (or Ctrl-C), then clean up; a QEMU that died says how, with its console. */
+async function runUntilExit(rq: RealQemu, expectExit: boolean): Promise<number> {
+  const stop = new Promise<"signal">((resolve) => {
+    process.once("SIGINT", () => resolve("signal"));
+    process.once("SIGTERM", () => resolve("signal"));
+  });
+  const how = await Promise.race([rq.exited, stop]);
+  await rq.dispose();
+  if (how === "signal") return 0;
+  if (rq.qemu.disposed || (expectExit && how.code === 0)) return 0;
+  console.error(`cmdqv: ${how.message}`);
+  return 1;
+}
+
+export async function qemuRunCommand(f: RealQemuFlags, extra: string[]): Promise<number> {
+  const sock = `${process.env["XDG_RUNTIME_DIR"] ?? "/tmp"}/cmdqv-qtest-${process.pid}.sock`;
+  const rq = await start(f, { unix: sock }, extra);
+  process.stderr.write(
+    `cmdqv qemu: QEMU pid ${rq.qemu.pid} on the simulated Grace host; qtest at ${sock}; Ctrl-C ends\n`,
+  );
+  const shown = new Set<string>();
+  const show = setInterval(() => {
+    for (const l of rq.qemu.consoleLines())
+      if (!shown.has(l)) {
+        shown.add(l);
+        process.stderr.write(`qemu: ${l}\n`);
+      }
+  }, 200);
+  try {
+    return await runUntilExit(rq, true);
+  } finally {
+    clearInterval(show);
+  }
+}
+
+/** `cmdqv host --socket PATH`: the host alone, for a QEMU the user starts. */
+export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promise<number> {
+  const cfg = machineFromFlags(f);
+  const preload = known(() => buildPreload()).path;
+  const host = createHost({
+    clock: new VirtualClock(),
+    faultPlan: faultPlanOf(f.fault),
+    ...(cfg.hostHw !== undefined ? { hw: cfg.hostHw } : {}),
+  });
+  let grace: GraceHost | null = null;
+  const server = await startPlumbingServer({
+    ...(f.socket !== undefined ? { socketPath: f.socket } : {}),
+    log: (l) => process.stderr.write(`cmdqv host: ${l}\n`),
+    onHello: (hello, session) => {
+      if (grace !== null) return { errno: 16 };
+      session.log(`QEMU pid ${hello.pid} connected`);
+      grace = new GraceHost(
+        { host, physSid: cfg.physSid, ramPage: PAGE_SIZES[cfg.ramPage], seed: cfg.seed },
+        session,
+      );
+      return grace;
+    },
+  }).catch((e: Error) => {
+    throw new UsageError(`--socket: ${e.message}`);
+  });
+  const stopTicks = ticker(1, () => grace?.tick(1_000_000));
+  const ram = `${Math.ceil(cfg.ramSize / 0x10_0000)}M`;
+  const args = machineArgs(
+    {
+      qemu: { kind: "binary", binary: "", firmware: "FIRMWARE" },
+      preload,
+      socketPath: server.socketPath,
+      ramSize: ram,
+      qtest: "stdio",
+    },
+    "FIRMWARE.bin",
+  );
+  console.log(`cmdqv host: the simulated Grace host listens on ${server.socketPath}`);
+  console.log("Start your QEMU with:");
+  console.log(
+    `  LD_PRELOAD=${preload} CMDQV_SOCKET=${server.socketPath} CMDQV_IOMMUFD_FD=100 CMDQV_VFIO_FD=101 \\`,
+  );
+  console.log(`  qemu-system-aarch64 ${args.join(" ")}`);
+  console.log(
+    "(FIRMWARE.bin: any 64 KiB file for -S with qtest; UEFI for a real guest.) Ctrl-C ends.",
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  stopTicks();
+  const g = grace as GraceHost | null;
+  g?.end("host stopped");
+  await server.close();
+  return 0;
+}
+
+/** `cmdqv qtest --vmm qemu`: the qtest protocol relayed to real QEMU, extensions answered here. */
+export async function qtestQemuCommand(f: RealQemuFlags): Promise<number> {
+  const rq = await start(f, "stdio", []);
+  const qin = rq.qemu.qtestIn!;
+  const relay = new QtestRelay(
+    rq,
+    (l) => qin.write(`${l}\n`),
+    (l) => process.stdout.write(`${l}\n`),
+  );
+  const fromQemu = createInterface({ input: rq.qemu.qtestOut! });
+  fromQemu.on("line", (l) => relay.fromQemu(l));
+  const fromClient = createInterface({ input: process.stdin });
+  fromClient.on("line", (l) => relay.fromClient(l));
+  const clientDone = new Promise<"eof">((resolve) =>
+    fromClient.once("close", () => void relay.drained().then(() => resolve("eof"))),
+  );
+  const how = await Promise.race([rq.exited, clientDone]);
+  if (how === "eof") {
+    // The client is done: QEMU exits as it does when its qtest peer goes away.
+    qin.end();
+    await Promise.race([rq.exited, new Promise((r) => setTimeout(r, 2000))]);
+  }
+  await rq.dispose();
+  if (how !== "eof" && !rq.qemu.disposed) {
+    console.error(`cmdqv: ${how.message}`);
+    return 1;
+  }
+  const v = relay.checker.violations();
+  for (const x of v) console.error(`cmdqv: invariant ${x.invariant} violated: ${x.message}`);
+  return v.length > 0 ? 1 : 0;
+}
+
+export { RealQemuError };

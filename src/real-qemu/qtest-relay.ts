@@ -1,0 +1,169 @@
+// `cmdqv qtest --vmm qemu`: the client's qtest lines go to real QEMU's own qtest, its
+// replies and IRQ lines come back, in order; the `cmdqv_*` extension commands are answered
+// here, by the host, once every earlier line has its reply. One line is at QEMU at a time:
+// the host must take its step after each reply before QEMU runs the next line (a store to
+// page0 must reach the hardware before a clock_step, a clock_step before a read). The
+// hardware keeps time with
+// QEMU's: a clock_step or clock_set that QEMU answers runs the host's clock by as much,
+// and every other reply is followed by a zero-length step, so a page0 store the client
+// made is seen by the hardware before the client's next command.
+//
+// Invariants judged from outside QEMU (the host's truth, no VMM internals): no refused
+// destroy, isolation, and no leak once QEMU has gone.
+
+import { type CheckedSystem, InvariantChecker } from "../check/invariants.js";
+import { Faults } from "../host/faults.js";
+import type { RealQemu } from "./session.js";
+
+/** QEMU 11.1's virt machine with arm-smmuv3,accel=on,cmdqv=on (`info mtree`). */
+export const QEMU_MAP = {
+  smmuv3: { base: 0x0c00_0000, size: 0x2_0000 },
+  "tegra241-cmdqv": { base: 0x0c08_0000, size: 0x5_0000 },
+  ram: { base: 0x4000_0000 },
+} as const;
+
+type Pending =
+  | { readonly kind: "qemu"; readonly line: string }
+  | { readonly kind: "local"; readonly line: string };
+
+export class QtestRelay {
+  private readonly rq: RealQemu;
+  private readonly out: (line: string) => void;
+  private readonly toQemu: (line: string) => void;
+  private readonly queue: Pending[] = [];
+  private qemuNs = 0;
+  /** The head of the queue has been sent to QEMU and awaits its reply. */
+  private sent = false;
+  private readonly waiters: (() => void)[] = [];
+  readonly checker: InvariantChecker;
+
+  constructor(rq: RealQemu, toQemu: (line: string) => void, out: (line: string) => void) {
+    this.rq = rq;
+    this.toQemu = toQemu;
+    this.out = out;
+    const host = rq.host;
+    const system: CheckedSystem = {
+      host,
+      get viommuId() {
+        return host.iommufd.liveObjects().find((o) => o.kind === "viommu")?.id ?? 0;
+      },
+      cmdqv: null,
+    };
+    this.checker = new InvariantChecker(system);
+  }
+
+  /** A line from the client. */
+  fromClient(line: string): void {
+    this.queue.push({ kind: /^\s*cmdqv_/.test(line) ? "local" : "qemu", line });
+    if (this.queue.length === 1) this.pump();
+  }
+
+  /** Resolves once every line received so far has its reply. */
+  drained(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Answer local lines at the head; send the next QEMU line once nothing is outstanding. */
+  private pump(): void {
+    for (;;) {
+      const head = this.queue[0];
+      if (head === undefined) {
+        for (const w of this.waiters.splice(0)) w();
+        return;
+      }
+      if (head.kind === "qemu") {
+        if (!this.sent) {
+          this.sent = true;
+          this.toQemu(head.line);
+        }
+        return;
+      }
+      this.queue.shift();
+      this.out(this.answer(head.line));
+    }
+  }
+
+  /** A line from QEMU's qtest: an IRQ notice, or the reply to the oldest forwarded line. */
+  fromQemu(line: string): void {
+    if (line.startsWith("IRQ ")) {
+      this.out(line);
+      return;
+    }
+    const head = this.queue[0];
+    if (head?.kind !== "qemu" || !this.sent) {
+      // A reply nobody asked for: pass it on, as QEMU said it.
+      this.out(line);
+      return;
+    }
+    this.queue.shift();
+    this.sent = false;
+    this.step(head.line, line);
+    this.out(line);
+    this.pump();
+  }
+
+  /** Run the host's clock along with QEMU's. */
+  private step(request: string, reply: string): void {
+    const g = this.rq.grace();
+    if (g === null) return;
+    let ns = 0;
+    const m = /^OK (\d+)$/.exec(reply);
+    if (m && /^\s*clock_(step|set)\b/.test(request)) {
+      const now = Number(m[1]);
+      ns = Math.max(0, now - this.qemuNs);
+      this.qemuNs = now;
+    }
+    g.tick(ns);
+    this.checker.check();
+  }
+
+  private answer(line: string): string {
+    const [cmd, ...args] = line.trim().split(/\s+/);
+    const host = this.rq.host;
+    this.rq.grace()?.tick(0);
+    this.checker.check();
+    switch (cmd) {
+      case "cmdqv_info":
+        return `OK ${JSON.stringify({
+          vmm: "qemu",
+          qemu:
+            this.rq.resolution.kind === "fetched"
+              ? `QEMU ${this.rq.resolution.version} (Debian)`
+              : this.rq.resolution.binary,
+          map: QEMU_MAP,
+          hw_queues: host.iommufd.hwQueues().map((q) => ({
+            index: q.index,
+            gpa: `0x${q.iova.toString(16)}`,
+            length: q.length,
+            id: q.id,
+          })),
+          host_objects: host.iommufd.liveObjects(),
+          console: this.rq.qemu.consoleLines(),
+          violations: this.checker.violations().map((v) => `${v.invariant}: ${v.message}`),
+        })}`;
+      case "cmdqv_ioctls":
+        return `OK ${JSON.stringify(
+          host.iommufd.log
+            .entries()
+            .map((e) => ({ call: e.call, args: e.args, errno: e.errno ?? null })),
+        )}`;
+      case "cmdqv_dmesg":
+        return `OK ${JSON.stringify(host.hostDmesg())}`;
+      case "cmdqv_calls":
+        return `OK ${JSON.stringify(this.rq.grace()?.calls ?? [])}`;
+      case "cmdqv_fault": {
+        const [site, nth] = args;
+        if (site === undefined || !Faults.isSite(site))
+          return `FAIL cmdqv_fault: unknown fault site '${site ?? ""}'`;
+        const n = nth === undefined || nth === "" ? 1 : Number(nth);
+        if (!Number.isSafeInteger(n) || n < 1)
+          return `FAIL cmdqv_fault: N must be an integer ≥ 1, got '${nth}'`;
+        host.faults.arm(site, n);
+        return "OK";
+      }
+      default:
+        return `FAIL Unknown command '${cmd ?? ""}'`;
+    }
+  }
+}
