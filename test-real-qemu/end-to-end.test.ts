@@ -1,0 +1,212 @@
+// Real QEMU 11.1 (Debian's build) on the simulated Grace host, end to end through the
+// qtest relay that `cmdqv qtest --vmm qemu` serves: the probe and vIOMMU in the host log,
+// VCMDQ0 brought up from qtest writes, 100 commands consumed from QEMU's guest RAM through
+// the guest page0 window with no trap, an illegal command reported all the way back to
+// the guest (CONS.ERR, GERROR, vEVENT, QEMU's error maps, the IRQ), a host fault at
+// HW_QUEUE_ALLOC and what QEMU then shows, and a host left empty when QEMU exits.
+
+import assert from "node:assert/strict";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { type QemuResolution, resolveQemu } from "../src/real-qemu/fetch.js";
+import { buildPreload } from "../src/real-qemu/native-build.js";
+import { QEMU_MAP, QtestRelay } from "../src/real-qemu/qtest-relay.js";
+import { type RealQemu, startRealQemu } from "../src/real-qemu/session.js";
+import { encode } from "../src/smmu/commands.js";
+import { VirtualClock } from "../src/util/clock.js";
+
+const CMDQV = QEMU_MAP["tegra241-cmdqv"].base;
+const PAGE0 = CMDQV + 0x3_0000;
+const PAGE1 = CMDQV + 0x4_0000;
+const RING = 0x4020_0000;
+const GIC = "/machine/unattached/device[1]";
+/** The CMDQV's interrupt: QEMU 11.1's platform bus gives it SPI 116 (after the SMMU's four). */
+const CMDQV_SPI = 116;
+
+let qemu: QemuResolution;
+let preload: string;
+
+before(() => {
+  qemu = resolveQemu();
+  preload = buildPreload().path;
+});
+
+/** A qtest client of the relay: send a line, get its reply; IRQ lines are collected. */
+class Client {
+  readonly irqs: string[] = [];
+  private readonly waiting: ((line: string) => void)[] = [];
+  readonly relay: QtestRelay;
+  readonly rq: RealQemu;
+
+  constructor(rq: RealQemu) {
+    this.rq = rq;
+    const qin = rq.qemu.qtestIn!;
+    this.relay = new QtestRelay(
+      rq,
+      (l) => qin.write(`${l}\n`),
+      (l) => {
+        if (l.startsWith("IRQ ")) this.irqs.push(l);
+        else this.waiting.shift()?.(l);
+      },
+    );
+    createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => this.relay.fromQemu(l));
+  }
+
+  send(line: string): Promise<string> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.relay.fromClient(line);
+    });
+  }
+
+  async ok(line: string): Promise<string> {
+    const r = await this.send(line);
+    assert.match(r, /^OK/, `${line} → ${r}`);
+    return r;
+  }
+
+  async readl(addr: number): Promise<number> {
+    return Number.parseInt((await this.ok(`readl 0x${addr.toString(16)}`)).slice(3), 16);
+  }
+
+  writel(addr: number, v: number): Promise<string> {
+    return this.ok(`writel 0x${addr.toString(16)} 0x${v.toString(16)}`);
+  }
+}
+
+async function boot(opts: { fault?: { site: "hw_queue_alloc:obj_alloc"; nth: number } } = {}) {
+  const rq = await startRealQemu({
+    qemu,
+    preload,
+    clock: new VirtualClock(),
+    ticker: (ms, fn) => {
+      const t = setInterval(fn, ms);
+      return () => clearInterval(t);
+    },
+    ramSize: 0x4000_0000,
+    ramPage: 0x20_0000,
+    physSid: 0x100,
+    seed: 1,
+    faultPlan: opts.fault ? { kind: "site", ...opts.fault } : { kind: "none" },
+    qtest: "stdio",
+    trace: ["tegra241_cmdqv_*"],
+    log: () => {},
+  });
+  return { rq, c: new Client(rq) };
+}
+
+/** The guest driver's bring-up of VCMDQ0 (spec §4.4 order) with a 64 KiB ring at RING. */
+async function bringUpVcmdq0(c: Client): Promise<void> {
+  await c.writel(CMDQV, 0x0002_0083); // CMDQV_EN
+  await c.writel(CMDQV + 0x200, 0); // CMDQ_ALLOC_MAP_0 = VINTF0/LVCMDQ0
+  await c.writel(CMDQV + 0x1000, 0x0002_0001); // VINTF0 CONFIG.EN
+  await c.writel(CMDQV + 0x200, 1); // ALLOCATED
+  await c.ok(`writeq 0x${PAGE1.toString(16)} 0x${(RING | 12).toString(16)}`); // BASE | LOG2SIZE 12
+  await c.writel(PAGE0 + 0x08, 1); // CONFIG.CMDQ_EN through the guest page0 window
+  await c.ok("clock_step 1000000");
+}
+
+function hex(words: [bigint, bigint]): string {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(words[0], 0);
+  b.writeBigUInt64LE(words[1], 8);
+  return `0x${b.toString("hex")}`;
+}
+
+describe("real QEMU 11.1 on the simulated Grace host", () => {
+  let rq: RealQemu;
+  let c: Client;
+
+  before(async () => {
+    ({ rq, c } = await boot());
+    await c.ok(`irq_intercept_in ${GIC}`);
+  });
+  after(async () => {
+    await rq.dispose();
+  });
+
+  it("realizes: the probe and the vIOMMU allocation are in the host's ioctl log", async () => {
+    await c.send("cmdqv_info");
+    const calls = rq.host.iommufd.log.condensed().join("\n");
+    assert.match(calls, /IOMMU_GET_HW_INFO flags=0x1 dev=1 data_len=8 type=3 → type=3/);
+    assert.match(
+      calls,
+      /IOMMU_VIOMMU_ALLOC type=2 .* → viommu=\d+ mmap_offset=0x1000 mmap_len=0x10000/,
+    );
+    assert.match(calls, /IOMMU_VEVENTQ_ALLOC .*type=2 depth=524288/);
+    assert.equal(rq.host.iommufd.liveObjects().filter((o) => o.kind === "hwpt_nested").length, 2);
+  });
+
+  it("allocates VCMDQ0's HW queue at the BASE GPA with 64 KiB when the guest brings it up", async () => {
+    await bringUpVcmdq0(c);
+    assert.deepEqual(
+      rq.host.iommufd.hwQueues().map((q) => [q.index, q.iova, q.length]),
+      [[0, RING, 0x1_0000]],
+    );
+    assert.equal((await c.readl(PAGE0 + 0x0c)) & 1, 1, "STATUS.CMDQ_EN_OK");
+  });
+
+  it("consumes 100 commands written to guest RAM once PROD moves, with no trap into QEMU", async () => {
+    const tlbi = hex(encode({ op: "TLBI_NH_ASID", vmid: 0, asid: 5 }));
+    for (let i = 0; i < 100; i++) await c.ok(`write 0x${(RING + 16 * i).toString(16)} 16 ${tlbi}`);
+    const before = rq.qemu.consoleLines().filter((l) => l.includes("write_mmio")).length;
+    const fx = rq.host.hw.effects.totals().vcmdq;
+    await c.writel(PAGE0 + 0x04, 100);
+    await c.ok("clock_step 1000000");
+    assert.equal(await c.readl(PAGE0), 100, "CONS reached PROD");
+    assert.equal(rq.host.hw.effects.totals().vcmdq - fx, 100);
+    const after = rq.qemu.consoleLines().filter((l) => l.includes("write_mmio")).length;
+    assert.equal(after, before, "the page0 window is not trapped: QEMU traced no MMIO write");
+  });
+
+  it("reports an illegal command back: CONS.ERR and GERROR, a vEVENT, QEMU's error maps and the IRQ", async () => {
+    const cfgiSte = hex(encode({ op: "CFGI_STE", sid: 8, leaf: 1 }));
+    await c.ok(`write 0x${(RING + 16 * 100).toString(16)} 16 ${cfgiSte}`);
+    c.irqs.length = 0;
+    await c.writel(PAGE0 + 0x04, 101);
+    await c.ok("clock_step 1000000");
+    const cons = await c.readl(PAGE0);
+    assert.equal(cons & 0xfffff, 100, "CONS stops at the illegal command");
+    assert.equal((cons >>> 24) & 0x7f, 1, "CONS.ERR = ILL");
+    assert.equal((await c.readl(PAGE0 + 0x10)) & 1, 1, "GERROR.CMDQ_ERR");
+    assert.equal(await c.readl(CMDQV + 0x14), 1, "VI_ERR_MAP_0: VINTF0");
+    assert.equal(await c.readl(CMDQV + 0x1000 + 0xc0), 1, "VINTF0 LVCMDQ_ERR_MAP: LVCMDQ0");
+    assert.ok(c.irqs.includes(`IRQ raise ${CMDQV_SPI}`), c.irqs.join(", "));
+    assert.deepEqual(rq.host.hw.effects.totals().byOpcode["CFGI_STE"], undefined, "never executed");
+  });
+});
+
+describe("a host fault at HW_QUEUE_ALLOC under real QEMU", () => {
+  it("leaves no HW queue; QEMU logs the failure and the guest never sees the queue enabled", async () => {
+    const { rq, c } = await boot({ fault: { site: "hw_queue_alloc:obj_alloc", nth: 1 } });
+    try {
+      await bringUpVcmdq0(c);
+      assert.deepEqual(rq.host.iommufd.hwQueues(), []);
+      const log = rq.host.iommufd.log.condensed().join("\n");
+      assert.match(log, /IOMMU_HW_QUEUE_ALLOC .* → ENOMEM/);
+      assert.equal((await c.readl(PAGE0 + 0x0c)) & 1, 0, "STATUS.CMDQ_EN_OK stays 0");
+      assert.ok(
+        rq.qemu.consoleLines().some((l) => /HW_QUEUE|hw queue|hw_queue/i.test(l)),
+        rq.qemu.consoleLines().join("\n"),
+      );
+    } finally {
+      await rq.dispose();
+    }
+  });
+});
+
+describe("teardown", () => {
+  it("leaves the host empty once QEMU has exited, and nothing running", async () => {
+    const { rq, c } = await boot();
+    await bringUpVcmdq0(c);
+    assert.equal(rq.host.iommufd.hwQueues().length, 1);
+    // QEMU is killed, as SIGTERM does it: it makes no destroy call; its files close as it
+    // exits, and the kernel's release must take everything down in dependency order.
+    await rq.dispose();
+    assert.equal(rq.host.iommufd.isReleased, true);
+    assert.deepEqual(rq.host.iommufd.liveObjects(), []);
+    const release = rq.host.iommufd.log.condensed().find((l) => l.startsWith("release"));
+    assert.match(release ?? "", /leaked=\[0\]/);
+    assert.throws(() => process.kill(-rq.qemu.pid, 0));
+  });
+});
