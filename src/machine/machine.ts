@@ -25,7 +25,6 @@ import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
 import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
 import type { MachineConfig } from "./config.js";
 
-
 export interface Machine {
   readonly config: MachineConfig;
   readonly host: Host;
