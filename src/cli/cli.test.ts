@@ -2,10 +2,10 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 
 function cmdqv(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
@@ -16,9 +16,20 @@ function cmdqv(args: string[], input?: string) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** Temp dirs the tests made; removed when the file's tests end, so nothing is left behind. */
+const made: string[] = [];
+function scratch(): string {
+  const d = mkdtempSync(join(tmpdir(), "cmdqv-cli-"));
+  made.push(d);
+  return d;
+}
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 describe("the cmdqv command", () => {
   it("runs the built-in default job and prints a summary with every section", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cmdqv-cli-"));
+    const dir = scratch();
     const perfetto = join(dir, "run.json");
     const r = cmdqv(["run", "--invalidations", "500", "--perfetto", perfetto]);
     assert.equal(r.code, 0, r.err);
@@ -46,7 +57,7 @@ describe("the cmdqv command", () => {
   });
 
   it("names file:line:col and the offending value for a bad scenario, with exit status 2", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cmdqv-cli-"));
+    const dir = scratch();
     const f = join(dir, "bad.yaml");
     writeFileSync(f, "name: bad\nmachine:\n  vcmdqs: 3\nguest:\n  - boot: {}\n");
     const r = cmdqv(["run", f]);
@@ -64,7 +75,7 @@ describe("the cmdqv command", () => {
       "1",
       "--json",
       "--out",
-      mkdtempSync(join(tmpdir(), "cmdqv-cli-")),
+      scratch(),
     ]);
     assert.equal(r.code, 1);
     const o = JSON.parse(r.out) as {
