@@ -53,9 +53,12 @@ export function qemuFetchCommand(): number {
 }
 
 /** `--fault SITE[:N]`: fail the Nth call at a host fault site. */
-function faultPlanOf(v: string | undefined) {
+export function faultPlanOf(v: string | undefined) {
   if (v === undefined) return { kind: "none" } as const;
-  const [site, n] = v.split(":");
+  // Site names have a colon of their own: a trailing ":N" is the count.
+  const m = /^(.+?)(?::(\d+))?$/.exec(v);
+  const site = m?.[1];
+  const n = m?.[2];
   if (site === undefined || !Faults.isSite(site))
     throw new UsageError(
       `--fault: unknown fault site "${site ?? ""}" (one of: ${FAULT_SITES.join(", ")})`,
