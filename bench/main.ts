@@ -3,6 +3,7 @@
 
 import { figures, onceFigures } from "./figures.js";
 import { measure } from "./harness.js";
+import { REAL_QEMU_FIGURES, realQemuFigures } from "./real-qemu.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -28,4 +29,12 @@ for (const fig of onceFigures) {
     if (!json) console.log(`${name.padEnd(28)} ${v.toLocaleString("en-US").padStart(14)} ${unit}`);
   }
 }
+const real = await realQemuFigures();
+if (typeof real === "string") console.error(`bench: real-QEMU figures skipped: ${real}`);
+else
+  for (const { name, unit } of REAL_QEMU_FIGURES) {
+    const v = real[name]!;
+    out[name] = v;
+    if (!json) console.log(`${name.padEnd(28)} ${v.toLocaleString("en-US").padStart(14)} ${unit}`);
+  }
 if (json) console.log(JSON.stringify(out));

@@ -1,0 +1,101 @@
+// Figures through real QEMU 11.1 on the simulated host: qtest round trips per second
+// through the relay (`cmdqv qtest --vmm qemu`), and VCMDQ commands per second the
+// hardware consumes from QEMU's guest RAM (PROD moved through the guest page0 window,
+// the ring copied from QEMU's memfd, the hardware stepped by clock_step).
+
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { cachedQemu, resolveQemu } from "../src/real-qemu/fetch.js";
+import { buildPreload } from "../src/real-qemu/native-build.js";
+import { QEMU_MAP, QtestRelay } from "../src/real-qemu/qtest-relay.js";
+import { startRealQemu } from "../src/real-qemu/session.js";
+import { encode } from "../src/smmu/commands.js";
+import { VirtualClock } from "../src/util/clock.js";
+
+export const REAL_QEMU_FIGURES = [
+  { name: "real_qemu_qtest_rt_per_s", unit: "round trips/s" },
+  { name: "real_qemu_vcmdq_cmds_per_s", unit: "commands/s" },
+] as const;
+
+/** The figures, or null (with the reason) when QEMU 11.1 is not in the cache. */
+export async function realQemuFigures(): Promise<Record<string, number> | string> {
+  if (cachedQemu() === null) return "QEMU 11.1 is not fetched (npx cmdqv qemu fetch)";
+  const rq = await startRealQemu({
+    qemu: resolveQemu(),
+    preload: buildPreload().path,
+    clock: new VirtualClock(),
+    ticker: (ms, fn) => {
+      const t = setInterval(fn, ms);
+      return () => clearInterval(t);
+    },
+    ramSize: 0x4000_0000,
+    ramPage: 0x20_0000,
+    physSid: 0x100,
+    seed: 1,
+    faultPlan: { kind: "none" },
+    qtest: "stdio",
+    log: () => {},
+  });
+  try {
+    const waiting: ((l: string) => void)[] = [];
+    const qin = rq.qemu.qtestIn!;
+    const relay = new QtestRelay(
+      rq,
+      (l) => qin.write(`${l}\n`),
+      (l) => {
+        if (!l.startsWith("IRQ ")) waiting.shift()?.(l);
+      },
+    );
+    createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
+    const send = (line: string) =>
+      new Promise<string>((resolve) => {
+        waiting.push(resolve);
+        relay.fromClient(line);
+      });
+    const h = (n: number) => `0x${n.toString(16)}`;
+    const cmdqv = QEMU_MAP["tegra241-cmdqv"].base;
+    const page0 = cmdqv + 0x3_0000;
+    const ring = 0x4020_0000;
+
+    const n = 2000;
+    let t0 = performance.now();
+    for (let i = 0; i < n; i++) await send(`readl ${h(cmdqv + 4)}`);
+    const rt = n / ((performance.now() - t0) / 1000);
+
+    for (const [a, v] of [
+      [cmdqv, 0x2_0083],
+      [cmdqv + 0x200, 0],
+      [cmdqv + 0x1000, 0x2_0001],
+      [cmdqv + 0x200, 1],
+    ] as const)
+      await send(`writel ${h(a)} ${h(v)}`);
+    await send(`writeq ${h(cmdqv + 0x4_0000)} ${h(ring | 12)}`); // 4096 entries
+    await send(`writel ${h(page0 + 8)} 0x1`);
+    await send("clock_step 1000000");
+    const [d0, d1] = encode({ op: "TLBI_NH_ASID", vmid: 0, asid: 5 });
+    const one = Buffer.alloc(16);
+    one.writeBigUInt64LE(d0, 0);
+    one.writeBigUInt64LE(d1, 8);
+    await send(`write ${h(ring)} 65536 0x${Buffer.concat(Array(4096).fill(one)).toString("hex")}`);
+    const batches = 40;
+    const before = rq.host.hw.effects.totals().vcmdq;
+    t0 = performance.now();
+    for (let b = 1; b <= batches; b++) {
+      // PROD with its wrap bit: 4096 entries further each time.
+      const prod = ((b & 1) << 12) | 0;
+      await send(`writel ${h(page0 + 4)} ${h(prod)}`);
+      await send("clock_step 1000000");
+    }
+    const consumed = rq.host.hw.effects.totals().vcmdq - before;
+    const cmds = consumed / ((performance.now() - t0) / 1000);
+    // A figure for work that did not happen would be a lie: every entry must have run.
+    if (consumed !== batches * 4096)
+      return `the hardware consumed ${consumed} of ${batches * 4096} commands`;
+    return {
+      real_qemu_qtest_rt_per_s: Math.round(rt),
+      real_qemu_vcmdq_cmds_per_s: Math.round(cmds),
+    };
+  } finally {
+    await rq.dispose();
+  }
+}
