@@ -1,6 +1,6 @@
 // Machine options shared by `cmdqv run` and `cmdqv qtest`.
 
-import { type MachineConfig, machineConfig } from "../machine/config.js";
+import { MACHINE_LIMITS, type MachineConfig, machineConfig } from "../machine/config.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import {
   parseChoice,
@@ -28,15 +28,25 @@ export function machineFromFlags(
   const over: { -readonly [K in keyof MachineConfig]?: MachineConfig[K] } = { ...base };
   if (f.profile !== undefined) over.profile = parseProfile(f.profile);
   if (f.ramPage !== undefined) over.ramPage = parseRamPage(f.ramPage);
-  if (f.ramSize !== undefined) over.ramSize = parseSizeFlag("--ram-size", f.ramSize, 2 ** 46);
+  if (f.ramSize !== undefined)
+    over.ramSize = parseSizeFlag("--ram-size", f.ramSize, MACHINE_LIMITS.ramSizeMax);
   if (f.vcmdqs !== undefined) {
-    const n = parseIntFlag("--vcmdqs", f.vcmdqs, 1, 128);
+    const { min, max } = MACHINE_LIMITS.vcmdqs;
+    const n = parseIntFlag("--vcmdqs", f.vcmdqs, min, max);
     if ((n & (n - 1)) !== 0)
-      throw new UsageError(`--vcmdqs: expected a power of two from 1 to 128, got "${f.vcmdqs}"`);
+      throw new UsageError(
+        `--vcmdqs: expected a power of two from ${min} to ${max}, got "${f.vcmdqs}"`,
+      );
     over.vcmdqs = n;
   }
-  if (f.vcpus !== undefined) over.vcpus = parseIntFlag("--vcpus", f.vcpus, 1, 64);
-  if (f.seed !== undefined) over.seed = parseIntFlag("--seed", f.seed, 0, 0xffff_ffff);
+  if (f.vcpus !== undefined)
+    over.vcpus = parseIntFlag(
+      "--vcpus",
+      f.vcpus,
+      MACHINE_LIMITS.vcpus.min,
+      MACHINE_LIMITS.vcpus.max,
+    );
+  if (f.seed !== undefined) over.seed = parseIntFlag("--seed", f.seed, 0, MACHINE_LIMITS.seedMax);
   if (f.cmdqv !== undefined)
     over.cmdqv = parseChoice("--cmdqv", f.cmdqv, ["off", "auto", "on"] as const);
   const cfg = machineConfig(over);

@@ -34,6 +34,18 @@ export interface MachineConfig {
   readonly hostHw?: Partial<HwConfig>;
 }
 
+/**
+ * What a machine description may ask for, stated once for the CLI's flags and the
+ * scenario schema: RAM up to 64 TiB (a 46-bit guest-physical space), 1 to 64 vCPUs,
+ * 1 to 128 VCMDQs in the VINTF (a power of two: the VINTF's LVCMDQ count), u32 seeds.
+ */
+export const MACHINE_LIMITS = {
+  ramSizeMax: 2 ** 46,
+  vcpus: { min: 1, max: 64 },
+  vcmdqs: { min: 1, max: 128 },
+  seedMax: 0xffff_ffff,
+} as const;
+
 export const DEFAULT_MACHINE: MachineConfig = {
   profile: "qemu-latest",
   ramBase: 0x4000_0000,

@@ -15,7 +15,7 @@ import { DEFAULT_CMDQ_MAX_SZ_SHIFT } from "../guest/arm-smmu-v3.js";
 import type { Timing } from "../guest/execute.js";
 import { WORKLOAD_KINDS, type WorkloadKind } from "../guest/workload.js";
 import { FAULT_SITES, type FaultPlan, type FaultSite } from "../host/faults.js";
-import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
+import { DEFAULT_MACHINE, MACHINE_LIMITS, type MachineConfig } from "../machine/config.js";
 import { PAGE_SIZE_NAMES, PAGE_SIZES, type PageSizeName, pageSizeName } from "../mem/types.js";
 import { TEGRA241_CMDQV_IO_LEN, VCMDQ_LOG2SIZE_MAX } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
@@ -178,7 +178,7 @@ const ramSchema = z
         },
       },
     ).optional(),
-    size: size("Bytes of guest RAM (a multiple of the page size).", 1, 2 ** 46)
+    size: size("Bytes of guest RAM (a multiple of the page size).", 1, MACHINE_LIMITS.ramSizeMax)
       .optional()
       .meta({ inputDefault: DEFAULT_MACHINE.ramSize }),
     page: ramPage.optional(),
@@ -218,9 +218,10 @@ const machineSchema = z
         const u = parseUint(v);
         if (!u.ok) return u;
         const n = u.value;
-        return n >= 1n && n <= 128n && (n & (n - 1n)) === 0n
+        const { min, max } = MACHINE_LIMITS.vcmdqs;
+        return n >= BigInt(min) && n <= BigInt(max) && (n & (n - 1n)) === 0n
           ? ok(Number(n))
-          : err("must be a power of two from 1 to 128");
+          : err(`must be a power of two from ${min} to ${max}`);
       },
       {
         number: { anyOf: oneOfConsts([1, 2, 4, 8, 16, 32, 64, 128]) },
@@ -231,8 +232,10 @@ const machineSchema = z
         },
       },
     ).optional(),
-    vcpus: uint(1, 64, "Guest vCPUs.", { inputDefault: DEFAULT_MACHINE.vcpus }).optional(),
-    seed: uint(0, 0xffff_ffff, "Seed of every random choice of the run (u32).", {
+    vcpus: uint(MACHINE_LIMITS.vcpus.min, MACHINE_LIMITS.vcpus.max, "Guest vCPUs.", {
+      inputDefault: DEFAULT_MACHINE.vcpus,
+    }).optional(),
+    seed: uint(0, MACHINE_LIMITS.seedMax, "Seed of every random choice of the run (u32).", {
       inputDefault: DEFAULT_MACHINE.seed,
     }).optional(),
     cmdqv: choice(
