@@ -46,19 +46,6 @@ export function genmask64(hi: number, lo: number): bigint {
   return mask64(hi - lo + 1) << BigInt(lo);
 }
 
-/** Extract a field from a 64-bit value. */
-export function ex64(value: bigint, shift: number, width: number): bigint {
-  return (value >> BigInt(shift)) & mask64(width);
-}
-
-/** Deposit a field into a 64-bit value; an oversize field is a programming error. */
-export function dp64(value: bigint, shift: number, width: number, field: bigint): bigint {
-  const m = mask64(width);
-  if (field < 0n || field > m)
-    throw new RangeError(`field value 0x${field.toString(16)} wider than ${width} bits`);
-  return u64((value & ~(m << BigInt(shift))) | (field << BigInt(shift)));
-}
-
 /** A bigint address as a number, checking it is exact (≤ 2^53). */
 export function toNum(x: bigint): number {
   if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`0x${x.toString(16)} exceeds 2^53`);

@@ -10,7 +10,7 @@ import { type ActorBody, delay } from "../guest/actor.js";
 import type { MachineConfig } from "../machine/config.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { World } from "../sim/world.js";
-import { CMDQ_ERR } from "../smmu/errors.js";
+import { CMDQ_ERR, cmdqErrorName } from "../smmu/errors.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 export interface InterleavingsOptions {
@@ -33,11 +33,10 @@ export interface InterleavingsOutcome {
 /** When the hardware event happens, in virtual ns after the workload starts: a choice. */
 const INJECT_DELAYS = [0, 3_000, 30_000];
 /** Which error the hardware raises: a choice. spec: linux §2.2. */
-const INJECT_CODES = [
-  { code: CMDQ_ERR.ILL, name: "ILL" },
-  { code: CMDQ_ERR.ABT, name: "ABT" },
-  { code: CMDQ_ERR.ATC_INV_SYNC, name: "ATC_INV_SYNC" },
-] as const;
+const INJECT_CODES = [CMDQ_ERR.ILL, CMDQ_ERR.ABT, CMDQ_ERR.ATC_INV_SYNC].map((code) => ({
+  code,
+  name: cmdqErrorName(code),
+}));
 
 /** The hardware event: VCMDQ0's next command fails with the chosen CONS.ERR code. */
 function* injector(w: World, choice: ChoiceSource, steps: string[]): ActorBody<void> {
