@@ -71,7 +71,12 @@ export function startPeer(name: PeerName, extraArgs: readonly string[] = []): Pe
   const client =
     name === "qemu"
       ? QtestClient.spawn(QEMU_BINARY, [...QEMU_ARGS, ...extraArgs])
-      : QtestClient.spawn(process.execPath, [CMDQV_BIN, "qtest", ...extraArgs], { cwd: REPO });
+      : QtestClient.spawn(
+          process.execPath,
+          // QEMU 7.2's virt,iommu=smmuv3: the SMMUv3 at 0x0905_0000 with SPIs 74–77.
+          [CMDQV_BIN, "qtest", "--layout", "qemu-7.2-virt", ...extraArgs],
+          { cwd: REPO },
+        );
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= client.close();

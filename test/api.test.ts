@@ -35,7 +35,7 @@ describe("the cmdqv API, imported by the package's name", () => {
     assert.equal(m.value.config.profile, "qemu-v7");
     assert.ok(m.value.cmdqv, "a CMDQV device");
     const region = m.value.as.regions().find((r) => r.name === "tegra241-cmdqv");
-    assert.equal(region?.base, 0x0c00_0000);
+    assert.equal(region?.base, 0x0c08_0000);
     // Overrides reach the machine; cmdqv off leaves the SMMUv3 alone.
     const off = buildMachine({ profile: "qemu-v7", cmdqv: "off", vcmdqs: 4 });
     assert.ok(off.ok);
@@ -132,7 +132,7 @@ describe("the cmdqv API, imported by the package's name", () => {
     const s = serveQtest({ input, output, machine: { profile: "qemu-v7" } });
     assert.ok(s.ok, s.ok ? "" : s.error);
     assert.equal(s.value.machine.config.profile, "qemu-v7");
-    input.end("endianness\nreadl 0x0c000000\nwritel 0x40000000 0x12345678\nread 0x40000000 4\n");
+    input.end("endianness\nreadl 0x0c080000\nwritel 0x40000000 0x12345678\nread 0x40000000 4\n");
     await s.value.done;
     assert.deepEqual(text.split("\n").slice(0, -1), [
       "OK little",

@@ -96,7 +96,7 @@ describe("the cmdqv command", () => {
   it("serves qtest over stdio", () => {
     const r = cmdqv(
       ["qtest"],
-      "readl 0x0c000004\nbogus\nwritel 0x0c00001c 0x1\nreadl 0x0c00001c\n",
+      "readl 0x0c080004\nbogus\nwritel 0x0c08001c 0x1\nreadl 0x0c08001c\n",
     );
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.out.trim().split("\n"), [

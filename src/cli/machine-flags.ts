@@ -1,6 +1,12 @@
 // Machine options shared by `cmdqv run` and `cmdqv qtest`.
 
-import { MACHINE_LIMITS, type MachineConfig, machineConfig } from "../machine/config.js";
+import {
+  LAYOUT_NAMES,
+  LAYOUTS,
+  MACHINE_LIMITS,
+  type MachineConfig,
+  machineConfig,
+} from "../machine/config.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import {
   parseChoice,
@@ -19,6 +25,7 @@ export interface MachineFlags {
   vcpus?: string;
   seed?: string;
   cmdqv?: string;
+  layout?: string;
 }
 
 export function machineFromFlags(
@@ -27,6 +34,8 @@ export function machineFromFlags(
 ): MachineConfig {
   const over: { -readonly [K in keyof MachineConfig]?: MachineConfig[K] } = { ...base };
   if (f.profile !== undefined) over.profile = parseProfile(f.profile);
+  if (f.layout !== undefined)
+    Object.assign(over, LAYOUTS[parseChoice("--layout", f.layout, LAYOUT_NAMES)]);
   if (f.ramPage !== undefined) over.ramPage = parseRamPage(f.ramPage);
   if (f.ramSize !== undefined)
     over.ramSize = parseSizeFlag("--ram-size", f.ramSize, MACHINE_LIMITS.ramSizeMax);

@@ -81,6 +81,10 @@ program
   .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
   .option("--vcpus <n>", "guest vCPUs issuing invalidations")
   .option("--seed <n>", "seed of the machine and the scheduler")
+  .option(
+    "--layout <name>",
+    "where the SMMUv3, CMDQV and their SPIs are: qemu-11.1 (default), qemu-7.2-virt",
+  )
   .option("--cmdqv <mode>", "the arm-smmuv3 cmdqv property: off, auto, on")
   .option("--invalidations <n>", "built-in default: invalidations to issue", "100000")
   .action((scenario: string | undefined, f: RunFlags & { replay?: string }) => {
@@ -151,7 +155,11 @@ REAL_QEMU_OPTIONS(
     .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
     .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
     .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
-    .option("--seed <n>", "seed of the machine"),
+    .option("--seed <n>", "seed of the machine")
+    .option(
+      "--layout <name>",
+      "where the SMMUv3, CMDQV and their SPIs are: qemu-11.1 (default), qemu-7.2-virt",
+    ),
 ).action(async (f) => {
   if (f.vmm === "qemu") {
     if (f.socket !== undefined)
@@ -159,6 +167,10 @@ REAL_QEMU_OPTIONS(
     if (f.profile !== undefined)
       throw new UsageError(
         "--profile describes our model; real QEMU has its own behaviour (drop --profile or use --vmm model)",
+      );
+    if (f.layout !== undefined)
+      throw new UsageError(
+        "--layout describes our model's machine; real QEMU 11.1 places its own (drop --layout)",
       );
     process.exitCode = await qtestQemuCommand(f);
     return;

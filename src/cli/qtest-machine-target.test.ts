@@ -66,10 +66,10 @@ describe("machine target extensions", () => {
   it("arms a fault with cmdqv_fault so the next HW queue allocation fails", () => {
     const { s, out } = session();
     s.handleLine("cmdqv_fault hw_queue_alloc:pin 1");
-    s.handleLine("writel 0x0c001000 0x1");
-    s.handleLine("writel 0x0c000200 0x1");
-    s.handleLine("writeq 0x0c040000 0x4020000c");
-    s.handleLine("readl 0x0c010010");
+    s.handleLine("writel 0x0c081000 0x1");
+    s.handleLine("writel 0x0c080200 0x1");
+    s.handleLine("writeq 0x0c0c0000 0x4020000c");
+    s.handleLine("readl 0x0c090010");
     assert.equal(out[0], "OK");
     assert.equal(out.at(-1), "OK 0x0000000000000004", "CMDQ_INIT_ERR after the injected failure");
   });
@@ -79,13 +79,13 @@ describe("machine target extensions", () => {
     s.handleLine("irq_intercept_in /machine/gic");
     m.cmdqvIrq.raise();
     m.cmdqvIrq.lower();
-    s.handleLine("writel 0x0c00001c 0x1");
+    s.handleLine("writel 0x0c08001c 0x1");
     s.handleLine("cmdqv_reset");
-    s.handleLine("readl 0x0c00001c");
+    s.handleLine("readl 0x0c08001c");
     assert.deepEqual(out, [
       "OK",
-      "IRQ raise 112",
-      "IRQ lower 112",
+      "IRQ raise 116",
+      "IRQ lower 116",
       "OK",
       "OK",
       "OK 0x0000000000000000",
@@ -96,7 +96,7 @@ describe("machine target extensions", () => {
     const { s, out } = session();
     s.handleLine("cmdqv_fault hw_queue_alloc:pin zero");
     s.handleLine("cmdqv_unknown");
-    s.handleLine("readl 0x0c000004");
+    s.handleLine("readl 0x0c080004");
     assert.match(out[0]!, /^FAIL cmdqv_fault: N must be/);
     assert.equal(out[1], "FAIL Unknown command 'cmdqv_unknown'");
     assert.equal(out[2], "OK 0x0000000000004011");

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { INVARIANT_NAMES } from "../check/invariants.js";
 import { FAULT_SITES } from "../host/faults.js";
+import { LAYOUTS } from "../machine/config.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { err, ok, type Result } from "../util/result.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
@@ -36,6 +37,10 @@ const machine = z.object({
   ramPage: oneOf(Object.keys(PAGE_SIZES) as [keyof typeof PAGE_SIZES]),
   smmuBase: u(2 ** 52),
   cmdqvBase: u(2 ** 52),
+  // Replay files written before layouts carry no SPIs: they never raised a qtest IRQ line.
+  spis: z
+    .object({ eventq: u(1019), priq: u(1019), cmdSync: u(1019), gerror: u(1019), cmdqv: u(1019) })
+    .default(LAYOUTS["qemu-11.1"].spis),
   vcmdqs: u(128),
   seed: u(0xffff_ffff),
   cmdqv: oneOf(["off", "auto", "on"]),

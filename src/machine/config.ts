@@ -1,6 +1,6 @@
-// The machine a world is built from. Defaults are QEMU virt's addresses and the issue's
-// default machine: RAM 1 GiB at 0x4000_0000 on 2 MiB pages, SMMUv3 at 0x0905_0000, CMDQV
-// at 0x0C00_0000, one VINTF with 2 VCMDQs, profile qemu-latest.
+// The machine a world is built from. Defaults are where QEMU 11.1 puts things (LAYOUTS
+// below): RAM 1 GiB at 0x4000_0000 on 2 MiB pages, SMMUv3 at 0x0c00_0000, CMDQV at
+// 0x0c08_0000, one VINTF with 2 VCMDQs, profile qemu-latest.
 
 import { DEFAULT_TIMING, type Timing } from "../guest/execute.js";
 import type { FaultPlan } from "../host/faults.js";
@@ -15,6 +15,8 @@ export interface MachineConfig {
   readonly ramPage: PageSizeName;
   readonly smmuBase: number;
   readonly cmdqvBase: number;
+  /** The GIC SPIs the SMMUv3's four interrupts and the CMDQV's are wired to. */
+  readonly spis: MachineSpis;
   /** VCMDQs the VMM exposes in its one VINTF (a power of two). */
   readonly vcmdqs: number;
   readonly seed: number;
@@ -34,6 +36,40 @@ export interface MachineConfig {
   readonly hostHw?: Partial<HwConfig>;
 }
 
+export interface MachineSpis {
+  readonly eventq: number;
+  readonly priq: number;
+  readonly cmdSync: number;
+  readonly gerror: number;
+  readonly cmdqv: number;
+}
+
+/**
+ * Where QEMU puts the SMMUv3, the CMDQV and their interrupts.
+ * - `qemu-11.1` (the default): `-device arm-smmuv3,accel=on,cmdqv=on` on the platform bus,
+ *   as QEMU 11.1's `info mtree` shows it: SMMUv3 at 0x0c00_0000, CMDQV at 0x0c08_0000; the
+ *   CMDQV's interrupt is SPI 116 (seen as `IRQ raise 116` under real QEMU 11.1) and the
+ *   SMMU's four are the platform-bus SPIs before it, 112–115 [I: sysbus index order].
+ * - `qemu-7.2-virt`: `-machine virt,iommu=smmuv3` of QEMU 7.2 (the differential peer, which
+ *   has no CMDQV): SMMUv3 at 0x0905_0000 with SPIs 74–77; the CMDQV, which that QEMU
+ *   lacks, is placed at 0x0c00_0000 with the first platform-bus SPI, 112.
+ * One qtest script then runs unchanged on `--vmm model` and `--vmm qemu`.
+ */
+export const LAYOUTS = {
+  "qemu-11.1": {
+    smmuBase: 0x0c00_0000,
+    cmdqvBase: 0x0c08_0000,
+    spis: { eventq: 112, priq: 113, cmdSync: 114, gerror: 115, cmdqv: 116 },
+  },
+  "qemu-7.2-virt": {
+    smmuBase: 0x0905_0000,
+    cmdqvBase: 0x0c00_0000,
+    spis: { eventq: 74, priq: 75, cmdSync: 76, gerror: 77, cmdqv: 112 },
+  },
+} as const satisfies Record<string, Pick<MachineConfig, "smmuBase" | "cmdqvBase" | "spis">>;
+export type LayoutName = keyof typeof LAYOUTS;
+export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
+
 /**
  * What a machine description may ask for, stated once for the CLI's flags and the
  * scenario schema: RAM up to 64 TiB (a 46-bit guest-physical space), 1 to 64 vCPUs,
@@ -51,8 +87,7 @@ export const DEFAULT_MACHINE: MachineConfig = {
   ramBase: 0x4000_0000,
   ramSize: 0x4000_0000,
   ramPage: "2M",
-  smmuBase: 0x0905_0000,
-  cmdqvBase: 0x0c00_0000,
+  ...LAYOUTS["qemu-11.1"],
   vcmdqs: 2,
   seed: 1,
   cmdqv: "on",

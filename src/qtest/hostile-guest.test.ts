@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { machineConfig } from "../machine/config.js";
+import { DEFAULT_MACHINE, machineConfig } from "../machine/config.js";
 import { createMachine } from "../machine/machine.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { MachineTarget } from "./machine-target.js";
 
-const CMDQV = 0x0c00_0000;
-const SMMU = 0x0905_0000;
+const CMDQV = DEFAULT_MACHINE.cmdqvBase;
+const SMMU = DEFAULT_MACHINE.smmuBase;
 
 /** Offsets that matter: the config page, VINTF0, each page's first slots, and anything. */
 const cmdqvOffset = fc.oneof(

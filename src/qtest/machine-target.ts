@@ -9,14 +9,6 @@ import { Faults } from "../host/faults.js";
 import type { Machine } from "../machine/machine.js";
 import type { ExtensionResult, IrqDirection, IrqReporter, QtestTarget } from "./target.js";
 
-/** QEMU virt's GIC inputs: SMMUv3 SPIs 74–77; the first platform-bus IRQ (the CMDQV) is 112. */
-export const GIC_LINE = {
-  SMMU_EVENTQ: 74,
-  SMMU_PRIQ: 75,
-  SMMU_CMD_SYNC: 76,
-  SMMU_GERROR: 77,
-  CMDQV: 112,
-} as const;
 /**
  * QOM paths that name the interrupt controller whose inputs a client intercepts. QEMU 7.2's
  * virt creates its GIC as an unattached qdev: "/machine/unattached/device[1]" (device[0] is
@@ -39,11 +31,13 @@ export class MachineTarget implements QtestTarget {
     this.checker = new InvariantChecker(m);
     const wire = (line: number, irq: { onChange(f: (level: boolean) => void): void }) =>
       irq.onChange((level) => this.reporter?.(line, level));
-    wire(GIC_LINE.CMDQV, m.cmdqvIrq);
-    wire(GIC_LINE.SMMU_EVENTQ, m.smmuIrqs.eventq);
-    wire(GIC_LINE.SMMU_PRIQ, m.smmuIrqs.priq);
-    wire(GIC_LINE.SMMU_CMD_SYNC, m.smmuIrqs.cmdSync);
-    wire(GIC_LINE.SMMU_GERROR, m.smmuIrqs.gerror);
+    // The GIC SPIs of the machine's layout (machine/config.ts LAYOUTS).
+    const spi = m.config.spis;
+    wire(spi.cmdqv, m.cmdqvIrq);
+    wire(spi.eventq, m.smmuIrqs.eventq);
+    wire(spi.priq, m.smmuIrqs.priq);
+    wire(spi.cmdSync, m.smmuIrqs.cmdSync);
+    wire(spi.gerror, m.smmuIrqs.gerror);
   }
 
   /** After anything that may change state: the VMM's event loop, then the invariants. */

@@ -81,7 +81,7 @@ faults: { probability: { "hw_queue_alloc:pin": 0.25 } }
 guest:
   - boot: { vcmdq_rings: [auto, ram+0x600000, 0x80601000], cmdq_max_sz_shift: 12 }
   - write: { addr: cmdqv+0x20000, value: 0xffffffffffffffff, size: 8 }
-  - read: { addr: 0x0c000008, size: 4, expect: 1, mask: 0x1 }
+  - read: { addr: 0x0c080008, size: 4, expect: 1, mask: 0x1 }
   - workload: { invalidations: 1000, vcpus: 2, mix: { tlbi_nh_asid: 1, cfgi_cd: 0, tlbi_nh_all: 2 } }
   - advance: 1.5ms
   - reset:
@@ -122,7 +122,7 @@ guest:
         size: 8,
         value: 2n ** 64n - 1n,
       },
-      { kind: "read", addr: 0x0c00_0008, size: 4, expect: 1n, mask: 1n },
+      { kind: "read", addr: 0x0c08_0008, size: 4, expect: 1n, mask: 1n },
       {
         kind: "workload",
         invalidations: 1000,
@@ -222,7 +222,7 @@ guest:
   });
 
   it("names a bad hex value where it is written", () => {
-    const e = only(`${HEAD}  - write: { addr: 0x0c001000, value: 0x1G }\n`);
+    const e = only(`${HEAD}  - write: { addr: 0x0c081000, value: 0x1G }\n`);
     assert.deepEqual(e, {
       file: "t.yaml",
       line: 3,
@@ -360,8 +360,8 @@ guest:
         `name: t\nmachine:\n  ram: { base: 0x0, size: 1G, page: 2M }\nguest: [{ boot: {} }]\n`,
       ),
       [
-        "review.yaml:3:16: machine.ram.base: RAM [0x0, 0x40000000) overlaps the SMMUv3 window at 0x9050000 (got 0x0)",
-        "review.yaml:3:16: machine.ram.base: RAM [0x0, 0x40000000) overlaps the CMDQV window at 0xc000000 (got 0x0)",
+        "review.yaml:3:16: machine.ram.base: RAM [0x0, 0x40000000) overlaps the SMMUv3 window at 0xc000000 (got 0x0)",
+        "review.yaml:3:16: machine.ram.base: RAM [0x0, 0x40000000) overlaps the CMDQV window at 0xc080000 (got 0x0)",
       ],
     );
     assert.deepEqual(errors(`name: t\nmachine:\n  ram: { size: 3M }\nguest: [{ boot: {} }]\n`), [

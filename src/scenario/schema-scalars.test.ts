@@ -62,8 +62,8 @@ describe("parseAddress", () => {
 
   it("resolves against the machine and prints back the way it is written", () => {
     const m = DEFAULT_MACHINE;
-    assert.equal(resolveAddress({ region: "cmdqv", offset: 0x1004 }, m), 0x0c00_1004);
-    assert.equal(resolveAddress({ region: "smmu", offset: 4 }, m), 0x0905_0004);
+    assert.equal(resolveAddress({ region: "cmdqv", offset: 0x1004 }, m), 0x0c08_1004);
+    assert.equal(resolveAddress({ region: "smmu", offset: 4 }, m), 0x0c00_0004);
     assert.equal(resolveAddress({ region: "ram", offset: 0x60_1000 }, m), 0x4060_1000);
     assert.equal(resolveAddress(0x1234, m), 0x1234);
     assert.equal(formatAddress({ region: "cmdqv", offset: 0x1000 }), "cmdqv+0x1000");
