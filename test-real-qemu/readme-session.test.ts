@@ -1,5 +1,6 @@
 // The README's real-QEMU qtest session, run as printed through `cmdqv qtest --vmm qemu`,
-// so the example cannot rot: the hardware consumes the TLBI and CONS reads 1.
+// so the example cannot rot: the hardware consumes the TLBI and CONS reads 1, and the
+// same script runs unchanged on `--vmm model` with the same HW queue.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -39,5 +40,22 @@ describe("the README's real-QEMU session", () => {
     };
     assert.deepEqual(info.violations, []);
     assert.equal(info.hw_queues.length, 1);
+
+    // The same script, unchanged, on our model: the addresses are QEMU 11.1's in both.
+    const m = spawnSync(process.execPath, ["bin/cmdqv.js", "qtest"], {
+      input: `${lines.join("\n")}\n`,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(m.status, 0, m.stderr);
+    const model = m.stdout.trim().split("\n");
+    assert.equal(model[lines.indexOf("readl 0x0c0b0000")], "OK 0x0000000000000001");
+    const mi = JSON.parse(model.at(-1)!.slice(3)) as {
+      hw_queues: { gpa: string; length: number }[];
+    };
+    assert.deepEqual(
+      mi.hw_queues.map((q) => [q.gpa, q.length]),
+      (info.hw_queues as { gpa: string; length: number }[]).map((q) => [q.gpa, q.length]),
+    );
   });
 });

@@ -162,8 +162,6 @@ REAL_QEMU_OPTIONS(
     ),
 ).action(async (f) => {
   if (f.vmm === "qemu") {
-    if (f.socket !== undefined)
-      throw new UsageError("--socket with --vmm qemu is not supported yet: use stdio");
     if (f.profile !== undefined)
       throw new UsageError(
         "--profile describes our model; real QEMU has its own behaviour (drop --profile or use --vmm model)",

@@ -4,6 +4,7 @@
 // command line means the same machine under both VMMs. Wall-clock time lives here: the
 // hardware's ticker is a setInterval handed down to the session.
 
+import { createServer, type Server } from "node:net";
 import { createInterface } from "node:readline";
 import { FAULT_SITES, Faults } from "../host/faults.js";
 import { createHost } from "../host/host.js";
@@ -195,22 +196,64 @@ export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promi
 }
 
 /** `cmdqv qtest --vmm qemu`: the qtest protocol relayed to real QEMU, extensions answered here. */
-export async function qtestQemuCommand(f: RealQemuFlags): Promise<number> {
+export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): Promise<number> {
   const rq = await start(f, "stdio", []);
   const qin = rq.qemu.qtestIn!;
+  // Where replies go: stdout, or the socket client connected now.
+  let sink: (line: string) => void = (l) => process.stdout.write(`${l}\n`);
   const relay = new QtestRelay(
     rq,
     (l) => qin.write(`${l}\n`),
-    (l) => process.stdout.write(`${l}\n`),
+    (l) => sink(l),
   );
-  const fromQemu = createInterface({ input: rq.qemu.qtestOut! });
-  fromQemu.on("line", (l) => relay.fromQemu(l));
-  const fromClient = createInterface({ input: process.stdin });
-  fromClient.on("line", (l) => relay.fromClient(l));
-  const clientDone = new Promise<"eof">((resolve) =>
-    fromClient.once("close", () => void relay.drained().then(() => resolve("eof"))),
-  );
+  createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
+  let clientDone: Promise<"eof">;
+  let server: Server | null = null;
+  if (f.socket !== undefined) {
+    // One client at a time, as QEMU's own `-qtest unix:PATH,server=on` serves one; the
+    // session (and QEMU) lives until Ctrl-C, so clients may come and go.
+    const path = f.socket;
+    let busy = false;
+    server = createServer((sock) => {
+      if (busy) {
+        sock.end("FAIL another client is connected\n");
+        return;
+      }
+      busy = true;
+      sink = (l) => {
+        if (!sock.destroyed) sock.write(`${l}\n`);
+      };
+      const lines = createInterface({ input: sock });
+      lines.on("line", (l) => relay.fromClient(l));
+      sock.on("error", () => {});
+      sock.on("close", () => {
+        busy = false;
+        sink = () => {};
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once("error", (e) =>
+        reject(new UsageError(`--socket: cannot listen on ${path} (${e.message})`)),
+      );
+      server!.listen(path, () => resolve());
+    }).catch(async (e) => {
+      await rq.dispose();
+      throw e;
+    });
+    process.stderr.write(`cmdqv qtest --vmm qemu: listening on ${path}\n`);
+    clientDone = new Promise((resolve) => {
+      process.once("SIGINT", () => resolve("eof"));
+      process.once("SIGTERM", () => resolve("eof"));
+    });
+  } else {
+    const fromClient = createInterface({ input: process.stdin });
+    fromClient.on("line", (l) => relay.fromClient(l));
+    clientDone = new Promise((resolve) =>
+      fromClient.once("close", () => void relay.drained().then(() => resolve("eof"))),
+    );
+  }
   const how = await Promise.race([rq.exited, clientDone]);
+  if (server !== null) await new Promise<void>((r) => server!.close(() => r()));
   if (how === "eof") {
     // The client is done: QEMU exits as it does when its qtest peer goes away.
     qin.end();
