@@ -144,6 +144,8 @@ describe("real QEMU 11.1 on the simulated Grace host", () => {
       [[0, RING, 0x1_0000]],
     );
     assert.equal((await c.readl(PAGE0 + 0x0c)) & 1, 1, "STATUS.CMDQ_EN_OK");
+    assert.equal(c.relay.account.ready(0), true, "the stream says VCMDQ0 is owed a queue");
+    assert.deepEqual(c.relay.checker.violations(), [], "hw-queues-match and the rest hold");
   });
 
   it("consumes 100 commands written to guest RAM once PROD moves, with no trap into QEMU", async () => {

@@ -8,12 +8,14 @@
 // and every other reply is followed by a zero-length step, so a page0 store the client
 // made is seen by the hardware before the client's next command.
 //
-// Invariants judged from outside QEMU (the host's truth, no VMM internals): no refused
-// destroy, isolation, and no leak once QEMU has gone.
+// Invariants judged from outside QEMU (the host's truth against what the client
+// programmed, no VMM internals): hw-queues-match (stream-account.ts), no refused destroy,
+// isolation, and no leak once QEMU has gone.
 
 import { type CheckedSystem, InvariantChecker } from "../check/invariants.js";
 import { Faults } from "../host/faults.js";
 import type { RealQemu } from "./session.js";
+import { StreamAccount } from "./stream-account.js";
 
 /** QEMU 11.1's virt machine with arm-smmuv3,accel=on,cmdqv=on (`info mtree`). */
 export const QEMU_MAP = {
@@ -36,18 +38,21 @@ export class QtestRelay {
   private sent = false;
   private readonly waiters: (() => void)[] = [];
   readonly checker: InvariantChecker;
+  /** What the client programmed, for hw-queues-match. */
+  readonly account: StreamAccount;
 
   constructor(rq: RealQemu, toQemu: (line: string) => void, out: (line: string) => void) {
     this.rq = rq;
     this.toQemu = toQemu;
     this.out = out;
     const host = rq.host;
+    this.account = new StreamAccount(host, QEMU_MAP["tegra241-cmdqv"].base);
     const system: CheckedSystem = {
       host,
       get viommuId() {
         return host.iommufd.liveObjects().find((o) => o.kind === "viommu")?.id ?? 0;
       },
-      cmdqv: null,
+      cmdqv: this.account,
     };
     this.checker = new InvariantChecker(system);
   }
@@ -75,6 +80,7 @@ export class QtestRelay {
       if (head.kind === "qemu") {
         if (!this.sent) {
           this.sent = true;
+          this.account.observe(head.line);
           this.toQemu(head.line);
         }
         return;
