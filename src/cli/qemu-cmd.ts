@@ -31,6 +31,12 @@ const ticker: Ticker = (ms, fn) => {
   return () => clearInterval(t);
 };
 
+/**
+ * How long one qtest line may wait for QEMU's reply (qtest answers in microseconds);
+ * CMDQV_QEMU_REPLY_MS overrides it (the tests use a short one).
+ */
+const QEMU_REPLY_MS = Number(process.env["CMDQV_QEMU_REPLY_MS"] ?? "") || 30_000;
+
 /** Failures of the real-QEMU plumbing are the machine's, not the user's: one line, exit 1. */
 class RealQemuError extends Error {}
 
@@ -201,12 +207,29 @@ export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): 
   const qin = rq.qemu.qtestIn!;
   // Where replies go: stdout, or the socket client connected now.
   let sink: (line: string) => void = (l) => process.stdout.write(`${l}\n`);
+  // A QEMU that stops answering (wedged, or spinning) is reported, not waited on forever.
+  let waiting: { line: string; since: number } | null = null;
   const relay = new QtestRelay(
     rq,
-    (l) => qin.write(`${l}\n`),
+    (l) => {
+      waiting = { line: l, since: Date.now() };
+      qin.write(`${l}\n`);
+    },
     (l) => sink(l),
   );
-  createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
+  createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => {
+    if (!l.startsWith("IRQ ")) waiting = null;
+    relay.fromQemu(l);
+  });
+  const hung = new Promise<"hung">((resolve) => {
+    const t = setInterval(() => {
+      if (waiting !== null && Date.now() - waiting.since > QEMU_REPLY_MS) {
+        clearInterval(t);
+        resolve("hung");
+      }
+    }, 500);
+    void rq.exited.then(() => clearInterval(t));
+  });
   let clientDone: Promise<"eof">;
   let server: Server | null = null;
   if (f.socket !== undefined) {
@@ -252,7 +275,21 @@ export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): 
       fromClient.once("close", () => void relay.drained().then(() => resolve("eof"))),
     );
   }
-  const how = await Promise.race([rq.exited, clientDone]);
+  const how = await Promise.race([rq.exited, clientDone, hung]);
+  // The session is over whatever the client still sends: stop reading, so the process
+  // can exit.
+  if (f.socket === undefined) process.stdin.destroy();
+  if (how === "hung") {
+    const w = waiting as { line: string } | null;
+    const lines = rq.qemu.consoleLines();
+    console.error(
+      `cmdqv: QEMU gave no reply to "${w?.line ?? "?"}" within ${QEMU_REPLY_MS / 1000} s; it was stopped` +
+        (lines.length > 0 ? `; last console lines:\n${lines.map((l) => `  ${l}`).join("\n")}` : ""),
+    );
+    if (server !== null) await new Promise<void>((r) => server!.close(() => r()));
+    await rq.dispose();
+    return 1;
+  }
   if (server !== null) await new Promise<void>((r) => server!.close(() => r()));
   if (how === "eof") {
     // The client is done: QEMU exits as it does when its qtest peer goes away.
