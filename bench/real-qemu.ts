@@ -4,13 +4,10 @@
 // the ring copied from QEMU's memfd, the hardware stepped by clock_step).
 
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
-import { cachedQemu, resolveQemu } from "../src/real-qemu/fetch.js";
-import { buildPreload } from "../src/real-qemu/native-build.js";
-import { QEMU_MAP, QtestRelay } from "../src/real-qemu/qtest-relay.js";
-import { startRealQemu } from "../src/real-qemu/session.js";
+import { cachedQemu } from "../src/real-qemu/fetch.js";
+import { startQtestSession } from "../src/real-qemu/in-process.js";
+import { QEMU_MAP } from "../src/real-qemu/qtest-relay.js";
 import { encode } from "../src/smmu/commands.js";
-import { VirtualClock } from "../src/util/clock.js";
 
 export const REAL_QEMU_FIGURES = [
   { name: "real_qemu_qtest_rt_per_s", unit: "round trips/s" },
@@ -20,38 +17,14 @@ export const REAL_QEMU_FIGURES = [
 /** The figures, or null (with the reason) when QEMU 11.1 is not in the cache. */
 export async function realQemuFigures(): Promise<Record<string, number> | string> {
   if (cachedQemu() === null) return "QEMU 11.1 is not fetched (npx cmdqv qemu fetch)";
-  const rq = await startRealQemu({
-    qemu: resolveQemu(),
-    preload: buildPreload().path,
-    clock: new VirtualClock(),
+  const session = await startQtestSession({
     ticker: (ms, fn) => {
       const t = setInterval(fn, ms);
       return () => clearInterval(t);
     },
-    ramSize: 0x4000_0000,
-    ramPage: 0x20_0000,
-    physSid: 0x100,
-    seed: 1,
-    faultPlan: { kind: "none" },
-    qtest: "stdio",
-    log: () => {},
   });
+  const { rq, send } = session;
   try {
-    const waiting: ((l: string) => void)[] = [];
-    const qin = rq.qemu.qtestIn!;
-    const relay = new QtestRelay(
-      rq,
-      (l) => qin.write(`${l}\n`),
-      (l) => {
-        if (!l.startsWith("IRQ ")) waiting.shift()?.(l);
-      },
-    );
-    createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
-    const send = (line: string) =>
-      new Promise<string>((resolve) => {
-        waiting.push(resolve);
-        relay.fromClient(line);
-      });
     const h = (n: number) => `0x${n.toString(16)}`;
     const cmdqv = QEMU_MAP["tegra241-cmdqv"].base;
     const page0 = cmdqv + 0x3_0000;
@@ -96,6 +69,6 @@ export async function realQemuFigures(): Promise<Record<string, number> | string
       real_qemu_vcmdq_cmds_per_s: Math.round(cmds),
     };
   } finally {
-    await rq.dispose();
+    await session.dispose();
   }
 }

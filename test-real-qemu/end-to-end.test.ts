@@ -6,11 +6,9 @@
 // HW_QUEUE_ALLOC and what QEMU then shows, and a host left empty when QEMU exits.
 
 import assert from "node:assert/strict";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
-import { type QemuResolution, resolveQemu } from "../src/real-qemu/fetch.js";
-import { buildPreload } from "../src/real-qemu/native-build.js";
-import { QEMU_MAP, QtestRelay } from "../src/real-qemu/qtest-relay.js";
+import { type QtestSession, startQtestSession } from "../src/real-qemu/in-process.js";
+import { QEMU_MAP, type QtestRelay } from "../src/real-qemu/qtest-relay.js";
 import { type RealQemu, startRealQemu } from "../src/real-qemu/session.js";
 import { encode } from "../src/smmu/commands.js";
 import { VirtualClock } from "../src/util/clock.js";
@@ -23,40 +21,22 @@ const GIC = "/machine/unattached/device[1]";
 /** The CMDQV's interrupt: QEMU 11.1's platform bus gives it SPI 116 (after the SMMU's four). */
 const CMDQV_SPI = 116;
 
-let qemu: QemuResolution;
-let preload: string;
-
-before(() => {
-  qemu = resolveQemu();
-  preload = buildPreload().path;
-});
-
-/** A qtest client of the relay: send a line, get its reply; IRQ lines are collected. */
+/** Helpers over an in-process qtest session with real QEMU. */
 class Client {
-  readonly irqs: string[] = [];
-  private readonly waiting: ((line: string) => void)[] = [];
-  readonly relay: QtestRelay;
+  readonly s: QtestSession;
   readonly rq: RealQemu;
+  readonly relay: QtestRelay;
+  readonly irqs: string[];
 
-  constructor(rq: RealQemu) {
-    this.rq = rq;
-    const qin = rq.qemu.qtestIn!;
-    this.relay = new QtestRelay(
-      rq,
-      (l) => qin.write(`${l}\n`),
-      (l) => {
-        if (l.startsWith("IRQ ")) this.irqs.push(l);
-        else this.waiting.shift()?.(l);
-      },
-    );
-    createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => this.relay.fromQemu(l));
+  constructor(s: QtestSession) {
+    this.s = s;
+    this.rq = s.rq;
+    this.relay = s.relay;
+    this.irqs = s.irqs;
   }
 
   send(line: string): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.relay.fromClient(line);
-    });
+    return this.s.send(line);
   }
 
   async ok(line: string): Promise<string> {
@@ -75,24 +55,15 @@ class Client {
 }
 
 async function boot(opts: { fault?: { site: "hw_queue_alloc:obj_alloc"; nth: number } } = {}) {
-  const rq = await startRealQemu({
-    qemu,
-    preload,
-    clock: new VirtualClock(),
+  const s = await startQtestSession({
     ticker: (ms, fn) => {
       const t = setInterval(fn, ms);
       return () => clearInterval(t);
     },
-    ramSize: 0x4000_0000,
-    ramPage: 0x20_0000,
-    physSid: 0x100,
-    seed: 1,
-    faultPlan: opts.fault ? { kind: "site", ...opts.fault } : { kind: "none" },
-    qtest: "stdio",
+    ...(opts.fault ? { faultPlan: { kind: "site", ...opts.fault } } : {}),
     trace: ["tegra241_cmdqv_*"],
-    log: () => {},
   });
-  return { rq, c: new Client(rq) };
+  return { rq: s.rq, c: new Client(s) };
 }
 
 /** The guest driver's bring-up of VCMDQ0 (spec §4.4 order) with a 64 KiB ring at RING. */

@@ -22,16 +22,6 @@ import {
   type SyscallReturn,
 } from "./user-copy.js";
 
-/** The rest of the structs the VMM-facing model did not need sized: size and min size. */
-const MORE_SIZES = {
-  ioas_alloc: { size: 12, min: 12 },
-  ioas_iova_ranges: { size: 32, min: 32 },
-  ioas_map: { size: 40, min: 40 },
-  ioas_unmap: { size: 24, min: 24 },
-  ioas_map_file: { size: 40, min: 40 },
-  ioas_change_process: { size: 8, min: 8 },
-} as const;
-
 type Sized = { readonly size: number; readonly min: number };
 
 /** Decoded call: the struct image and a function that runs the op on it. */
@@ -45,17 +35,17 @@ export interface FileLookup {
 
 const OPS = new Map<number, { readonly sz: Sized; readonly op: Op }>([
   [IOCTL.IOMMU_DESTROY, { sz: STRUCT_SIZE.destroy, op: destroy }],
-  [IOCTL.IOMMU_IOAS_ALLOC, { sz: MORE_SIZES.ioas_alloc, op: ioasAlloc }],
-  [IOCTL.IOMMU_IOAS_IOVA_RANGES, { sz: MORE_SIZES.ioas_iova_ranges, op: iovaRanges }],
-  [IOCTL.IOMMU_IOAS_MAP, { sz: MORE_SIZES.ioas_map, op: ioasMap }],
-  [IOCTL.IOMMU_IOAS_UNMAP, { sz: MORE_SIZES.ioas_unmap, op: ioasUnmap }],
+  [IOCTL.IOMMU_IOAS_ALLOC, { sz: STRUCT_SIZE.ioas_alloc, op: ioasAlloc }],
+  [IOCTL.IOMMU_IOAS_IOVA_RANGES, { sz: STRUCT_SIZE.ioas_iova_ranges, op: iovaRanges }],
+  [IOCTL.IOMMU_IOAS_MAP, { sz: STRUCT_SIZE.ioas_map, op: ioasMap }],
+  [IOCTL.IOMMU_IOAS_UNMAP, { sz: STRUCT_SIZE.ioas_unmap, op: ioasUnmap }],
   [IOCTL.IOMMU_HWPT_ALLOC, { sz: STRUCT_SIZE.hwpt_alloc, op: hwptAlloc }],
   [IOCTL.IOMMU_GET_HW_INFO, { sz: STRUCT_SIZE.hw_info, op: hwInfo }],
   [IOCTL.IOMMU_HWPT_INVALIDATE, { sz: STRUCT_SIZE.hwpt_invalidate, op: hwptInvalidate }],
-  [IOCTL.IOMMU_IOAS_MAP_FILE, { sz: MORE_SIZES.ioas_map_file, op: ioasMapFile }],
+  [IOCTL.IOMMU_IOAS_MAP_FILE, { sz: STRUCT_SIZE.ioas_map_file, op: ioasMapFile }],
   [IOCTL.IOMMU_VIOMMU_ALLOC, { sz: STRUCT_SIZE.viommu_alloc, op: viommuAlloc }],
   [IOCTL.IOMMU_VDEVICE_ALLOC, { sz: STRUCT_SIZE.vdevice_alloc, op: vdeviceAlloc }],
-  [IOCTL.IOMMU_IOAS_CHANGE_PROCESS, { sz: MORE_SIZES.ioas_change_process, op: changeProcess }],
+  [IOCTL.IOMMU_IOAS_CHANGE_PROCESS, { sz: STRUCT_SIZE.ioas_change_process, op: changeProcess }],
   [IOCTL.IOMMU_VEVENTQ_ALLOC, { sz: STRUCT_SIZE.veventq_alloc, op: veventqAlloc }],
   [IOCTL.IOMMU_HW_QUEUE_ALLOC, { sz: STRUCT_SIZE.hw_queue_alloc, op: hwQueueAlloc }],
 ]);

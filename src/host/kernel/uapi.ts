@@ -38,6 +38,12 @@ export const VEVENT_FLAG_LOST_EVENTS = 1;
 /** Struct sizes and minimum sizes (offsetofend of the last mandatory field). spec: linux §6.3. */
 export const STRUCT_SIZE = {
   destroy: { size: 8, min: 8 },
+  ioas_alloc: { size: 12, min: 12 },
+  ioas_iova_ranges: { size: 32, min: 32 },
+  ioas_map: { size: 40, min: 40 },
+  ioas_unmap: { size: 24, min: 24 },
+  ioas_map_file: { size: 40, min: 40 },
+  ioas_change_process: { size: 8, min: 8 },
   hw_info: { size: 40, min: 32 },
   hwpt_alloc: { size: 48, min: 24 },
   viommu_alloc: { size: 40, min: 24 },

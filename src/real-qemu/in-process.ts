@@ -1,0 +1,68 @@
+// Real QEMU on the simulated host, driven in-process over the qtest relay: what the
+// end-to-end tests and the bench use (the CLI wires the same relay to stdio or a socket).
+// send() gives each line's reply; IRQ lines are kept in `irqs`.
+
+import { createInterface } from "node:readline";
+import type { FaultPlan } from "../host/faults.js";
+import { VirtualClock } from "../util/clock.js";
+import { resolveQemu } from "./fetch.js";
+import { buildPreload } from "./native-build.js";
+import { QtestRelay } from "./qtest-relay.js";
+import { type RealQemu, startRealQemu, type Ticker } from "./session.js";
+
+export interface QtestSessionOptions {
+  /** The hardware's wall-clock tick (timers are the caller's). */
+  readonly ticker: Ticker;
+  readonly faultPlan?: FaultPlan;
+  readonly trace?: readonly string[];
+  readonly qemu?: string;
+}
+
+export interface QtestSession {
+  readonly rq: RealQemu;
+  readonly relay: QtestRelay;
+  readonly irqs: string[];
+  send(line: string): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/** QEMU 11.1 (fetched, or `qemu`) with 1 GiB of RAM on 2 MiB host pages, qtest in-process. */
+export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSession> {
+  const rq = await startRealQemu({
+    qemu: resolveQemu(o.qemu !== undefined ? { qemu: o.qemu } : {}),
+    preload: buildPreload().path,
+    clock: new VirtualClock(),
+    ticker: o.ticker,
+    ramSize: 0x4000_0000,
+    ramPage: 0x20_0000,
+    physSid: 0x100,
+    seed: 1,
+    faultPlan: o.faultPlan ?? { kind: "none" },
+    qtest: "stdio",
+    ...(o.trace ? { trace: o.trace } : {}),
+    log: () => {},
+  });
+  const irqs: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  const qin = rq.qemu.qtestIn!;
+  const relay = new QtestRelay(
+    rq,
+    (l) => qin.write(`${l}\n`),
+    (l) => {
+      if (l.startsWith("IRQ ")) irqs.push(l);
+      else waiting.shift()?.(l);
+    },
+  );
+  createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
+  return {
+    rq,
+    relay,
+    irqs,
+    send: (line) =>
+      new Promise((resolve) => {
+        waiting.push(resolve);
+        relay.fromClient(line);
+      }),
+    dispose: () => rq.dispose(),
+  };
+}
