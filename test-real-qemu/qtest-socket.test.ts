@@ -56,4 +56,60 @@ describe("cmdqv qtest --vmm qemu --socket", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("cmdqv qemu: QEMU serves qtest on the printed socket; Ctrl-C removes it", async () => {
+    const child = spawn(process.execPath, ["bin/cmdqv.js", "qemu"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    try {
+      await waitFor(() => /qtest at (\S+);/.test(err), 60_000);
+      const path = /qtest at (\S+);/.exec(err)![1]!;
+      await waitFor(() => existsSync(path), 10_000);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = connect(path);
+        s.on("error", reject);
+        s.on("data", (d) => {
+          s.end();
+          resolve(d.toString().trim());
+        });
+        s.write("readl 0x0c080004\n");
+      });
+      assert.equal(reply, "OK 0x0000000000004011");
+      const code = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+      child.kill("SIGINT");
+      assert.equal(await code, 0, err);
+      assert.equal(existsSync(path), false, "its private dir is removed");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("cmdqv host: prints the environment and the options for your own QEMU, and stops cleanly", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cmdqv-host-"));
+    const path = join(dir, "host.sock");
+    const child = spawn(process.execPath, ["bin/cmdqv.js", "host", "--socket", path], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      await waitFor(() => out.includes("Ctrl-C ends"), 60_000);
+      assert.match(out, new RegExp(`CMDQV_SOCKET=${path} CMDQV_IOMMUFD_FD=100 CMDQV_VFIO_FD=101`));
+      assert.match(out, /-device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on,cmdqv=on/);
+      assert.match(out, /-object iommufd,id=iommufd0,fd=100/);
+      const code = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+      child.kill("SIGINT");
+      assert.equal(await code, 0);
+      assert.equal(existsSync(path), false, "the socket is removed");
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -4,7 +4,10 @@
 // command line means the same machine under both VMMs. Wall-clock time lives here: the
 // hardware's ticker is a setInterval handed down to the session.
 
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { FAULT_SITES, Faults } from "../host/faults.js";
 import { createHost } from "../host/host.js";
@@ -124,8 +127,11 @@ async function runUntilExit(rq: RealQemu, expectExit: boolean): Promise<number> 
 }
 
 export async function qemuRunCommand(f: RealQemuFlags, extra: string[]): Promise<number> {
-  const sock = `${process.env["XDG_RUNTIME_DIR"] ?? "/tmp"}/cmdqv-qtest-${process.pid}.sock`;
-  const rq = await start(f, { unix: sock }, extra);
+  // A private dir for QEMU's qtest socket, removed when the session ends.
+  const dir = mkdtempSync(join(tmpdir(), "cmdqv-qemu-"));
+  const sock = join(dir, "qtest.sock");
+  // QEMU serves qtest on the socket itself; a client may come later (wait=off).
+  const rq = await start(f, { unix: `${sock},server=on,wait=off` }, extra);
   process.stderr.write(
     `cmdqv qemu: QEMU pid ${rq.qemu.pid} on the simulated Grace host; qtest at ${sock}; Ctrl-C ends\n`,
   );
@@ -141,6 +147,7 @@ export async function qemuRunCommand(f: RealQemuFlags, extra: string[]): Promise
     return await runUntilExit(rq, true);
   } finally {
     clearInterval(show);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
