@@ -6,11 +6,12 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { QtestClient, QtestError } from "../src/cli/qtest-client.js";
+import { LAYOUTS } from "../src/machine/config.js";
 
 export type PeerName = "qemu" | "cmdqv";
 
 /** QEMU virt's SMMUv3 (the same address in our machine), guest RAM and the GIC. */
-export const SMMU_BASE = 0x0905_0000;
+export const SMMU_BASE = LAYOUTS["qemu-7.2-virt"].smmuBase;
 export const RAM_BASE = 0x4000_0000;
 /**
  * The GIC as QEMU 7.2's virt names it (an unattached qdev: device[0] is the CPU, device[1]

@@ -14,14 +14,20 @@
 
 import { type CheckedSystem, InvariantChecker } from "../check/invariants.js";
 import { Faults } from "../host/faults.js";
+import { DEFAULT_MACHINE, LAYOUTS } from "../machine/config.js";
+import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
+import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
 import type { RealQemu } from "./session.js";
 import { StreamAccount } from "./stream-account.js";
 
-/** QEMU 11.1's virt machine with arm-smmuv3,accel=on,cmdqv=on (`info mtree`). */
+/** QEMU 11.1's virt machine with arm-smmuv3,accel=on,cmdqv=on (`info mtree`): the layout
+ * the model's default machine shares (machine/config.ts LAYOUTS). */
+const LAYOUT = LAYOUTS["qemu-11.1"];
 export const QEMU_MAP = {
-  smmuv3: { base: 0x0c00_0000, size: 0x2_0000 },
-  "tegra241-cmdqv": { base: 0x0c08_0000, size: 0x5_0000 },
-  ram: { base: 0x4000_0000 },
+  smmuv3: { base: LAYOUT.smmuBase, size: SMMUV3_MMIO_SIZE },
+  "tegra241-cmdqv": { base: LAYOUT.cmdqvBase, size: TEGRA241_CMDQV_IO_LEN },
+  ram: { base: DEFAULT_MACHINE.ramBase },
+  spis: LAYOUT.spis,
 } as const;
 
 type Pending =
