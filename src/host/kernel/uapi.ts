@@ -29,7 +29,7 @@ export const VEVENTQ_TYPE = { DEFAULT: 0, ARM_SMMUV3: 1, TEGRA241_CMDQV: 2 } as 
 export const HW_INFO_TYPE = { NONE: 0, INTEL_VTD: 1, ARM_SMMUV3: 2, TEGRA241_CMDQV: 3 } as const;
 export const HW_INFO_FLAG_INPUT_TYPE = 1;
 export const HWPT_ALLOC_NEST_PARENT = 1;
-/** enum iommufd_ioas_map_flags. facts: include/uapi/linux/iommufd.h. */
+/** The IOMMU_IOAS_MAP flag bits (iommufd_ioas_map_flags). facts: include/uapi/linux/iommufd.h. */
 export const IOAS_MAP_FLAG = { FIXED_IOVA: 1, WRITEABLE: 2, READABLE: 4 } as const;
 export const HWPT_DATA_ARM_SMMUV3 = 2;
 export const VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 = 1;
