@@ -149,6 +149,39 @@ describe("real QEMU 11.1 on the simulated Grace host", () => {
   });
 });
 
+describe("the trapped main CMDQ under real QEMU", () => {
+  it("forwards a TLBI_NH_ASID as one IOMMU_HWPT_INVALIDATE on the vIOMMU, which the host SMMU runs", async () => {
+    const { rq, c } = await boot();
+    try {
+      const smmu = QEMU_MAP.smmuv3.base;
+      await c.ok(`writeq 0x${(smmu + 0x90).toString(16)} 0x40300005`); // CMDQ_BASE, 32 entries
+      await c.writel(smmu + 0x20, 0x8); // CR0.CMDQEN
+      const tlbi = hex(encode({ op: "TLBI_NH_ASID", vmid: 0, asid: 5 }));
+      await c.ok(`write 0x40300000 16 ${tlbi}`);
+      const fx = rq.host.hw.effects.totals().mainCmdq;
+      await c.writel(smmu + 0x98, 1); // CMDQ_PROD
+      assert.equal(await c.readl(smmu + 0x9c), 1, "QEMU's main CMDQ consumed it");
+      const inv = rq.host.iommufd.log.entries().filter((e) => e.call === "IOMMU_HWPT_INVALIDATE");
+      assert.equal(inv.length, 1);
+      const args = inv[0]!.args as {
+        hwptId: number;
+        dataType: number;
+        entryLen: number;
+        entries: unknown[];
+      };
+      const viommu = rq.host.iommufd.liveObjects().find((o) => o.kind === "viommu")!.id;
+      assert.deepEqual(
+        [args.hwptId, args.dataType, args.entryLen, args.entries.length],
+        [viommu, 1, 16, 1],
+      );
+      assert.equal(inv[0]!.errno, undefined);
+      assert.ok(rq.host.hw.effects.totals().mainCmdq > fx, "the host SMMU executed it");
+    } finally {
+      await rq.dispose();
+    }
+  });
+});
+
 describe("a host fault at HW_QUEUE_ALLOC under real QEMU", () => {
   it("leaves no HW queue; QEMU logs the failure and the guest never sees the queue enabled", async () => {
     const { rq, c } = await boot({ fault: { site: "hw_queue_alloc:obj_alloc", nth: 1 } });
