@@ -10,15 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { FAULT_SITES, Faults } from "../host/faults.js";
-import { createHost } from "../host/host.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { FetchError, fetchQemu, type QemuResolution, resolveQemu } from "../real-qemu/fetch.js";
-import { GraceHost } from "../real-qemu/grace-host.js";
 import { buildPreload, NativeBuildError } from "../real-qemu/native-build.js";
-import { startPlumbingServer } from "../real-qemu/plumbing-server.js";
-import { LaunchError, machineArgs } from "../real-qemu/qemu-launch.js";
+import { LaunchError, machineArgs, qemuSize } from "../real-qemu/qemu-launch.js";
 import { QtestRelay } from "../real-qemu/qtest-relay.js";
-import { type RealQemu, startRealQemu, type Ticker } from "../real-qemu/session.js";
+import { type RealQemu, serveGraceHost, startRealQemu, type Ticker } from "../real-qemu/session.js";
 import { VirtualClock } from "../util/clock.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
@@ -155,29 +152,21 @@ export async function qemuRunCommand(f: RealQemuFlags, extra: string[]): Promise
 export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promise<number> {
   const cfg = machineFromFlags(f);
   const preload = known(() => buildPreload()).path;
-  const host = createHost({
+  const served = await serveGraceHost({
     clock: new VirtualClock(),
+    ticker,
+    physSid: cfg.physSid,
+    ramPage: PAGE_SIZES[cfg.ramPage],
+    seed: cfg.seed,
     faultPlan: faultPlanOf(f.fault),
-    ...(cfg.hostHw !== undefined ? { hw: cfg.hostHw } : {}),
-  });
-  let grace: GraceHost | null = null;
-  const server = await startPlumbingServer({
+    ...(cfg.hostHw !== undefined ? { hostHw: cfg.hostHw } : {}),
     ...(f.socket !== undefined ? { socketPath: f.socket } : {}),
     log: (l) => process.stderr.write(`cmdqv host: ${l}\n`),
-    onHello: (hello, session) => {
-      if (grace !== null) return { errno: 16 };
-      session.log(`QEMU pid ${hello.pid} connected`);
-      grace = new GraceHost(
-        { host, physSid: cfg.physSid, ramPage: PAGE_SIZES[cfg.ramPage], seed: cfg.seed },
-        session,
-      );
-      return grace;
-    },
   }).catch((e: Error) => {
     throw new UsageError(`--socket: ${e.message}`);
   });
-  const stopTicks = ticker(1, () => grace?.tick(1_000_000));
-  const ram = `${Math.ceil(cfg.ramSize / 0x10_0000)}M`;
+  const server = served.server;
+  const ram = qemuSize(cfg.ramSize);
   const args = machineArgs(
     {
       qemu: { kind: "binary", binary: "", firmware: "FIRMWARE" },
@@ -201,10 +190,8 @@ export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promi
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
-  stopTicks();
-  const g = grace as GraceHost | null;
-  g?.end("host stopped");
-  await server.close();
+  // Closing ends a connected QEMU's session (the kernel releases what it held).
+  await served.close();
   return 0;
 }
 

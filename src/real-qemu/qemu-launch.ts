@@ -76,6 +76,11 @@ export interface QemuCommand {
   readonly namespace: null | readonly string[];
 }
 
+/** Bytes in QEMU's size syntax for -m and the RAM backend (whole MiB, rounded up). */
+export function qemuSize(bytes: number): string {
+  return `${Math.ceil(bytes / 0x10_0000)}M`;
+}
+
 const DEFAULT_IOMMUFD_FD = 100;
 const DEFAULT_VFIO_FD = 101;
 

@@ -11,7 +11,7 @@ import type { VirtualClock } from "../util/clock.js";
 import type { QemuResolution } from "./fetch.js";
 import { GraceHost } from "./grace-host.js";
 import { type PlumbingServer, startPlumbingServer } from "./plumbing-server.js";
-import { launchQemu, type QemuExitError, type RunningQemu } from "./qemu-launch.js";
+import { launchQemu, type QemuExitError, qemuSize, type RunningQemu } from "./qemu-launch.js";
 
 /** Runs `fn` every `ms` of wall time until the returned function is called. */
 export type Ticker = (ms: number, fn: () => void) => () => void;
@@ -52,6 +52,85 @@ export interface RealQemu {
 }
 
 export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
+  const served = await serveGraceHost({
+    clock: o.clock,
+    ticker: o.ticker,
+    physSid: o.physSid,
+    ramPage: o.ramPage,
+    seed: o.seed,
+    faultPlan: o.faultPlan,
+    ...(o.hostHw !== undefined ? { hostHw: o.hostHw } : {}),
+    ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
+    ...(o.tickNs !== undefined ? { tickNs: o.tickNs } : {}),
+    log: o.log,
+    expectGuardPatched: o.qemu.kind === "fetched",
+  });
+  const { host, server } = served;
+  let qemu: RunningQemu;
+  try {
+    qemu = launchQemu({
+      qemu: o.qemu,
+      preload: o.preload,
+      socketPath: server.socketPath,
+      ramSize: qemuSize(o.ramSize),
+      qtest: o.qtest,
+      ...(o.trace ? { trace: o.trace } : {}),
+      ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+    });
+  } catch (e) {
+    await served.close();
+    throw e;
+  }
+  let disposed: Promise<void> | null = null;
+  return {
+    resolution: o.qemu,
+    host,
+    qemu,
+    server,
+    grace: served.grace,
+    exited: qemu.exited,
+    dispose() {
+      disposed ??= (async () => {
+        await qemu.dispose();
+        await served.close();
+      })();
+      return disposed;
+    },
+  };
+}
+
+export interface GraceHostServerOptions {
+  readonly clock: VirtualClock;
+  readonly ticker: Ticker;
+  readonly physSid: number;
+  readonly ramPage: number;
+  readonly seed: number;
+  readonly faultPlan: FaultPlan;
+  readonly hostHw?: Partial<HwConfig>;
+  /** Where to listen; by default a private temp dir. */
+  readonly socketPath?: string;
+  readonly tickMs?: number;
+  readonly tickNs?: number;
+  readonly log: (line: string) => void;
+  /** Say so when a QEMU connects without the KVM guard patched (it will refuse accel=on). */
+  readonly expectGuardPatched?: boolean;
+}
+
+export interface GraceHostServer {
+  readonly host: Host;
+  readonly server: PlumbingServer;
+  /** The handler of the connected QEMU (null until its preload said HELLO). */
+  grace(): GraceHost | null;
+  /** Stop the ticker, end a connected QEMU's session, close the server, remove its files. */
+  close(): Promise<void>;
+}
+
+/**
+ * The simulated host served on a socket: one QEMU at a time gets a GraceHost, and the
+ * hardware's time runs on the caller's ticker. `cmdqv host` is this alone; a real-QEMU
+ * session adds QEMU.
+ */
+export async function serveGraceHost(o: GraceHostServerOptions): Promise<GraceHostServer> {
   const host = createHost({
     clock: o.clock,
     faultPlan: o.faultPlan,
@@ -60,10 +139,12 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
   let grace: GraceHost | null = null;
   const server = await startPlumbingServer({
     log: o.log,
+    ...(o.socketPath !== undefined ? { socketPath: o.socketPath } : {}),
     onHello: (hello, session) => {
       // One QEMU per host: a second connection would share one kernel's objects.
       if (grace !== null) return { errno: 16 };
-      if (!hello.guardPatched && o.qemu.kind === "fetched")
+      session.log(`QEMU pid ${hello.pid} connected`);
+      if (!hello.guardPatched && o.expectGuardPatched)
         session.log("the preload did not patch the KVM guard; QEMU will refuse accel=on");
       grace = new GraceHost(
         { host, physSid: o.physSid, ramPage: o.ramPage, seed: o.seed },
@@ -75,37 +156,17 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
   const stopTicks = o.ticker(o.tickMs ?? 1, () => {
     grace?.tick(o.tickNs ?? 1_000_000);
   });
-  let qemu: RunningQemu;
-  try {
-    qemu = launchQemu({
-      qemu: o.qemu,
-      preload: o.preload,
-      socketPath: server.socketPath,
-      ramSize: `${Math.ceil(o.ramSize / 0x10_0000)}M`,
-      qtest: o.qtest,
-      ...(o.trace ? { trace: o.trace } : {}),
-      ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
-    });
-  } catch (e) {
-    stopTicks();
-    await server.close();
-    throw e;
-  }
-  let disposed: Promise<void> | null = null;
+  let closed: Promise<void> | null = null;
   return {
-    resolution: o.qemu,
     host,
-    qemu,
     server,
     grace: () => grace,
-    exited: qemu.exited,
-    dispose() {
-      disposed ??= (async () => {
-        await qemu.dispose();
+    close() {
+      closed ??= (async () => {
         stopTicks();
         await server.close();
       })();
-      return disposed;
+      return closed;
     },
   };
 }
