@@ -5,8 +5,8 @@
 // every command, and `cmdqv_*` extension commands expose the model.
 
 import { InvariantChecker } from "../check/invariants.js";
-import { Faults } from "../host/faults.js";
 import type { Machine } from "../machine/machine.js";
+import { armFault, ioctlsReply } from "./host-extensions.js";
 import type { ExtensionResult, IrqDirection, IrqReporter, QtestTarget } from "./target.js";
 
 /**
@@ -140,24 +140,9 @@ export class MachineTarget implements QtestTarget {
         // The client plays the guest, so the kernel log here is the host's.
         return { ok: true, reply: JSON.stringify(m.host.hostDmesg()) };
       case "cmdqv_ioctls":
-        return {
-          ok: true,
-          reply: JSON.stringify(
-            m.host.iommufd.log
-              .entries()
-              .map((e) => ({ call: e.call, args: e.args, errno: e.errno ?? null })),
-          ),
-        };
-      case "cmdqv_fault": {
-        const [site, nth] = args;
-        if (site === undefined || !Faults.isSite(site))
-          return { ok: false, error: `cmdqv_fault: unknown fault site '${site ?? ""}'` };
-        const n = nth === undefined || nth === "" ? 1 : Number(nth);
-        if (!Number.isSafeInteger(n) || n < 1)
-          return { ok: false, error: `cmdqv_fault: N must be an integer ≥ 1, got '${nth}'` };
-        m.host.faults.arm(site, n);
-        return { ok: true, reply: "" };
-      }
+        return ioctlsReply(m.host);
+      case "cmdqv_fault":
+        return armFault(m.host, args);
       case "cmdqv_reset":
         m.reset();
         this.settle();

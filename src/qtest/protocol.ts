@@ -11,7 +11,7 @@
 
 import { Buffer } from "node:buffer";
 import { hex64 } from "../bits/u64.js";
-import type { IrqDirection, QtestTarget } from "./target.js";
+import type { ExtensionResult, IrqDirection, QtestTarget } from "./target.js";
 
 /**
  * Largest SIZE accepted by `read`, `b64read`, `write`, `b64write` and `memset` (16 MiB).
@@ -176,6 +176,12 @@ function oneLine(text: string): string {
  * lines go through `out` when the target reports them, so an IRQ raised by a write or a
  * clock step comes before that command's `OK`, as in QEMU (it prints from the IRQ handler).
  */
+/** A `cmdqv_*` extension's answer as its qtest line: `OK [reply]` or `FAIL error`. */
+export function extensionLine(result: ExtensionResult): string {
+  if (!result.ok) return `FAIL ${oneLine(result.error)}`;
+  return result.reply === "" ? "OK" : `OK ${result.reply}`;
+}
+
 export class QtestSession {
   private readonly target: QtestTarget;
   private readonly out: (line: string) => void;
@@ -554,11 +560,10 @@ export class QtestSession {
   private extension(cmd: string, words: readonly string[]): string {
     const result = this.target.extension(cmd, words.slice(1));
     if (result === undefined) return `FAIL Unknown command '${cmd}'`;
-    if (!result.ok) return `FAIL ${oneLine(result.error)}`;
-    if (/[\r\n]/.test(result.reply)) {
+    if (result.ok && /[\r\n]/.test(result.reply)) {
       throw new Reject(`${cmd}: the reply spans several lines`);
     }
-    return result.reply === "" ? "OK" : `OK ${result.reply}`;
+    return extensionLine(result);
   }
 
   /** Read `len` bytes at a u64 address; bytes at or above 2^53 read 0. */

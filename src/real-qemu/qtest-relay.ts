@@ -13,8 +13,9 @@
 // isolation, and no leak once QEMU has gone.
 
 import { type CheckedSystem, InvariantChecker } from "../check/invariants.js";
-import { Faults } from "../host/faults.js";
 import { DEFAULT_MACHINE, LAYOUTS } from "../machine/config.js";
+import { armFault, ioctlsReply } from "../qtest/host-extensions.js";
+import { extensionLine } from "../qtest/protocol.js";
 import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
 import type { RealQemu } from "./session.js";
@@ -155,25 +156,13 @@ export class QtestRelay {
           violations: this.checker.violations().map((v) => `${v.invariant}: ${v.message}`),
         })}`;
       case "cmdqv_ioctls":
-        return `OK ${JSON.stringify(
-          host.iommufd.log
-            .entries()
-            .map((e) => ({ call: e.call, args: e.args, errno: e.errno ?? null })),
-        )}`;
+        return extensionLine(ioctlsReply(host));
       case "cmdqv_dmesg":
         return `OK ${JSON.stringify(host.hostDmesg())}`;
       case "cmdqv_calls":
         return `OK ${JSON.stringify(this.rq.grace()?.calls ?? [])}`;
-      case "cmdqv_fault": {
-        const [site, nth] = args;
-        if (site === undefined || !Faults.isSite(site))
-          return `FAIL cmdqv_fault: unknown fault site '${site ?? ""}'`;
-        const n = nth === undefined || nth === "" ? 1 : Number(nth);
-        if (!Number.isSafeInteger(n) || n < 1)
-          return `FAIL cmdqv_fault: N must be an integer ≥ 1, got '${nth}'`;
-        host.faults.arm(site, n);
-        return "OK";
-      }
+      case "cmdqv_fault":
+        return extensionLine(armFault(host, args));
       default:
         return `FAIL Unknown command '${cmd ?? ""}'`;
     }
