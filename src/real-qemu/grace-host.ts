@@ -202,9 +202,7 @@ export class GraceHost implements HostCallHandler {
   tick(ns: number): number {
     let moved = 0;
     for (const m of this.mirrors.values()) {
-      const slots = m.mirror.changedSlots();
-      for (const slot of slots) this.copyRing(slot);
-      moved += m.mirror.sync();
+      moved += m.mirror.sync((slot) => this.copyRing(slot));
     }
     this.host.clock.advance(ns);
     for (const m of this.mirrors.values()) moved += m.mirror.publish();

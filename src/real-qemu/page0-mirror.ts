@@ -41,30 +41,26 @@ export class Page0Mirror {
     }
   }
 
-  /** The slots where QEMU stored something since the last sync (their rings may have grown). */
-  changedSlots(): number[] {
-    const image = this.file.read(0, this.span);
-    const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
-    const out: number[] = [];
-    for (let i = 0; i < this.seen.length; i++) {
-      const off = this.offsetOf(i);
-      if (off + 4 > image.length) break;
-      const slot = Math.floor(i / WORDS_PER_SLOT);
-      if (dv.getUint32(off, true) !== this.seen[i] && out[out.length - 1] !== slot) out.push(slot);
-    }
-    return out;
-  }
-
-  /** Forward QEMU's stores; returns how many words moved. */
-  sync(): number {
+  /**
+   * Forward QEMU's stores, reading the file once. `beforeSlot` runs once for each slot with
+   * a store, before any of its words reach the hardware (the caller copies that queue's
+   * ring, which a PROD store may have grown). Returns how many words moved.
+   */
+  sync(beforeSlot: (slot: number) => void): number {
     const image = this.file.read(0, this.span);
     const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
     let moved = 0;
+    let announced = -1;
     for (let i = 0; i < this.seen.length; i++) {
       const off = this.offsetOf(i);
       if (off + 4 > image.length) break;
       const v = dv.getUint32(off, true);
       if (v === this.seen[i]) continue;
+      const slot = Math.floor(i / WORDS_PER_SLOT);
+      if (slot !== announced) {
+        announced = slot;
+        beforeSlot(slot);
+      }
       this.seen[i] = v;
       this.hw.write(off, 4, v);
       moved++;
