@@ -9,7 +9,7 @@ import { VCMDQ0 } from "../regs/cmdqv.js";
 import { encode, OPCODE } from "../smmu/commands.js";
 import { VirtualClock } from "../util/clock.js";
 import { createHost } from "./host.js";
-import { errnoName } from "./kernel/errno.js";
+import { unwrap } from "./kernel/testkit.js";
 import {
   HW_QUEUE_TYPE,
   HWPT_ALLOC_NEST_PARENT,
@@ -23,15 +23,6 @@ const RAM = 0x4000_0000;
 const RING = RAM + 0x10_0000;
 const RING_BYTES = 0x1000; // 256 commands
 
-function must<T>(r: { ok: true; value: T } | { ok: false; error: unknown }): T {
-  if (!r.ok) {
-    const e = r.error;
-    const n = typeof e === "number" ? e : (e as { errno: number }).errno;
-    assert.fail(`unexpected ${errnoName(n)}`);
-  }
-  return r.value;
-}
-
 describe("the host alone (createHost, no VMM)", () => {
   it("allocates a HW queue and its hardware consumes a command written through page0", () => {
     const clock = new VirtualClock();
@@ -44,10 +35,12 @@ describe("the host alone (createHost, no VMM)", () => {
     });
     const k = host.iommufd;
     const devId = host.bindDevice(0x100);
-    const ioasId = must(k.ioasAlloc()).ioasId;
-    must(k.ioasMap({ ioasId, iova: RAM, length: ram.size, gpa: RAM }));
-    const hwptId = must(k.hwptAlloc({ flags: HWPT_ALLOC_NEST_PARENT, devId, ptId: ioasId })).hwptId;
-    const v = must(
+    const ioasId = unwrap(k.ioasAlloc()).ioasId;
+    unwrap(k.ioasMap({ ioasId, iova: RAM, length: ram.size, gpa: RAM }));
+    const hwptId = unwrap(
+      k.hwptAlloc({ flags: HWPT_ALLOC_NEST_PARENT, devId, ptId: ioasId }),
+    ).hwptId;
+    const v = unwrap(
       k.viommuAlloc({
         flags: 0,
         type: VIOMMU_TYPE.TEGRA241_CMDQV,
@@ -57,7 +50,7 @@ describe("the host alone (createHost, no VMM)", () => {
         data: new Uint8Array(TEGRA241_VIOMMU_DATA_LEN),
       }),
     );
-    must(
+    unwrap(
       k.hwQueueAlloc({
         flags: 0,
         viommuId: v.viommuId,
@@ -72,7 +65,7 @@ describe("the host alone (createHost, no VMM)", () => {
       [[0, RING, RING_BYTES]],
     );
 
-    const page0 = must(
+    const page0 = unwrap(
       k.mmap({
         offset: v.vintfMmapOffset,
         length: v.vintfMmapLength,

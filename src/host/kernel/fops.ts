@@ -20,6 +20,8 @@ import {
   StructView,
   type Syscall,
   type SyscallReturn,
+  type UserAnswer,
+  type UserRequest,
 } from "./user-copy.js";
 
 type Sized = { readonly size: number; readonly min: number };
@@ -101,6 +103,16 @@ const RESPOND_ON_ERROR = new Set<number>([
   IOCTL.IOMMU_HWPT_INVALIDATE,
   IOCTL.IOMMU_IOAS_IOVA_RANGES,
 ]);
+
+/** A struct's driver data (data_uptr, data_len): the bytes, or E2BIG past the copy bound, or EFAULT. */
+function* copyUserData(
+  ptr: bigint,
+  len: number,
+): Generator<UserRequest, Uint8Array | SyscallReturn, UserAnswer> {
+  if (len > MAX_USER_COPY) return failed(ERRNO.E2BIG);
+  const d = yield* copyFromUser(ptr, len);
+  return d ?? failed(ERRNO.EFAULT);
+}
 
 function ret(r: { ok: boolean; error?: unknown }): SyscallReturn {
   if (r.ok) return OK_RETURN;
@@ -202,11 +214,10 @@ function changeProcess(k: Iommufd, s: StructView): SyscallReturn {
 function* hwptAlloc(k: Iommufd, s: StructView): Syscall {
   const dataLen = s.u32(28);
   let data: Uint8Array | undefined;
-  if (s.u32(24) !== 0 && dataLen > 0) {
-    if (dataLen > MAX_USER_COPY) return failed(ERRNO.E2BIG);
-    const d = yield* copyFromUser(s.u64(32), dataLen);
-    if (d === null) return failed(ERRNO.EFAULT);
-    data = d;
+  if (s.u32(24) !== 0) {
+    const d = yield* copyUserData(s.u64(32), dataLen);
+    if (!(d instanceof Uint8Array)) return d;
+    if (dataLen > 0) data = d;
   }
   if (s.u32(20) !== 0 || s.u32(44) !== 0) return failed(ERRNO.EOPNOTSUPP);
   const r = k.hwptAlloc({
@@ -272,14 +283,10 @@ function* hwptInvalidate(k: Iommufd, s: StructView): Syscall {
 
 function* viommuAlloc(k: Iommufd, s: StructView): Syscall {
   const dataLen = s.u32(24);
-  if (dataLen > MAX_USER_COPY) return failed(ERRNO.E2BIG);
   const dataPtr = s.u64(32);
-  let data: Uint8Array | undefined;
-  if (dataLen > 0) {
-    const d = yield* copyFromUser(dataPtr, dataLen);
-    if (d === null) return failed(ERRNO.EFAULT);
-    data = d;
-  }
+  const d = yield* copyUserData(dataPtr, dataLen);
+  if (!(d instanceof Uint8Array)) return d;
+  const data = dataLen > 0 ? d : undefined;
   const r = k.viommuAlloc({
     size: s.u32(0),
     flags: s.u32(4),
