@@ -67,6 +67,8 @@ interface EventPipe {
 
 /** User addresses the host gives QEMU's RAM files: far above anything else in the model. */
 const RAM_FILE_BASE = 0x100_0000_0000;
+/** Call lines kept for `cmdqv_calls` (the kernel's own ioctl log has its own bound). */
+const MAX_CALLS = 10_000;
 /** The most vEVENT bytes taken from the kernel per delivery (records are 24 bytes). */
 const VEVENT_READ = 24 * 64;
 
@@ -82,8 +84,9 @@ export class GraceHost implements HostCallHandler {
     { mirror: Page0Mirror; map: Mapping; file: SharedFile }
   >();
   private readonly pipes = new Map<number, EventPipe>();
-  /** One line per call, as strace would show it. */
-  readonly calls: string[] = [];
+  /** One line per call, as strace would show it: the last MAX_CALLS, so a long run stays bounded. */
+  private readonly callLines: string[] = [];
+  private callsDropped = 0;
   private ended: string | null = null;
 
   constructor(o: GraceHostOptions, session: Session) {
@@ -91,6 +94,21 @@ export class GraceHost implements HostCallHandler {
     this.host = o.host;
     this.session = session;
     this.vfio = new VfioCdev(o.physSid);
+  }
+
+  /** The calls kept, oldest first, after a line counting those dropped (if any). */
+  calls(): string[] {
+    return this.callsDropped > 0
+      ? [`(${this.callsDropped} earlier calls dropped)`, ...this.callLines]
+      : [...this.callLines];
+  }
+
+  private noteCall(line: string): void {
+    if (this.callLines.length >= MAX_CALLS) {
+      this.callLines.shift();
+      this.callsDropped++;
+    }
+    this.callLines.push(line);
   }
 
   get endReason(): string | null {
@@ -111,7 +129,7 @@ export class GraceHost implements HostCallHandler {
       );
     } else return { errno: 25 };
     const r = await drive(sys, mem, (f) => this.install(f, mem));
-    this.calls.push(`ioctl(${name}) = ${r.ret === 0 ? "0" : `-1 errno ${r.errno}`}`);
+    this.noteCall(`ioctl(${name}) = ${r.ret === 0 ? "0" : `-1 errno ${r.errno}`}`);
     return r.ret < 0 ? { errno: r.errno } : { ret: r.ret };
   }
 
@@ -123,7 +141,7 @@ export class GraceHost implements HostCallHandler {
       prot: call.prot,
       flags: call.flags,
     });
-    this.calls.push(
+    this.noteCall(
       `mmap(iommufd, 0x${call.length.toString(16)}, 0x${call.offset.toString(16)}) = ${r.ok ? "ok" : `errno ${r.error}`}`,
     );
     if (!r.ok) return { errno: r.error };
@@ -144,7 +162,7 @@ export class GraceHost implements HostCallHandler {
       m.map.unmap();
       m.file.remove();
       this.mirrors.delete(off);
-      this.calls.push(`munmap(page0 @0x${off.toString(16)})`);
+      this.noteCall(`munmap(page0 @0x${off.toString(16)})`);
       return;
     }
   }
@@ -162,7 +180,7 @@ export class GraceHost implements HostCallHandler {
   }
 
   close(call: CloseCall): void {
-    this.calls.push(
+    this.noteCall(
       `close(${call.kind === FdKind.IOMMUFD ? "iommufd" : call.kind === FdKind.VFIO ? "vfio" : "veventq"})`,
     );
     if (call.kind === FdKind.VFIO) this.vfio.close();

@@ -160,7 +160,7 @@ export class QtestRelay {
       case "cmdqv_dmesg":
         return `OK ${JSON.stringify(host.hostDmesg())}`;
       case "cmdqv_calls":
-        return `OK ${JSON.stringify(this.rq.grace()?.calls ?? [])}`;
+        return `OK ${JSON.stringify(this.rq.grace()?.calls() ?? [])}`;
       case "cmdqv_fault":
         return extensionLine(armFault(host, args));
       default:
