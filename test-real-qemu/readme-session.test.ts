@@ -58,4 +58,18 @@ describe("the README's real-QEMU session", () => {
       (info.hw_queues as { gpa: string; length: number }[]).map((q) => [q.gpa, q.length]),
     );
   });
+
+  it("answers a cmdqv_* line sent first only after QEMU has realized on the host", () => {
+    const r = spawnSync(process.execPath, ["bin/cmdqv.js", "qtest", "--vmm", "qemu"], {
+      input: "cmdqv_info\n",
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout.trim().slice(3)) as { host_objects: { kind: string }[] };
+    assert.ok(
+      info.host_objects.some((o) => o.kind === "viommu"),
+      r.stdout,
+    );
+  });
 });

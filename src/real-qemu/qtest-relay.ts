@@ -32,7 +32,8 @@ export const QEMU_MAP = {
 } as const;
 
 type Pending =
-  | { readonly kind: "qemu"; readonly line: string }
+  /** `hidden`: the relay's own probe, whose reply the client never sees. */
+  | { readonly kind: "qemu"; readonly line: string; readonly hidden?: true }
   | { readonly kind: "local"; readonly line: string };
 
 export class QtestRelay {
@@ -62,6 +63,10 @@ export class QtestRelay {
       cmdqv: this.account,
     };
     this.checker = new InvariantChecker(system);
+    // QEMU reads qtest only once the machine is realized: a first probe holds the client's
+    // lines, local cmdqv_* ones included, until the host has seen QEMU's whole realize.
+    this.queue.push({ kind: "qemu", line: "endianness", hidden: true });
+    this.pump();
   }
 
   /** A line from the client. */
@@ -112,7 +117,7 @@ export class QtestRelay {
     this.queue.shift();
     this.sent = false;
     this.step(head.line, line);
-    this.out(line);
+    if (!head.hidden) this.out(line);
     this.pump();
   }
 
