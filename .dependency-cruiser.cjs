@@ -15,7 +15,7 @@ const LAYERS = [
   ["machine"],
   ["check"],
   ["sim"],
-  ["report", "explore", "scenario", "qtest", "real-qemu"],
+  ["report", "explore", "scenario", "qtest", "real-qemu", "differential"],
   ["cli"],
 ];
 

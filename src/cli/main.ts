@@ -3,8 +3,9 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
+import { diffCommand, QEMU_11_1_PROFILE } from "./diff-cmd.js";
 import { exploreCommand } from "./explore-cmd.js";
-import { UsageError } from "./options.js";
+import { parseIntFlag, parseProfile, UsageError } from "./options.js";
 import {
   hostCommand,
   qemuFetchCommand,
@@ -177,6 +178,37 @@ REAL_QEMU_OPTIONS(
     if (f[o] !== undefined) throw new UsageError(`--${o} needs --vmm qemu`);
   process.exitCode = await qtestCommand(f);
 });
+
+program
+  .command("diff")
+  .description(
+    "run qtest scripts on our model and on real QEMU 11.1 and print the first difference of each",
+  )
+  .argument("[scripts...]", "script files (.yaml, .qtest) or built-in name globs (default: all)")
+  .addOption(
+    new Option("--profile <name>", `the model's profile: ${PROFILE_NAMES.join(", ")}`).default(
+      QEMU_11_1_PROFILE,
+    ),
+  )
+  .option("--qemu <path>", "another qemu-system-aarch64 instead of QEMU 11.1")
+  .option(
+    "--unmask <name>",
+    "compare what the named mask hides (repeatable)",
+    (v: string, prev: string[]) => [...prev, v],
+    [] as string[],
+  )
+  .option("--masks", "list the masks and why each exists")
+  .option("--list", "list the scripts instead of running them")
+  .option("--all", "print every difference of a script, not only the first")
+  .option("--context <n>", "steps shown before a difference", "3")
+  .action(async (args: string[], f) => {
+    process.exitCode = await diffCommand(args, {
+      ...f,
+      profile: parseProfile(f.profile),
+      unmask: f.unmask,
+      context: parseIntFlag("--context", f.context, 0, 1000),
+    });
+  });
 
 try {
   await program.parseAsync(process.argv);

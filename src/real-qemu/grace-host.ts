@@ -84,6 +84,8 @@ export class GraceHost implements HostCallHandler {
     { mirror: Page0Mirror; map: Mapping; file: SharedFile }
   >();
   private readonly pipes = new Map<number, EventPipe>();
+  /** vEVENT bytes written to QEMU's pipes so far (the relay waits for QEMU to read them). */
+  private eventBytes = 0;
   /** One line per call, as strace would show it: the last MAX_CALLS, so a long run stays bounded. */
   private readonly callLines: string[] = [];
   private callsDropped = 0;
@@ -217,6 +219,11 @@ export class GraceHost implements HostCallHandler {
    * hardware (after the rings they announce are copied in), the clock runs, the
    * hardware's answers go back, and queued vEVENTs go to QEMU. Returns words moved.
    */
+  /** vEVENT bytes handed to QEMU so far. */
+  eventBytesDelivered(): number {
+    return this.eventBytes;
+  }
+
   tick(ns: number): number {
     let moved = 0;
     for (const m of this.mirrors.values()) {
@@ -300,6 +307,7 @@ export class GraceHost implements HostCallHandler {
         }
         const w = p.writer.write(p.pending);
         if (!w.ok) break; // EAGAIN: QEMU has not read yet; EPIPE: it closed the fd
+        this.eventBytes += w.value;
         p.pending = w.value >= p.pending.length ? null : p.pending.subarray(w.value);
         if (p.pending !== null) break;
       }

@@ -37,6 +37,8 @@ export interface LaunchOptions {
   readonly patchKvmGuard?: boolean;
   /** Console lines kept; default 40. */
   readonly consoleLines?: number;
+  /** Every complete console line as it arrives (the differential compares them all). */
+  readonly onConsoleLine?: (line: string) => void;
 }
 
 export class LaunchError extends Error {
@@ -185,9 +187,11 @@ class ConsoleRing {
   private readonly lines: string[] = [];
   private partial = "";
   private readonly keep: number;
+  private readonly onLine: ((line: string) => void) | undefined;
 
-  constructor(keep: number) {
+  constructor(keep: number, onLine?: (line: string) => void) {
     this.keep = keep;
+    this.onLine = onLine;
   }
   feed(text: string): void {
     const parts = (this.partial + text).split("\n");
@@ -197,6 +201,7 @@ class ConsoleRing {
   private push(line: string): void {
     const clean = line.replace(/\r$/, "").slice(0, 500);
     if (clean.length === 0) return;
+    this.onLine?.(clean);
     this.lines.push(clean);
     if (this.lines.length > this.keep) this.lines.shift();
   }
@@ -222,7 +227,7 @@ export interface RunningQemu {
 
 export function launchQemu(o: LaunchOptions): RunningQemu {
   const command = qemuCommand(o);
-  const ring = new ConsoleRing(o.consoleLines ?? 40);
+  const ring = new ConsoleRing(o.consoleLines ?? 40, o.onConsoleLine);
   const stdio = o.qtest === "stdio";
   let child: ChildProcess;
   try {

@@ -32,8 +32,16 @@ export const QEMU_MAP = {
 } as const;
 
 type Pending =
-  /** `hidden`: the relay's own probe, whose reply the client never sees. */
-  | { readonly kind: "qemu"; readonly line: string; readonly hidden?: true }
+  /**
+   * `hidden`: the relay's own probe, whose reply the client never sees; `release`: a reply
+   * held back until this probe is answered.
+   */
+  | {
+      readonly kind: "qemu";
+      readonly line: string;
+      readonly hidden?: true;
+      readonly release?: string;
+    }
   | { readonly kind: "local"; readonly line: string };
 
 export class QtestRelay {
@@ -116,8 +124,23 @@ export class QtestRelay {
     }
     this.queue.shift();
     this.sent = false;
+    const eventsBefore = this.rq.grace()?.eventBytesDelivered() ?? 0;
     this.step(head.line, line);
-    if (!head.hidden) this.out(line);
+    const reply = head.hidden ? head.release : line;
+    if (reply !== undefined) {
+      if ((this.rq.grace()?.eventBytesDelivered() ?? 0) > eventsBefore) {
+        // The step handed QEMU vEVENTs, which it reads from its main loop, not in reply to
+        // anything. A probe sent now is polled together with the readable pipe, so QEMU
+        // has run its vEVENTQ handler by the time it answers; a second probe's answer
+        // comes after whatever that handler printed (an IRQ line). The reply waits for
+        // both, so the client sees the IRQ before the reply of the step that caused it,
+        // and the next line finds the error maps set: as the model, and deterministic.
+        this.queue.unshift(
+          { kind: "qemu", line: "endianness", hidden: true },
+          { kind: "qemu", line: "endianness", hidden: true, release: reply },
+        );
+      } else this.out(reply);
+    }
     this.pump();
   }
 

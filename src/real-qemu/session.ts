@@ -32,6 +32,8 @@ export interface RealQemuOptions {
   readonly qtest: "stdio" | { readonly unix: string };
   readonly trace?: readonly string[];
   readonly extraArgs?: readonly string[];
+  /** Every complete line QEMU prints on its console, as it arrives. */
+  readonly onConsoleLine?: (line: string) => void;
   /** The hardware's step: wall ms between ticks, virtual ns per tick. */
   readonly tickMs?: number;
   readonly tickNs?: number;
@@ -76,6 +78,7 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
       qtest: o.qtest,
       ...(o.trace ? { trace: o.trace } : {}),
       ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+      ...(o.onConsoleLine ? { onConsoleLine: o.onConsoleLine } : {}),
     });
   } catch (e) {
     await served.close();

@@ -1,0 +1,200 @@
+// The two sides of a differential run, behind one interface: the TypeScript model
+// (`--vmm model --profile P`: createMachine + MachineTarget + the qtest session, all
+// in-process and synchronous) and real QEMU 11.1 on the same simulated host (`--vmm qemu`:
+// the qtest relay). Each step gives one Observation, taken the same way on both sides
+// from the same host code: the reply, the IRQ lines, the host calls made during the
+// step, the HW queues after it, and what the VMM printed.
+
+import { mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Host } from "../host/host.js";
+import type { IoctlLogEntry } from "../host/kernel/ioctl-log.js";
+import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
+import { createMachine, type Machine } from "../machine/machine.js";
+import { MachineTarget } from "../qtest/machine-target.js";
+import { QtestSession } from "../qtest/protocol.js";
+import { type QtestSession as QemuSession, startQtestSession } from "../real-qemu/in-process.js";
+import type { Ticker } from "../real-qemu/session.js";
+import type { VmmLogLine } from "../vmm/log.js";
+import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
+
+/** The step that is not a qtest line: QEMU's monitor `system_reset`, the model's reset. */
+export const SYSTEM_RESET = "system_reset";
+
+export interface HwQueueView {
+  readonly id: number;
+  readonly index: number;
+  readonly iova: number;
+  readonly length: number;
+}
+
+/** What one step showed. `reply` is null for the realize pseudo-step. */
+export interface Observation {
+  readonly reply: string | null;
+  readonly irqs: readonly string[];
+  readonly ioctls: readonly IoctlLogEntry[];
+  readonly hwQueues: readonly HwQueueView[];
+  /** Console lines as QEMU prints them, without the `qemu-system-aarch64: ` prefix. */
+  readonly console: readonly string[];
+}
+
+export interface Side {
+  readonly name: string;
+  /** What the machine did while it was built or realized, before the first step. */
+  realize(): Observation;
+  step(line: string): Promise<Observation>;
+  dispose(): Promise<void>;
+}
+
+/** Both sides read the host the same way. */
+class HostWatch {
+  private readonly host: Host;
+  private seen = 0;
+
+  constructor(host: Host) {
+    this.host = host;
+  }
+
+  /** Calls since the last take. */
+  newCalls(): IoctlLogEntry[] {
+    const all = this.host.iommufd.log.entries();
+    const fresh = all.filter((e) => e.seq >= this.seen);
+    this.seen = this.host.iommufd.log.size();
+    return fresh;
+  }
+
+  hwQueues(): HwQueueView[] {
+    return this.host.iommufd
+      .hwQueues()
+      .map((q) => ({ id: q.id, index: q.index, iova: q.iova, length: q.length }))
+      .sort((a, b) => a.index - b.index);
+  }
+}
+
+/** The model's console as QEMU would print it (error_report bare, warn_report "warning: "). */
+function modelConsole(l: VmmLogLine): string {
+  return l.kind === "warn" ? `warning: ${l.text}` : l.text;
+}
+
+export function modelSide(profile: ProfileName, overrides: Partial<MachineConfig> = {}): Side {
+  const built = createMachine({ ...DEFAULT_MACHINE, profile, ...overrides });
+  if (!built.ok) throw new Error(`the model machine could not be built: ${built.error}`);
+  const m: Machine = built.value;
+  const target = new MachineTarget(m);
+  const watch = new HostWatch(m.host);
+  let logSeen = 0;
+  const out: string[] = [];
+  const session = new QtestSession(target, (l) => out.push(l));
+  const consoleSince = (): string[] => {
+    const lines = m.log
+      .all()
+      .slice(logSeen)
+      .filter((l) => l.kind !== "info");
+    logSeen = m.log.all().length;
+    return lines.map(modelConsole);
+  };
+  const observe = (reply: string | null, irqs: string[]): Observation => ({
+    reply,
+    irqs,
+    ioctls: watch.newCalls(),
+    hwQueues: watch.hwQueues(),
+    console: consoleSince(),
+  });
+  return {
+    name: `model (${profile})`,
+    realize: () => observe(null, []),
+    step(line) {
+      out.length = 0;
+      if (line.trim() === SYSTEM_RESET) {
+        target.extension("cmdqv_reset", []);
+        return Promise.resolve(observe("OK", []));
+      }
+      session.handleLine(line);
+      const irqs = out.filter((l) => l.startsWith("IRQ "));
+      const reply = out.filter((l) => !l.startsWith("IRQ ")).join("\n");
+      return Promise.resolve(observe(reply, irqs));
+    },
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/** QEMU prefixes error_report/warn_report lines with its program name (and option context). */
+const QEMU_PREFIX = /^qemu-system-aarch64: /;
+
+export interface QemuSideOptions {
+  /** A QEMU binary to use instead of the fetched Debian build. */
+  readonly qemu?: string;
+}
+
+/** No wall-clock ticks: the hardware moves only with QEMU's clock_step, as the model's. */
+const noTicks: Ticker = () => () => {};
+
+export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
+  // qemu_log (-d guest_errors,unimp) goes to a file: on stderr it is not flushed per line.
+  const dir = mkdtempSync(join(tmpdir(), "cmdqv-diff-"));
+  const logPath = join(dir, "qemu.log");
+  const consoleLines: string[] = [];
+  let s: QemuSession;
+  try {
+    s = await startQtestSession({
+      ticker: noTicks,
+      qmp: true,
+      extraArgs: ["-d", "guest_errors,unimp", "-D", logPath],
+      onConsoleLine: (l) => consoleLines.push(l.replace(QEMU_PREFIX, "")),
+      ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
+    });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const watch = new HostWatch(s.rq.host);
+  const logFd = openSync(logPath, "a+");
+  let logOffset = 0;
+  let logPartial = "";
+  const buf = Buffer.alloc(64 * 1024);
+  const logSince = (): string[] => {
+    let text = logPartial;
+    for (;;) {
+      const n = readSync(logFd, buf, 0, buf.length, logOffset);
+      if (n <= 0) break;
+      logOffset += n;
+      text += buf.toString("utf8", 0, n);
+    }
+    const parts = text.split("\n");
+    logPartial = parts.pop() ?? "";
+    return parts.filter((l) => l.length > 0);
+  };
+  /** stderr lines of this step arrive with its reply, at the latest in the same poll. */
+  const settle = () => new Promise<void>((r) => setImmediate(r));
+  const observe = (reply: string | null, irqs: string[]): Observation => ({
+    reply,
+    irqs,
+    ioctls: watch.newCalls(),
+    hwQueues: watch.hwQueues(),
+    console: [...consoleLines.splice(0), ...logSince()],
+  });
+  // QEMU has realized once it answers qtest; the relay's hidden probe waits for that.
+  await s.relay.drained();
+  await settle();
+  return {
+    name: "QEMU 11.1",
+    realize: () => observe(null, []),
+    async step(line) {
+      const irqsBefore = s.irqs.length;
+      let reply: string;
+      if (line.trim() === SYSTEM_RESET) {
+        await s.qmp!.systemReset();
+        // The host sees what the reset did to page0 before the next line, as after a reply.
+        s.rq.grace()?.tick(0);
+        reply = "OK";
+      } else reply = await s.send(line);
+      await settle();
+      return observe(reply, s.irqs.slice(irqsBefore));
+    },
+    async dispose() {
+      await s.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
