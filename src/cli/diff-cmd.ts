@@ -8,7 +8,9 @@ import { MASKS, maskNamed } from "../differential/masks.js";
 import { describeAll, describeDifference, summaryLine, totals } from "../differential/report.js";
 import { runScript, type ScriptOutcome } from "../differential/runner.js";
 import { type DiffScript, loadScript, ScriptError } from "../differential/script.js";
-import { modelSide, qemuSide } from "../differential/sides.js";
+import { modelSide, QEMU_11_1_PROFILE, qemuSide } from "../differential/sides.js";
+
+export { QEMU_11_1_PROFILE };
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { UsageError } from "./options.js";
 import { ProgressLine } from "./progress.js";
@@ -22,9 +24,6 @@ export interface DiffFlags {
   context: number;
   all?: boolean;
 }
-
-/** The profile real QEMU 11.1.3 is (docs/profiles.md: settled by this differential). */
-export const QEMU_11_1_PROFILE: ProfileName = "qemu-v7";
 
 function resolve(args: readonly string[]): DiffScript[] {
   const all = builtinScripts();

@@ -22,7 +22,7 @@ import type { RegBlock } from "../regs/regdef.js";
 import { type Command, encode } from "../smmu/commands.js";
 import { Prng } from "../util/prng.js";
 import type { DiffScript } from "./script.js";
-import { SYSTEM_RESET } from "./sides.js";
+import { QTEST_VSID, SYSTEM_RESET } from "./sides.js";
 
 const LAYOUT = LAYOUTS["qemu-11.1"];
 const CMDQV = LAYOUT.cmdqvBase;
@@ -429,8 +429,8 @@ const SMMU_REG = {
 } as const;
 
 function mainCmdqScripts(): DiffScript[] {
-  const vsid = DEFAULT_MACHINE.virtSid;
-  /** A linear stream table of 2^5 STEs; the device's STE is stage-1 bypass… valid, Config=abort. */
+  const vsid = QTEST_VSID;
+  /** A linear stream table of 2^5 STEs; the device's STE is valid with Config=bypass. */
   const setup = [
     `irq_intercept_in ${GIC}`,
     writeq(SMMU + SMMU_REG.STRTAB_BASE, BigInt(STRTAB)),

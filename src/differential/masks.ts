@@ -107,6 +107,16 @@ export const MASKS: readonly Mask[] = [
       }),
   },
   {
+    name: "vfio-skip-dma-unmap",
+    why:
+      'QEMU marks the guest page0 region ("tegra241-cmdqv vintf-page0") to skip IOMMU mapping, ' +
+      "so vfio's listener never maps it, but its region_del still unmaps it: the kernel " +
+      "answers ENOENT and QEMU ignores that (trace iommufd_backend_unmap_dma_non_exist). " +
+      "A failed unmap changes nothing on the host; the model's VMM has no vfio listener",
+    start: () => (o) =>
+      mapCalls(o, (e) => (e.call === "IOMMU_IOAS_UNMAP" && e.errno === "ENOENT" ? null : e)),
+  },
+  {
     name: "vfio-aer-warning",
     why:
       "QEMU's vfio-pci warns at realize that it could not enable error recovery (AER) for " +

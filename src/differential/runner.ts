@@ -21,10 +21,23 @@ export interface SideFactory {
   qemu(): Promise<Side>;
 }
 
+/**
+ * A side that fails (QEMU exits or crashes on a line) ends its run with an observation
+ * whose reply says how, so the comparison stops there with that as the difference.
+ */
 async function runSide(side: Side, steps: readonly string[]): Promise<Observation[]> {
   const out = [side.realize()];
   try {
     for (const line of steps) out.push(await side.step(line));
+  } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).split("\n").join(" | ");
+    out.push({
+      reply: `${side.name} failed: ${message}`,
+      irqs: [],
+      ioctls: [],
+      hwQueues: [],
+      console: [],
+    });
   } finally {
     await side.dispose();
   }

@@ -44,6 +44,12 @@ function checkStep(where: string, step: string): string {
   const t = step.trim();
   if (t.length === 0) throw new ScriptError(`${where}: an empty step`);
   if (/[\r\n]/.test(t)) throw new ScriptError(`${where}: a step is one line`);
+  const cmd = t.split(/\s+/)[0]!;
+  // The other cmdqv_* lines answer with each VMM's own view (JSON of different shapes).
+  if (cmd.startsWith("cmdqv_") && cmd !== "cmdqv_fault")
+    throw new ScriptError(
+      `${where}: ${cmd} answers differently by VMM; a script may use cmdqv_fault only`,
+    );
   return t;
 }
 
@@ -94,7 +100,7 @@ function fromYaml(path: string, text: string): DiffScript {
       case "steps": {
         if (!isSeq(v)) throw new ScriptError(`${where}: steps must be a list of qtest lines`);
         for (const item of v.items) {
-          const w = at(isScalar(item) ? item.range?.[0] : undefined);
+          const w = at((item as { range?: readonly number[] } | null)?.range?.[0]);
           if (!isScalar(item) || typeof item.value !== "string")
             throw new ScriptError(`${w}: each step is a qtest line (a string)`);
           if (steps.length >= SCRIPT_MAX_STEPS)

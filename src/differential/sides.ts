@@ -19,6 +19,9 @@ import type { Ticker } from "../real-qemu/session.js";
 import type { VmmLogLine } from "../vmm/log.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 
+/** The profile real QEMU 11.1.3 is: the merged v7 series (docs/profiles.md, from this differential). */
+export const QEMU_11_1_PROFILE: ProfileName = "qemu-v7";
+
 /** The step that is not a qtest line: QEMU's monitor `system_reset`, the model's reset. */
 export const SYSTEM_RESET = "system_reset";
 
@@ -77,8 +80,16 @@ function modelConsole(l: VmmLogLine): string {
   return l.kind === "warn" ? `warning: ${l.text}` : l.text;
 }
 
+/**
+ * The passed-through device's StreamID as the guest sees it under QEMU's qtest: the vSID is
+ * the device's PCI requester ID, and with no firmware to number the buses behind the
+ * pxb-pcie root port, its bus number is 0, so the vSID is 0 (observed: QEMU 11.1.3
+ * allocates its vDEVICE with virt_id 0 on a CFGI_STE for SID 0, and for no other SID).
+ */
+export const QTEST_VSID = 0;
+
 export function modelSide(profile: ProfileName, overrides: Partial<MachineConfig> = {}): Side {
-  const built = createMachine({ ...DEFAULT_MACHINE, profile, ...overrides });
+  const built = createMachine({ ...DEFAULT_MACHINE, profile, virtSid: QTEST_VSID, ...overrides });
   if (!built.ok) throw new Error(`the model machine could not be built: ${built.error}`);
   const m: Machine = built.value;
   const target = new MachineTarget(m);
@@ -174,8 +185,14 @@ export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
     hwQueues: watch.hwQueues(),
     console: [...consoleLines.splice(0), ...logSince()],
   });
+  /** Rejects when QEMU ends: a line it never answers must not hang the run. */
+  const ended = s.rq.exited.then((e) => {
+    throw e;
+  });
+  ended.catch(() => {});
+  const answer = (line: string) => Promise.race([s.send(line), ended]);
   // QEMU has realized once it answers qtest; the relay's hidden probe waits for that.
-  await s.relay.drained();
+  await Promise.race([s.relay.drained(), ended]);
   await settle();
   return {
     name: "QEMU 11.1",
@@ -184,11 +201,11 @@ export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
       const irqsBefore = s.irqs.length;
       let reply: string;
       if (line.trim() === SYSTEM_RESET) {
-        await s.qmp!.systemReset();
+        await Promise.race([s.qmp!.systemReset(), ended]);
         // The host sees what the reset did to page0 before the next line, as after a reply.
         s.rq.grace()?.tick(0);
         reply = "OK";
-      } else reply = await s.send(line);
+      } else reply = await answer(line);
       await settle();
       return observe(reply, s.irqs.slice(irqsBefore));
     },

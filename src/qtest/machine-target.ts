@@ -87,24 +87,34 @@ export class MachineTarget implements QtestTarget {
     this.settle();
   }
 
+  /**
+   * QEMU_CLOCK_VIRTUAL under qtest: it starts at 0 and moves only by clock_step/clock_set.
+   * The host's clock also runs the time its calls take (the machine's build takes some),
+   * so the time the client is told is kept here; each step moves both by the same amount.
+   */
+  private vnow = 0;
+
   clockStep(ns?: number): number {
     const clock = this.m.host.clock;
+    let delta = ns ?? 0;
     if (ns === undefined) {
       const next = this.m.host.hw.nextEventTime();
-      if (Number.isFinite(next) && next > clock.now()) clock.set(next);
-    } else clock.advance(ns);
+      if (Number.isFinite(next) && next > clock.now()) delta = next - clock.now();
+    }
+    clock.advance(delta);
+    this.vnow += delta;
     this.settle();
-    return clock.now();
+    return this.vnow;
   }
 
   clockSet(ns: number): number {
-    this.m.host.clock.set(ns);
+    if (ns > this.vnow) return this.clockStep(ns - this.vnow);
     this.settle();
-    return this.m.host.clock.now();
+    return this.vnow;
   }
 
   now(): number {
-    return this.m.host.clock.now();
+    return this.vnow;
   }
 
   hasDevice(path: string): boolean {

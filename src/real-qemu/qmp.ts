@@ -23,7 +23,10 @@ export class QmpClient {
 
   private constructor(sock: Socket) {
     this.sock = sock;
-    createInterface({ input: sock }).on("line", (line) => this.onLine(line));
+    // The socket's own error handler below reports; readline re-emits it, unhandled.
+    createInterface({ input: sock })
+      .on("line", (line) => this.onLine(line))
+      .on("error", () => {});
     const fail = (e: Error) => {
       this.closedError ??= e;
       for (const w of this.replies.splice(0)) w.reject(e);
