@@ -89,7 +89,7 @@ describe("cmdqv diff", () => {
   it("exits 1 and prints the first difference with the steps before it", () => {
     const r = cli("--profile", "qemu-v5", "review/case2");
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /^review\/case2: step \d+: .*\n  differs in \w+:/m);
+    assert.match(r.stdout, /^review\/case2: step \d+: .*\n {2}differs in \w+:/m);
     assert.match(r.stdout, /1 scripts differ/);
   });
 });

@@ -11,6 +11,7 @@ import { type DiffScript, loadScript, ScriptError } from "../differential/script
 import { modelSide, QEMU_11_1_PROFILE, qemuSide } from "../differential/sides.js";
 
 export { QEMU_11_1_PROFILE };
+
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { UsageError } from "./options.js";
 import { ProgressLine } from "./progress.js";
