@@ -2,7 +2,7 @@
 // difference: which step, which kind of observation, both values, and the steps before
 // it for context.
 
-import { IoctlLog } from "../host/kernel/ioctl-log.js";
+import type { IoctlLogEntry } from "../host/kernel/ioctl-log.js";
 import type { Mask } from "./masks.js";
 import type { Observation } from "./sides.js";
 
@@ -38,7 +38,7 @@ export function render(o: Observation, kind: ObservationKind): string[] {
     case "irqs":
       return [...o.irqs];
     case "ioctls":
-      return o.ioctls.map((e) => IoctlLog.condense(e));
+      return o.ioctls.map(renderCall);
     case "hwQueues":
       return o.hwQueues.map(
         (q) =>
@@ -47,6 +47,18 @@ export function render(o: Observation, kind: ObservationKind): string[] {
     case "console":
       return [...o.console];
   }
+}
+
+/**
+ * A call in full: every argument (the vSTE and vIOMMU data bytes and the invalidation
+ * entries too, which a condensed log line leaves out) and the result or errno.
+ */
+function renderCall(e: IoctlLogEntry): string {
+  const outcome =
+    e.errno !== undefined
+      ? `${e.errno}${e.detail !== undefined ? ` ${JSON.stringify(e.detail)}` : ""}`
+      : JSON.stringify(e.result ?? null);
+  return `${e.call} ${JSON.stringify(e.args)} → ${outcome}`;
 }
 
 function apply(masks: readonly Mask[], run: readonly Observation[]): Observation[] {

@@ -42,34 +42,46 @@ export const MASKS: readonly Mask[] = [
   {
     name: "object-ids",
     why:
-      "iommufd object ids are allocation order on one host; they are renumbered in order of " +
-      "first appearance on each side, so an extra or missing object shows as a call, not as " +
-      "every later id differing",
+      "iommufd object ids are allocation order on one host, shared by every kind; each side's " +
+      "ids are renamed by kind and order of creation (the first HW queue is hwQueue#1 " +
+      "whatever its id), so an extra or missing object shows as its own call, not as every " +
+      "later id differing",
     start() {
-      const ids = new Map<number, number>();
-      const canon = (id: number) => {
-        let c = ids.get(id);
-        if (c === undefined) {
-          c = ids.size + 1;
-          ids.set(id, c);
+      const names = new Map<number, string>();
+      const perKind = new Map<string, number>();
+      const name = (id: number): string => names.get(id) ?? `unknown#${id}`;
+      /** Results name what they created: `{hwQueueId: 8}` is the next hwQueue. */
+      const learn = (v: Json | undefined) => {
+        if (!isObj(v)) return;
+        for (const [k, x] of Object.entries(v)) {
+          if (!ID_KEY.test(k) || typeof x !== "number" || names.has(x)) continue;
+          const kind = k === "id" ? "object" : k.slice(0, -2);
+          const n = (perKind.get(kind) ?? 0) + 1;
+          perKind.set(kind, n);
+          names.set(x, `${kind}#${n}`);
         }
-        return c;
       };
-      const walk = (v: Json | undefined): Json | undefined => {
+      const rename = (v: Json | undefined): Json | undefined => {
         if (!isObj(v)) return v;
         const out: Record<string, Json> = {};
         for (const [k, x] of Object.entries(v))
-          out[k] = ID_KEY.test(k) && typeof x === "number" && x > 0 ? canon(x) : (walk(x) ?? null);
+          out[k] = ID_KEY.test(k) && typeof x === "number" && x > 0 ? name(x) : (rename(x) ?? null);
         return out;
       };
       return (o) => {
         const calls = mapCalls(o, (e) => {
-          const args = walk(e.args) ?? null;
-          const result = walk(e.result);
+          learn(e.result);
+          const args = rename(e.args) ?? null;
+          const result = rename(e.result);
           return result === undefined ? { ...e, args } : { ...e, args, result };
         });
-        const hwQueues: HwQueueView[] = o.hwQueues.map((q) => ({ ...q, id: canon(q.id) }));
-        return { ...calls, hwQueues };
+        return {
+          ...calls,
+          hwQueues: o.hwQueues.map((q) => ({
+            ...q,
+            id: typeof q.id === "number" ? name(q.id) : q.id,
+          })),
+        };
       };
     },
   },

@@ -26,7 +26,8 @@ export const QEMU_11_1_PROFILE: ProfileName = "qemu-v7";
 export const SYSTEM_RESET = "system_reset";
 
 export interface HwQueueView {
-  readonly id: number;
+  /** The iommufd object id (a name once the object-ids mask renamed it). */
+  readonly id: number | string;
   readonly index: number;
   readonly iova: number;
   readonly length: number;
