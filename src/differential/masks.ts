@@ -35,6 +35,15 @@ function withoutKeys(v: Json | undefined, keys: readonly string[]): Json | undef
   return out;
 }
 
+/** `"0x40200000"` → 0x4020_0000 (bigints the struct decoder logged); longer strings are bytes. */
+function plainNumbers(v: Json | undefined): Json | undefined {
+  if (typeof v === "string" && /^0x[0-9a-f]{1,13}$/.test(v)) return Number.parseInt(v.slice(2), 16);
+  if (!isObj(v)) return v;
+  const out: Record<string, Json> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = plainNumbers(x) ?? null;
+  return out;
+}
+
 /** Keys that hold iommufd object ids in the host log's arguments and results. */
 const ID_KEY = /(^id$|Id$)/;
 
@@ -89,9 +98,14 @@ export const MASKS: readonly Mask[] = [
     name: "uapi-framing",
     why:
       "QEMU's calls arrive as ioctl structs, so the host logs their `size` and `reserved` " +
-      "fields; the model's VMM calls the same kernel entry points without the struct framing",
+      "fields and their u64 fields as the hex strings of bigints; the model's VMM calls the " +
+      "same kernel entry points with plain numbers and no framing. Sizes go, and a hex " +
+      "string of at most 52 bits compares as its number",
     start: () => (o) =>
-      mapCalls(o, (e) => ({ ...e, args: withoutKeys(e.args, ["size", "reserved"]) ?? null })),
+      mapCalls(o, (e) => ({
+        ...e,
+        args: plainNumbers(withoutKeys(e.args, ["size", "reserved"])) ?? null,
+      })),
   },
   {
     name: "vfio-plumbing",
