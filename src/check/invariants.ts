@@ -6,8 +6,8 @@
 //   (a lower-index queue whose preconditions stopped holding may stay while a higher one
 //   is live, because the kernel allocates ascending and destroys descending).
 // - no-refused-destroy: the VMM never issues an IOMMU_DESTROY the kernel refuses.
-// - no-leak: the VMM never forgets a host object it still owns; after teardown the host
-//   holds no object of the VM.
+// - no-leak: the VMM never forgets a host object it still owns; after QEMU's exit (its
+//   files closed) the iommufd file is released and the release destroyed every object.
 // - no-silent-hang: a guest that saw a VCMDQ enabled gets its commands consumed, or sees
 //   an error; a CMD_SYNC that times out with nothing visible to the guest is a violation.
 // - isolation: hardware executes a guest-owned VINTF's commands only with that VINTF's
@@ -221,20 +221,51 @@ export class InvariantChecker {
   }
 
   /**
-   * After VM teardown: the VMM's host objects are gone (the bound VFIO device, owned by
-   * VFIO, stays until it is unbound).
+   * After QEMU's exit: it issues no destroy call, its files close as the process goes, so
+   * the iommufd file must be released (no VMA, vEVENTQ fd or VFIO device left holding it)
+   * and the kernel's release must have destroyed every object (fops_release WARNs and
+   * gives up on any whose users count never drops to 1: a reference leak).
    */
   checkTeardown(problems: readonly string[]): number {
     const before = this.found.length;
     this.checkDestroys();
     for (const p of problems) this.report("no-leak", `teardown:${p}`, `teardown: ${p}`);
-    const left = this.m.host.iommufd.liveObjects().filter((o) => o.kind !== "device");
-    if (left.length > 0)
+    const fd = this.m.host.iommufd;
+    const list = (objs: readonly { kind: string; id: number }[]) =>
+      objs.map((o) => `${o.kind} ${o.id}`).join(", ");
+    if (!fd.isReleased) {
+      const left = fd.liveObjects().filter((o) => o.kind !== "device");
       this.report(
         "no-leak",
         "teardown",
-        `after teardown the host still holds ${left.map((o) => `${o.kind} ${o.id}`).join(", ")}`,
+        `after exit the iommufd file is not released (${fd.state().fileRefs} references left)${left.length > 0 ? `; it still holds ${list(left)}` : ""}`,
       );
+    } else {
+      const leaked = releaseLeaks(fd.log.entries());
+      if (leaked.length > 0)
+        this.report(
+          "no-leak",
+          "teardown",
+          `the kernel's release of the iommufd file could not destroy ${list(leaked)}`,
+        );
+    }
     return this.found.length - before;
   }
+}
+
+/** The objects the last `release` of the file reported as leaked (its `leaked` list). */
+function releaseLeaks(
+  log: readonly { readonly call: string; readonly result?: unknown }[],
+): { kind: string; id: number }[] {
+  for (let k = log.length - 1; k >= 0; k--) {
+    const e = log[k]!;
+    if (e.call !== "release") continue;
+    const r = e.result as { leaked?: unknown } | null | undefined;
+    const leaked = Array.isArray(r?.leaked) ? r.leaked : [];
+    return leaked.map((o: { kind?: unknown; id?: unknown }) => ({
+      kind: String(o.kind),
+      id: Number(o.id),
+    }));
+  }
+  return [];
 }

@@ -1,5 +1,7 @@
 // What the VMM prints: error_report/warn_report on the console, and the qemu_log_mask
-// categories (LOG_GUEST_ERROR, LOG_UNIMP) that QEMU prints with `-d guest_errors,unimp`.
+// categories QEMU prints with `-d guest_errors,unimp,invalid_mem`: LOG_GUEST_ERROR,
+// LOG_UNIMP, and LOG_INVALID_MEM (the memory core's "Invalid read at addr …" for an access
+// a region's MemoryRegionOps refuse; QEMU 11.1 logs it there, not as a guest error).
 // Lines are kept in order with their virtual time so a summary can show them.
 
 import type { Clock } from "../util/clock.js";
@@ -9,6 +11,7 @@ export const VMM_LOG_KIND = {
   WARN: "warn",
   GUEST_ERROR: "guest_error",
   UNIMP: "unimp",
+  INVALID_MEM: "invalid_mem",
   INFO: "info",
 } as const;
 export type VmmLogKind = (typeof VMM_LOG_KIND)[keyof typeof VMM_LOG_KIND];
@@ -27,6 +30,7 @@ export class VmmLog {
     warn: 0,
     guest_error: 0,
     unimp: 0,
+    invalid_mem: 0,
     info: 0,
   };
 
@@ -58,6 +62,11 @@ export class VmmLog {
 
   unimp(text: string): void {
     this.add("unimp", text);
+  }
+
+  /** qemu_log_mask(LOG_INVALID_MEM, …): memory_region_access_valid refused an access. */
+  invalidMem(text: string): void {
+    this.add("invalid_mem", text);
   }
 
   all(): readonly VmmLogLine[] {

@@ -4,12 +4,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createHost, type HostConfig } from "../../host/host.js";
-import { HWPT_ALLOC_NEST_PARENT } from "../../host/kernel/uapi.js";
+import { HW_INFO_TYPE, HWPT_ALLOC_NEST_PARENT } from "../../host/kernel/uapi.js";
 import { AddressSpace } from "../../mem/address-space.js";
 import { APERTURE } from "../../regs/cmdqv.js";
 import { VirtualClock } from "../../util/clock.js";
 import { CountingIrq } from "../../util/irq.js";
+import { ok } from "../../util/result.js";
 import { IommufdBackend } from "../iommufd-backend.js";
+import type { IommufdPort } from "../iommufd-port.js";
 import { VmmLog } from "../log.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "./device.js";
 import { FakeSmmu } from "./fake-smmu.js";
@@ -75,11 +77,11 @@ describe("probe (spec qemu §1.3)", () => {
     assert.deepEqual(r, { ok: true, value: { version: 1, log2vcmdqs: 1, log2vsids: 4 } });
   });
 
-  it("rejects an unsupported version with the Host CMDQV message", () => {
+  it("rejects an unsupported version with upstream's message, the expected version included", () => {
     const h = hostWith({ hw: { version: 2 } });
     assert.deepEqual(probeCmdqv(h.backend, h.devId), {
       ok: false,
-      error: "Host CMDQV: unsupported version 2",
+      error: "Host CMDQV: unsupported version 2 (expected 1)",
     });
   });
 
@@ -87,7 +89,7 @@ describe("probe (spec qemu §1.3)", () => {
     const h = hostWith({ hw: { numVcmdqLog2: 6, numVintfLog2: 6 } });
     assert.deepEqual(probeCmdqv(h.backend, h.devId), {
       ok: false,
-      error: "Host CMDQV: insufficient vCMDQs log2=0",
+      error: "Host CMDQV: insufficient vCMDQs log2=0 (need >= 1)",
     });
   });
 
@@ -95,7 +97,25 @@ describe("probe (spec qemu §1.3)", () => {
     const h = hostWith({ hw: { numSidLog2: 3 } });
     assert.deepEqual(probeCmdqv(h.backend, h.devId), {
       ok: false,
-      error: "Host CMDQV: insufficient SIDs log2=3",
+      error: "Host CMDQV: insufficient SIDs log2=3 (need >= 4)",
+    });
+  });
+
+  it("rejects a host that answers with another data type, naming both types", () => {
+    const clock = new VirtualClock();
+    const port = {
+      getHwInfo: () =>
+        ok({
+          outDataType: HW_INFO_TYPE.ARM_SMMUV3,
+          dataLen: 40,
+          data: { flags: 0, idr: [0, 0, 0, 0, 0, 0], iidr: 0, aidr: 0 },
+          outCapabilities: 0n,
+          outMaxPasidLog2: 0,
+        }),
+    } as unknown as IommufdPort;
+    assert.deepEqual(probeCmdqv(new IommufdBackend(port, new VmmLog(clock)), 1), {
+      ok: false,
+      error: `Host CMDQV: unexpected data type ${HW_INFO_TYPE.ARM_SMMUV3} (expected 3)`,
     });
   });
 

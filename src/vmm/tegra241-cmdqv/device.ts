@@ -1,5 +1,7 @@
 // The Tegra241 CMDQV device model of the VMM (QEMU hw/arm/tegra241-cmdqv.c, merged as
-// v7 for QEMU 11.1, plus v5 and post-merge behaviours selected by a Profile).
+// v7 for QEMU 11.1, plus v5 and post-merge behaviours selected by a Profile). Messages and
+// trace events are QEMU 11.1.3's, word for word (trace-events.ts; the real binary is the
+// referee: its format strings, and its behaviour over qtest).
 //
 // It caches the CMDQV register file, decides when the guest's VCMDQ programming is
 // complete enough to allocate a host HW queue (BASE, ALLOC, CMDQV enable and VINTF enable,
@@ -36,11 +38,29 @@ import { err, ok, type Result } from "../../util/result.js";
 import type { IommufdBackend } from "../iommufd-backend.js";
 import type { MappingPort, VeventqFdPort } from "../iommufd-port.js";
 import type { VmmLog } from "../log.js";
+import { invalidSizeMessage, pieceSize } from "../smmuv3/access-split.js";
+import { strerror } from "../strerror.js";
 import type { Page0Window, RangeIsRam, SmmuPort } from "./ports.js";
 import type { Profile } from "./profile.js";
 import { cloneRegs, initRegs, newRegsCache, type RegsCache, resetPage0 } from "./regs-cache.js";
+import { CMDQV_TRACE, hex64 } from "./trace-events.js";
 
 const ACTOR = "vmm.cmdqv";
+/** The MemoryRegion's name, as the memory core's messages print it. */
+const REGION_NAME = "tegra241-cmdqv";
+/** The last byte of upstream's VINTF0 case range: A_VINTF0_CONFIG … A_VINTF0_LVCMDQ_ERR_MAP_3. */
+const VINTF_LAST = CFG.VINTF_0 + VINTF.LVCMDQ_ERR_MAP_0 + 12;
+/** QEMU's probe constants: CMDQV_VER, CMDQV_NUM_CMDQ_LOG2, CMDQV_NUM_SID_PER_VI_LOG2. */
+const CMDQV_VER = 1;
+const CMDQV_NUM_CMDQ_LOG2 = 1;
+const CMDQV_NUM_SID_PER_VI_LOG2 = 4;
+/** sizeof(struct iommufd_vevent_header) + sizeof(struct iommu_vevent_tegra241_cmdqv). */
+const VEVENT_HEADER = 8;
+/** Linux EAGAIN and EINTR: a read that validate treats as "nothing now". */
+const EAGAIN = 11;
+const EINTR = 4;
+
+const hex = (n: number): string => n.toString(16);
 /** VINTF_PAGE_SIZE: QEMU maps exactly one 64 KiB page. spec: qemu §1.5. */
 export const VINTF_PAGE_SIZE = 0x1_0000;
 /** vEVENTQ depth 1 << SMMU_EVENTQS (19). spec: qemu §1.5. */
@@ -82,18 +102,25 @@ export interface ProbeResult {
 
 /**
  * tegra241_cmdqv_probe: IOMMU_GET_HW_INFO with type TEGRA241_CMDQV and its checks, with
- * the "Host CMDQV: …" messages. spec: qemu §1.3.
+ * upstream's "Host CMDQV: …" messages, numbers included. spec: qemu §1.3.
  */
 export function probeCmdqv(backend: IommufdBackend, devId: number): Result<ProbeResult, string> {
-  const r = backend.getDeviceInfo(devId, HW_INFO_TYPE.TEGRA241_CMDQV, 8);
+  const want = HW_INFO_TYPE.TEGRA241_CMDQV;
+  const r = backend.getDeviceInfo(devId, want, 8);
   if (!r.ok) return err(r.error.message);
-  if (r.value.outDataType !== HW_INFO_TYPE.TEGRA241_CMDQV)
-    return err("Host CMDQV: unexpected data type");
   const d = r.value.data;
-  if (!("version" in d)) return err("Host CMDQV: unexpected data type");
-  if (d.version !== 1) return err(`Host CMDQV: unsupported version ${d.version}`);
-  if (d.log2vcmdqs < 1) return err(`Host CMDQV: insufficient vCMDQs log2=${d.log2vcmdqs}`);
-  if (d.log2vsids < 4) return err(`Host CMDQV: insufficient SIDs log2=${d.log2vsids}`);
+  if (r.value.outDataType !== want || !("version" in d))
+    return err(`Host CMDQV: unexpected data type ${r.value.outDataType} (expected ${want})`);
+  if (d.version !== CMDQV_VER)
+    return err(`Host CMDQV: unsupported version ${d.version} (expected ${CMDQV_VER})`);
+  if (d.log2vcmdqs < CMDQV_NUM_CMDQ_LOG2)
+    return err(
+      `Host CMDQV: insufficient vCMDQs log2=${d.log2vcmdqs} (need >= ${CMDQV_NUM_CMDQ_LOG2})`,
+    );
+  if (d.log2vsids < CMDQV_NUM_SID_PER_VI_LOG2)
+    return err(
+      `Host CMDQV: insufficient SIDs log2=${d.log2vsids} (need >= ${CMDQV_NUM_SID_PER_VI_LOG2})`,
+    );
   return ok({ version: d.version, log2vcmdqs: d.log2vcmdqs, log2vsids: d.log2vsids });
 }
 
@@ -129,8 +156,16 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   private readonly refused: number[] = [];
   /** Objects the VMM forgot after a refused destroy (upstream): host leaks. */
   private readonly leaked: number[] = [];
-  private lastSequence = -1;
-  private warnedSeq = false;
+  /** IOMMUFDVeventq's last_event_seq and event_start (smmuv3_accel_event_read_validate). */
+  private lastEventSeq = 0;
+  private eventStart = false;
+  /** warn_report_err_once in tegra241_cmdqv_event_read: its one-shot flag. */
+  private veventqWarned = false;
+  /** The high 32 bits of the last readMmio (the 4-byte path builds no bigint). */
+  private hiOfLastRead = 0;
+  /** Offset of the last byte of upstream's page0 / page1 case ranges, from the aperture base. */
+  private readonly page0Last: number;
+  private readonly page1Last: number;
 
   constructor(o: CmdqvDeviceOptions) {
     const n = o.numVcmdqs ?? 2;
@@ -149,6 +184,9 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     this.hwq = new Array<HwQueueRecord | null>(n).fill(null);
     this.attempt = new Array<AttemptOutcome>(n).fill("none");
     this.parked = new Array<readonly [number, number, number, number] | null>(n).fill(null);
+    this.page0Last = (n - 1) * APERTURE.VCMDQ_STRIDE + VCMDQ0.GERRORN;
+    this.page1Last = (n - 1) * APERTURE.VCMDQ_STRIDE + VCMDQ1.CONS_INDX_BASE_H;
+    this.traceInitRegs();
     this.clampCmdqs();
   }
 
@@ -189,7 +227,10 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return ok(this.viommuId);
   }
 
-  /** tegra241_cmdqv_free_viommu (only on the accel unwind path in v7). spec: qemu §1.3. */
+  /**
+   * tegra241_cmdqv_free_viommu. Upstream calls it only on the failure-unwind path of the
+   * accel vIOMMU allocation: never at exit, never on the last device's unplug. spec: qemu §1.3.
+   */
   freeViommu(): void {
     if (this.veventqFd) {
       this.veventqFd.close();
@@ -205,18 +246,20 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   }
 
   /**
-   * VM teardown (QEMU exit): release everything this model owns, in the order that the
-   * kernel accepts: guest map, HW queues descending, vEVENTQ, page0, vIOMMU.
+   * QEMU's exit, for this device: no ioctl at all. Upstream's CMDQV has no unrealize or
+   * finalize, and smmuv3-accel calls free_viommu only to unwind a failed allocation, so
+   * QEMU 11.1.3 exits without one IOMMU_DESTROY (seen over qtest + QMP `quit`). What the
+   * process's exit does to the files the device holds is all that happens: the vEVENTQ fd
+   * is closed and the page0 mapping goes. The machine closes the VFIO device and iommufd
+   * after this; the kernel's release then destroys the HW queues, vEVENTQ and vIOMMU.
+   * The model's own guest page0 overlay is removed too (it would point at the unmapped page).
    */
-  teardown(): void {
-    this.releaseQueues();
-    this.freeViommu();
-  }
-
-  /** The first half of teardown: the guest map, then every HW queue, descending. */
-  releaseQueues(): void {
-    this.removeGuestMap();
-    this.freeAll();
+  closeFilesAtExit(): void {
+    if (this.veventqFd) {
+      this.veventqFd.close();
+      this.veventqFd = null;
+    }
+    this.unmapPage0();
   }
 
   viommu(): number {
@@ -224,90 +267,112 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   }
 
   // ------------------------------------------------------------------ MMIO ----
+  // An access first meets QEMU's memory core: the region's ops (mmio_cmdqv_ops) declare
+  // valid and impl sizes 4..8 and no unaligned accesses, so memory_access_size cuts an
+  // access into naturally aligned pieces and memory_region_access_valid refuses every
+  // piece under 4 bytes (LOG_INVALID_MEM, reads 0, writes dropped). What reaches the
+  // device is an aligned 4- or 8-byte access: tegra241_cmdqv_read_mmio / write_mmio.
 
   read(offset: number, size: SmallSize): number {
-    if (size !== 4) {
-      // Valid accesses are 4..8 bytes; the memory core rejects other sizes. spec: qemu §2.1.
-      this.log.guestError(`tegra241-cmdqv: bad read size ${size} at 0x${offset.toString(16)}`);
-      return 0;
+    if (size === 4 && (offset & 3) === 0) return this.readMmio(offset, 4);
+    let v = 0;
+    for (let done = 0; done < size; ) {
+      const pos = offset + done;
+      const l = pieceSize(pos, size - done);
+      if (l === 4) v |= this.readMmio(pos, 4) << (8 * done);
+      else this.log.invalidMem(invalidSizeMessage("read", pos, l, REGION_NAME));
+      done += l;
     }
-    return this.readReg(offset, false);
+    return v >>> 0;
   }
 
-  /**
-   * Reads ignore the access size (spec qemu §2.1): the 32-bit register, zero-extended,
-   * except Page1 BASE_L/CONS_INDX_BASE_L, which return the whole 64-bit value.
-   */
+  /** An 8-byte read: whole when 8-aligned, else in the pieces the memory core makes. */
   read64(offset: number): bigint {
-    const lo = this.readReg(offset, false);
-    const hi = this.readReg(offset, true);
-    return join64(lo, hi);
+    if ((offset & 7) === 0) {
+      const lo = this.readMmio(offset, 8);
+      return join64(lo, this.hiOfLastRead);
+    }
+    let v = 0n;
+    for (let done = 0; done < 8; ) {
+      const pos = offset + done;
+      const l = pieceSize(pos, 8 - done);
+      if (l === 4) v |= BigInt(this.readMmio(pos, 4)) << BigInt(8 * done);
+      else this.log.invalidMem(invalidSizeMessage("read", pos, l, REGION_NAME));
+      done += l;
+    }
+    return v;
   }
 
   write(offset: number, size: SmallSize, value: number): void {
-    if (size !== 4) {
-      this.log.guestError(`tegra241-cmdqv: bad write size ${size} at 0x${offset.toString(16)}`);
+    if (size === 4 && (offset & 3) === 0) {
+      this.writeMmio(offset, 4, value >>> 0, 0);
       return;
     }
-    this.writel(offset, value >>> 0);
+    for (let done = 0; done < size; ) {
+      const pos = offset + done;
+      const l = pieceSize(pos, size - done);
+      if (l === 4) this.writeMmio(pos, 4, (value >>> (8 * done)) >>> 0, 0);
+      else this.log.invalidMem(invalidSizeMessage("write", pos, l, REGION_NAME));
+      done += l;
+    }
   }
 
   write64(offset: number, value: bigint): void {
-    this.writell(offset, lo32(value), hi32(value));
+    const v = BigInt.asUintN(64, value);
+    if ((offset & 7) === 0) {
+      this.writeMmio(offset, 8, lo32(v), hi32(v));
+      return;
+    }
+    for (let done = 0; done < 8; ) {
+      const pos = offset + done;
+      const l = pieceSize(pos, 8 - done);
+      if (l === 4) this.writeMmio(pos, 4, lo32(v >> BigInt(8 * done)), 0);
+      else this.log.invalidMem(invalidSizeMessage("write", pos, l, REGION_NAME));
+      done += l;
+    }
+  }
+
+  /** `offset` lies in the direct (base 0x10000) or VINTF (base 0x30000) page0 slots. */
+  private inPage0(offset: number, base: number): boolean {
+    return offset >= base && offset - base <= this.page0Last;
+  }
+
+  private inPage1(offset: number, base: number): boolean {
+    return offset >= base && offset - base <= this.page1Last;
   }
 
   /**
-   * The register at `offset` as a u32; with `upper`, the upper half a 64-bit read returns
-   * (non-zero only for the Page1 64-bit registers). Allocation-free.
+   * tegra241_cmdqv_read_mmio for an aligned 4- or 8-byte access: the value's low 32 bits,
+   * its high 32 bits left in hiOfLastRead (only page1 BASE_L and CONS_INDX_BASE_DRAM_L
+   * have any). Page0/page1 slots are decoded as upstream's case ranges: VCMDQ0_CONS_INDX
+   * up to the last VCMDQ's GERRORN, VCMDQ0_BASE_L up to its CONS_INDX_BASE_DRAM_H; the
+   * VINTF apertures are translated to the direct ones first. Allocation-free.
    */
-  private readReg(offset: number, upper: boolean): number {
-    let v: number;
-    let path = "cache";
+  private readMmio(offset: number, size: 4 | 8): number {
+    this.hiOfLastRead = 0;
+    let v = 0;
     if (!(offset >= 0 && offset < TEGRA241_CMDQV_IO_LEN)) {
-      if (!upper) this.log.unimp(`tegra241-cmdqv: read off limit 0x${offset.toString(16)}`);
-      return 0;
-    }
-    if (offset < APERTURE.VCMDQ_PAGE0) {
-      if (upper) return 0;
-      v = this.readConfig(offset);
-    } else if (
-      offset < APERTURE.VCMDQ_PAGE1 ||
-      (offset >= APERTURE.VINTF_PAGE0 && offset < APERTURE.VINTF_PAGE1)
-    ) {
-      if (upper) return 0;
-      const rel =
-        offset - (offset < APERTURE.VCMDQ_PAGE1 ? APERTURE.VCMDQ_PAGE0 : APERTURE.VINTF_PAGE0);
-      const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
-      const reg = rel % APERTURE.VCMDQ_STRIDE;
-      if (i >= this.numVcmdqs || reg > VCMDQ0.GERRORN || reg % 4) {
-        this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
-        return 0;
-      }
-      const hw = this.hwPage0(i);
-      if (hw) path = "hw";
-      v = hw ? hw.read(APERTURE.VCMDQ_STRIDE * i + reg, 4) : this.cachedPage0(i, reg);
+      this.log.unimp(
+        `tegra241_cmdqv_read_mmio offset 0x${hex(offset)} off limit (0x${hex(TEGRA241_CMDQV_IO_LEN)})`,
+      );
+    } else if (offset < APERTURE.VCMDQ_PAGE0) {
+      v = this.readConfigPage(offset);
+    } else if (this.inPage0(offset, APERTURE.VINTF_PAGE0)) {
+      return this.readPage0(offset - APERTURE.VINTF_PAGE0, false, offset);
+    } else if (this.inPage0(offset, APERTURE.VCMDQ_PAGE0)) {
+      return this.readPage0(offset - APERTURE.VCMDQ_PAGE0, true, offset);
+    } else if (this.inPage1(offset, APERTURE.VINTF_PAGE1)) {
+      return this.readPage1(offset - APERTURE.VINTF_PAGE1, false, offset);
+    } else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1)) {
+      return this.readPage1(offset - APERTURE.VCMDQ_PAGE1, true, offset);
     } else {
-      const rel =
-        offset - (offset < APERTURE.VINTF_PAGE0 ? APERTURE.VCMDQ_PAGE1 : APERTURE.VINTF_PAGE1);
-      const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
-      const reg = rel % APERTURE.VCMDQ_STRIDE;
-      const r = this.regs;
-      if (i >= this.numVcmdqs || reg > VCMDQ1.CONS_INDX_BASE_H || reg % 4) {
-        if (!upper)
-          this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
-        return 0;
-      }
-      if (reg === VCMDQ1.BASE_L) v = upper ? r.baseHi[i]! : r.baseLo[i]!;
-      else if (reg === VCMDQ1.CONS_INDX_BASE_L)
-        v = upper ? r.consIndxBaseHi[i]! : r.consIndxBaseLo[i]!;
-      else if (upper) return 0;
-      else v = reg === VCMDQ1.BASE_H ? r.baseHi[i]! : r.consIndxBaseHi[i]!;
+      this.log.unimp(`tegra241_cmdqv_read_mmio unhandled read access at 0x${hex(offset)}`);
     }
-    if (this.tracer.enabled && !upper)
-      this.tracer.emit(ACTOR, "tegra241_cmdqv_read_mmio", {
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.READ_MMIO, {
         offset,
-        value: `0x${v.toString(16)}`,
-        path,
+        val: hex64(v, 0),
+        size,
         reg: this.regText(offset, v),
       });
     return v;
@@ -325,61 +390,132 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return decodeAperture(this.table, offset, value);
   }
 
-  private readConfig(offset: number): number {
+  /** The config page's cases of tegra241_cmdqv_read_mmio. */
+  private readConfigPage(offset: number): number {
     const r = this.regs;
-    switch (offset) {
-      case CFG.CONFIG:
-        return r.config;
-      case CFG.PARAM:
-        return r.param;
-      case CFG.STATUS:
-        return r.status;
-      case CFG.VI_ERR_MAP_0:
-      case CFG.VI_ERR_MAP_1:
-        return r.viErrMap[(offset - CFG.VI_ERR_MAP_0) >> 2]!;
-      case CFG.VI_INT_MASK_0:
-      case CFG.VI_INT_MASK_1:
-        return r.viIntMask[(offset - CFG.VI_INT_MASK_0) >> 2]!;
-      case CFG.VINTF_0 + VINTF.CONFIG:
-        return r.vintfConfig;
-      case CFG.VINTF_0 + VINTF.STATUS:
-        return r.vintfStatus;
-    }
-    if (offset >= CFG.CMDQ_ERR_MAP_0 && offset < CFG.CMDQ_ERR_MAP_0 + 16 && offset % 4 === 0)
+    if (offset === CFG.CONFIG) return r.config;
+    if (offset === CFG.PARAM) return r.param;
+    if (offset === CFG.STATUS) return r.status;
+    if (offset >= CFG.VI_ERR_MAP_0 && offset <= CFG.VI_ERR_MAP_1)
+      return r.viErrMap[(offset - CFG.VI_ERR_MAP_0) >> 2]!;
+    if (offset >= CFG.VI_INT_MASK_0 && offset <= CFG.VI_INT_MASK_1)
+      return r.viIntMask[(offset - CFG.VI_INT_MASK_0) >> 2]!;
+    if (offset >= CFG.CMDQ_ERR_MAP_0 && offset <= CFG.CMDQ_ERR_MAP_0 + 12)
       return r.cmdqErrMap[(offset - CFG.CMDQ_ERR_MAP_0) >> 2]!;
-    if (
-      offset >= CFG.CMDQ_ALLOC_0 &&
-      offset < CFG.CMDQ_ALLOC_0 + 4 * this.numVcmdqs &&
-      offset % 4 === 0
-    )
+    if (offset >= CFG.CMDQ_ALLOC_0 && offset <= CFG.CMDQ_ALLOC_0 + 4 * (this.numVcmdqs - 1))
       return r.allocMap[(offset - CFG.CMDQ_ALLOC_0) >> 2]!;
-    const v = offset - CFG.VINTF_0;
-    if (v >= VINTF.SID_MATCH_0 && v < VINTF.SID_MATCH_0 + 64 && v % 4 === 0)
-      return r.sidMatch[(v - VINTF.SID_MATCH_0) >> 2]!;
-    if (v >= VINTF.SID_REPLACE_0 && v < VINTF.SID_REPLACE_0 + 64 && v % 4 === 0)
-      return r.sidReplace[(v - VINTF.SID_REPLACE_0) >> 2]!;
-    if (v >= VINTF.LVCMDQ_ERR_MAP_0 && v < VINTF.LVCMDQ_ERR_MAP_0 + 16 && v % 4 === 0)
-      return r.lvcmdqErrMap[(v - VINTF.LVCMDQ_ERR_MAP_0) >> 2]!;
-    this.log.unimp(`tegra241-cmdqv: read unhandled offset 0x${offset.toString(16)}`);
+    if (offset >= CFG.VINTF_0 && offset <= VINTF_LAST) return this.readVintf(offset);
+    this.log.unimp(`tegra241_cmdqv_read_mmio unhandled read access at 0x${hex(offset)}`);
     return 0;
   }
 
-  private cachedPage0(i: number, reg: number): number {
+  /** tegra241_cmdqv_config_vintf_read (GLB_FILT_CFG/DATA are not emulated). */
+  private readVintf(offset: number): number {
     const r = this.regs;
-    switch (reg) {
-      case VCMDQ0.CONS:
-        return r.cons[i]!;
-      case VCMDQ0.PROD:
-        return r.prod[i]!;
-      case VCMDQ0.CONFIG:
-        return r.vcmdqConfig[i]!;
-      case VCMDQ0.STATUS:
-        return r.vcmdqStatus[i]!;
-      case VCMDQ0.GERROR:
-        return r.gerror[i]!;
-      default:
-        return r.gerrorn[i]!;
+    const v = offset - CFG.VINTF_0;
+    if (v === VINTF.CONFIG) return r.vintfConfig;
+    if (v === VINTF.STATUS) return r.vintfStatus;
+    if (v >= VINTF.SID_MATCH_0 && v <= VINTF.SID_MATCH_0 + 60)
+      return r.sidMatch[(v - VINTF.SID_MATCH_0) >> 2]!;
+    if (v >= VINTF.SID_REPLACE_0 && v <= VINTF.SID_REPLACE_0 + 60)
+      return r.sidReplace[(v - VINTF.SID_REPLACE_0) >> 2]!;
+    if (v >= VINTF.LVCMDQ_ERR_MAP_0 && v <= VINTF.LVCMDQ_ERR_MAP_0 + 12)
+      return r.lvcmdqErrMap[(v - VINTF.LVCMDQ_ERR_MAP_0) >> 2]!;
+    this.log.unimp(`tegra241_cmdqv_config_vintf_read unhandled read access at 0x${hex(offset)}`);
+    return 0;
+  }
+
+  /**
+   * tegra241_cmdqv_read_vcmdq_page0: an allocated queue (HW queue and page0 mmap) reads
+   * its slot of the host page at any offset, 0x00–0x7C (tegra241_cmdqv_vintf_lvcmdq_ptr);
+   * otherwise the six cached registers, anything else 0 with LOG_UNIMP. `rel` is the
+   * offset from the aperture's base.
+   */
+  private readPage0(rel: number, direct: boolean, offset: number): number {
+    const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
+    const reg = rel - i * APERTURE.VCMDQ_STRIDE;
+    const hw = this.hwPage0(i);
+    let v = 0;
+    if (hw) v = hw.read(APERTURE.VCMDQ_STRIDE * i + reg, 4);
+    else {
+      const r = this.regs;
+      switch (reg) {
+        case VCMDQ0.CONS:
+          v = r.cons[i]!;
+          break;
+        case VCMDQ0.PROD:
+          v = r.prod[i]!;
+          break;
+        case VCMDQ0.CONFIG:
+          v = r.vcmdqConfig[i]!;
+          break;
+        case VCMDQ0.STATUS:
+          v = r.vcmdqStatus[i]!;
+          break;
+        case VCMDQ0.GERROR:
+          v = r.gerror[i]!;
+          break;
+        case VCMDQ0.GERRORN:
+          v = r.gerrorn[i]!;
+          break;
+        default:
+          this.log.unimp(
+            `tegra241_cmdqv_read_vcmdq_page0 unhandled read access at 0x${hex(APERTURE.VCMDQ_PAGE0 + reg)}`,
+          );
+      }
     }
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.READ_VCMDQ_PAGE0, {
+        index: i,
+        aperture: direct ? "direct" : "vi",
+        source: hw ? "hw" : "cache",
+        offset0: APERTURE.VCMDQ_PAGE0 + reg,
+        val: hex64(v, 0),
+        reg: this.regText(offset, v),
+      });
+    return v;
+  }
+
+  /**
+   * tegra241_cmdqv_read_vcmdq_page1: BASE_L and CONS_INDX_BASE_DRAM_L give the whole 64-bit
+   * register (a 4-byte read keeps the low half), the _H registers its high half.
+   */
+  private readPage1(rel: number, direct: boolean, offset: number): number {
+    const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
+    const reg = rel - i * APERTURE.VCMDQ_STRIDE;
+    const r = this.regs;
+    let lo = 0;
+    let hi = 0;
+    switch (reg) {
+      case VCMDQ1.BASE_L:
+        lo = r.baseLo[i]!;
+        hi = r.baseHi[i]!;
+        break;
+      case VCMDQ1.BASE_H:
+        lo = r.baseHi[i]!;
+        break;
+      case VCMDQ1.CONS_INDX_BASE_L:
+        lo = r.consIndxBaseLo[i]!;
+        hi = r.consIndxBaseHi[i]!;
+        break;
+      case VCMDQ1.CONS_INDX_BASE_H:
+        lo = r.consIndxBaseHi[i]!;
+        break;
+      default:
+        this.log.unimp(
+          `tegra241_cmdqv_read_vcmdq_page1 unhandled read access at 0x${hex(APERTURE.VCMDQ_PAGE1 + reg)}`,
+        );
+    }
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.READ_VCMDQ_PAGE1, {
+        index: i,
+        aperture: direct ? "direct" : "vi",
+        offset0: APERTURE.VCMDQ_PAGE1 + reg,
+        val: hex64(lo, hi),
+        reg: this.regText(offset, lo),
+      });
+    this.hiOfLastRead = hi;
+    return lo;
   }
 
   /** A VCMDQ's page0 is HW-backed iff it has a HW queue and page0 is mmap'd. spec: qemu §2.6. */
@@ -387,98 +523,95 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return this.hwq[i] !== null ? this.page0 : null;
   }
 
-  private writel(offset: number, value: number): void {
+  /**
+   * tegra241_cmdqv_write_mmio for an aligned 4- or 8-byte access (value `lo`, `hi`), then
+   * its trace, as upstream emits it: after the work.
+   */
+  private writeMmio(offset: number, size: 4 | 8, lo: number, hi: number): void {
     if (!(offset >= 0 && offset < TEGRA241_CMDQV_IO_LEN)) {
-      this.log.unimp(`tegra241-cmdqv: write off limit 0x${offset.toString(16)}`);
-      return;
-    }
+      this.log.unimp(
+        `tegra241_cmdqv_write_mmio offset 0x${hex(offset)} off limit (0x${hex(TEGRA241_CMDQV_IO_LEN)})`,
+      );
+    } else if (size === 4) this.writel(offset, lo);
+    else this.writell(offset, lo, hi);
     if (this.tracer.enabled)
-      this.tracer.emit(ACTOR, "tegra241_cmdqv_write_mmio", {
+      this.tracer.emit(ACTOR, CMDQV_TRACE.WRITE_MMIO, {
         offset,
-        value: `0x${value.toString(16)}`,
-        size: 4,
-        reg: this.regText(offset, value),
+        val: hex64(lo, hi),
+        size,
+        reg:
+          size === 4
+            ? this.regText(offset, lo)
+            : `${this.regText(offset, lo)}; ${this.regText(offset + 4, hi)}`,
       });
-    if (offset < APERTURE.VCMDQ_PAGE0) this.writeConfig(offset, value);
-    else if (offset < APERTURE.VCMDQ_PAGE1)
-      this.writePage0(offset - APERTURE.VCMDQ_PAGE0, value, offset);
-    else if (offset < APERTURE.VINTF_PAGE0)
-      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, value, 0, 4, offset);
-    // VINTF aliases: offset − 0x20000 is the direct aperture. spec: qemu §2.5.
-    else if (offset < APERTURE.VINTF_PAGE1)
-      this.writePage0(offset - APERTURE.VINTF_PAGE0, value, offset);
-    else this.writePage1(offset - APERTURE.VINTF_PAGE1, value, 0, 4, offset);
   }
 
-  /** 8-byte writes are accepted only at Page1 BASE_L and CONS_INDX_BASE_DRAM_L. spec: qemu §2.1. */
+  /** tegra241_cmdqv_writel_mmio. */
+  private writel(offset: number, value: number): void {
+    if (offset === CFG.CONFIG) this.writeCmdqvConfig(value);
+    else if (offset >= CFG.VI_INT_MASK_0 && offset <= CFG.VI_INT_MASK_1)
+      this.regs.viIntMask[(offset - CFG.VI_INT_MASK_0) >> 2] = value;
+    else if (offset >= CFG.CMDQ_ALLOC_0 && offset <= CFG.CMDQ_ALLOC_0 + 4 * (this.numVcmdqs - 1))
+      this.writeAllocMap((offset - CFG.CMDQ_ALLOC_0) >> 2, value);
+    else if (offset >= CFG.VINTF_0 && offset <= VINTF_LAST) this.writeVintf(offset, value);
+    else if (this.inPage0(offset, APERTURE.VINTF_PAGE0))
+      this.writePage0(offset - APERTURE.VINTF_PAGE0, value, false);
+    else if (this.inPage0(offset, APERTURE.VCMDQ_PAGE0))
+      this.writePage0(offset - APERTURE.VCMDQ_PAGE0, value, true);
+    else if (this.inPage1(offset, APERTURE.VINTF_PAGE1))
+      this.writePage1(offset - APERTURE.VINTF_PAGE1, value, 0, 4, false);
+    else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1))
+      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, value, 0, 4, true);
+    else this.log.unimp(`tegra241_cmdqv_writel_mmio unhandled write access at 0x${hex(offset)}`);
+  }
+
+  /** tegra241_cmdqv_writell_mmio: only the page1 slots take 8-byte writes. */
   private writell(offset: number, lo: number, hi: number): void {
-    const inPage1 = offset >= APERTURE.VCMDQ_PAGE1 && offset < APERTURE.VINTF_PAGE0;
-    const inVintf1 = offset >= APERTURE.VINTF_PAGE1 && offset < TEGRA241_CMDQV_IO_LEN;
-    if (inPage1 || inVintf1) {
-      const rel = offset - (inPage1 ? APERTURE.VCMDQ_PAGE1 : APERTURE.VINTF_PAGE1);
-      const reg = rel % APERTURE.VCMDQ_STRIDE;
-      if (reg === VCMDQ1.BASE_L || reg === VCMDQ1.CONS_INDX_BASE_L) {
-        if (this.tracer.enabled)
-          this.tracer.emit(ACTOR, "tegra241_cmdqv_write_mmio", {
-            offset,
-            value: `0x${join64(lo, hi).toString(16)}`,
-            size: 8,
-            reg: `${this.regText(offset, lo)}; ${this.regText(offset + 4, hi)}`,
-          });
-        this.writePage1(rel, lo, hi, 8, offset);
-        return;
-      }
-    }
-    this.log.unimp(`tegra241-cmdqv: 8-byte write at 0x${offset.toString(16)} (WI)`);
+    if (this.inPage1(offset, APERTURE.VINTF_PAGE1))
+      this.writePage1(offset - APERTURE.VINTF_PAGE1, lo, hi, 8, false);
+    else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1))
+      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, lo, hi, 8, true);
+    else
+      this.log.unimp(`tegra241_cmdqv_writell_mmio unhandled 64-bit write at 0x${hex(offset)} (WI)`);
   }
 
-  private writeConfig(offset: number, value: number): void {
+  /** CONFIG: CMDQV_EN allocates what is ready; clearing it frees every queue. */
+  private writeCmdqvConfig(value: number): void {
     const r = this.regs;
-    switch (offset) {
-      case CFG.CONFIG:
-        r.config = value;
-        if (value & BITS.CMDQV_EN) {
-          r.status |= 1;
-          this.setupAll();
-        } else {
-          if (this.profile.cmdqvDisableUnmapsGuestPage0) this.removeGuestMap();
-          this.freeAll();
-          r.status &= ~1;
-        }
-        return;
-      case CFG.VI_INT_MASK_0:
-      case CFG.VI_INT_MASK_1:
-        r.viIntMask[(offset - CFG.VI_INT_MASK_0) >> 2] = value;
-        return;
-      case CFG.VINTF_0 + VINTF.CONFIG:
-        this.writeVintfConfig(value);
-        return;
+    r.config = value;
+    if (value & BITS.CMDQV_EN) {
+      r.status |= 1;
+      this.setupAll();
+    } else {
+      if (this.profile.cmdqvDisableUnmapsGuestPage0) this.removeGuestMap();
+      this.freeAll();
+      r.status &= ~1;
     }
-    if (
-      offset >= CFG.CMDQ_ALLOC_0 &&
-      offset < CFG.CMDQ_ALLOC_0 + 4 * this.numVcmdqs &&
-      offset % 4 === 0
-    ) {
-      const i = (offset - CFG.CMDQ_ALLOC_0) >> 2;
-      const was = r.allocMap[i]! & BITS.ALLOC;
-      r.allocMap[i] = value;
-      // The LVCMDQ/VINTF fields are stored but not used: identity mapping. spec: qemu §2.2 [I].
-      if (!was && value & BITS.ALLOC) this.setup(i);
-      else if (was && !(value & BITS.ALLOC)) this.freeQueue(i);
-      return;
-    }
+  }
+
+  /** CMDQ_ALLOC_MAP(i): setup on ALLOC 0→1, free on 1→0. */
+  private writeAllocMap(i: number, value: number): void {
+    const r = this.regs;
+    const was = r.allocMap[i]! & BITS.ALLOC;
+    r.allocMap[i] = value;
+    // The LVCMDQ/VINTF fields are stored but not used: identity mapping. spec: qemu §2.2 [I].
+    if (!was && value & BITS.ALLOC) this.setup(i);
+    else if (was && !(value & BITS.ALLOC)) this.freeQueue(i);
+  }
+
+  /** tegra241_cmdqv_config_vintf_write. */
+  private writeVintf(offset: number, value: number): void {
+    const r = this.regs;
     const v = offset - CFG.VINTF_0;
-    if (v >= VINTF.SID_MATCH_0 && v < VINTF.SID_MATCH_0 + 64 && v % 4 === 0) {
+    if (v === VINTF.CONFIG) this.writeVintfConfig(value);
+    else if (v >= VINTF.SID_MATCH_0 && v <= VINTF.SID_MATCH_0 + 60)
       r.sidMatch[(v - VINTF.SID_MATCH_0) >> 2] = value;
-      return;
-    }
-    if (v >= VINTF.SID_REPLACE_0 && v < VINTF.SID_REPLACE_0 + 64 && v % 4 === 0) {
+    else if (v >= VINTF.SID_REPLACE_0 && v <= VINTF.SID_REPLACE_0 + 60)
       r.sidReplace[(v - VINTF.SID_REPLACE_0) >> 2] = value;
-      return;
-    }
-    this.log.unimp(
-      `tegra241-cmdqv: write to unhandled or read-only offset 0x${offset.toString(16)}`,
-    );
+    else
+      this.log.unimp(
+        `tegra241_cmdqv_config_vintf_write unhandled write access at 0x${hex(offset)}`,
+      );
   }
 
   /** VINTF0_CONFIG: HYP_OWN is masked off on every write. spec: qemu §2.2, linux §2.3. */
@@ -506,37 +639,52 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     }
   }
 
-  private writePage0(rel: number, value: number, offset: number): void {
+  /**
+   * tegra241_cmdqv_write_vcmdq_page0: an allocated queue takes CONS, PROD, CONFIG and
+   * GERRORN in the host page; everything else goes to the cache, where STATUS, GERROR and
+   * the slot's other offsets are LOG_UNIMP (ignored).
+   */
+  private writePage0(rel: number, value: number, direct: boolean): void {
     const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
-    const reg = rel % APERTURE.VCMDQ_STRIDE;
-    if (i >= this.numVcmdqs || reg > VCMDQ0.GERRORN || reg % 4) {
-      this.log.unimp(`tegra241-cmdqv: write to unhandled offset 0x${offset.toString(16)}`);
-      return;
-    }
-    const r = this.regs;
+    const reg = rel - i * APERTURE.VCMDQ_STRIDE;
     const hw = this.hwPage0(i);
-    if (reg === VCMDQ0.STATUS || reg === VCMDQ0.GERROR) {
-      this.log.unimp(`tegra241-cmdqv: write to read-only offset 0x${offset.toString(16)}`);
-      return;
+    const toHw =
+      hw !== null &&
+      (reg === VCMDQ0.CONS ||
+        reg === VCMDQ0.PROD ||
+        reg === VCMDQ0.CONFIG ||
+        reg === VCMDQ0.GERRORN);
+    if (toHw) hw.write(APERTURE.VCMDQ_STRIDE * i + reg, 4, value);
+    else {
+      const r = this.regs;
+      switch (reg) {
+        case VCMDQ0.CONS:
+          r.cons[i] = value;
+          break;
+        case VCMDQ0.PROD:
+          r.prod[i] = value;
+          break;
+        case VCMDQ0.CONFIG:
+          r.vcmdqConfig[i] = value;
+          r.vcmdqStatus[i] = value & BITS.CMDQ_EN && this.cacheMayReportEnabled(i) ? 1 : 0;
+          break;
+        case VCMDQ0.GERRORN:
+          r.gerrorn[i] = value;
+          break;
+        default:
+          this.log.unimp(
+            `tegra241_cmdqv_write_vcmdq_page0 unhandled write access at 0x${hex(APERTURE.VCMDQ_PAGE0 + reg)}`,
+          );
+      }
     }
-    if (hw) {
-      hw.write(APERTURE.VCMDQ_STRIDE * i + reg, 4, value);
-      return;
-    }
-    switch (reg) {
-      case VCMDQ0.CONS:
-        r.cons[i] = value;
-        return;
-      case VCMDQ0.PROD:
-        r.prod[i] = value;
-        return;
-      case VCMDQ0.CONFIG:
-        r.vcmdqConfig[i] = value;
-        r.vcmdqStatus[i] = value & BITS.CMDQ_EN && this.cacheMayReportEnabled(i) ? 1 : 0;
-        return;
-      default:
-        r.gerrorn[i] = value;
-    }
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.WRITE_VCMDQ_PAGE0, {
+        index: i,
+        aperture: direct ? "direct" : "vi",
+        source: toHw ? "hw" : "cache",
+        offset0: APERTURE.VCMDQ_PAGE0 + reg,
+        val: hex64(value, 0),
+      });
   }
 
   /**
@@ -551,41 +699,47 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     return true;
   }
 
-  /** A Page1 write: `lo` (and `hi` for an 8-byte write) at slot offset `rel`. */
-  private writePage1(rel: number, lo: number, hi: number, size: 4 | 8, offset: number): void {
+  /**
+   * tegra241_cmdqv_write_vcmdq_page1 (size 4: `lo` at the slot offset) and
+   * tegra241_cmdqv_write_vcmdq_page1_64 (size 8: `lo`, `hi`, at BASE_L or
+   * CONS_INDX_BASE_DRAM_L only). A BASE write re-runs setup.
+   */
+  private writePage1(rel: number, lo: number, hi: number, size: 4 | 8, direct: boolean): void {
     const i = (rel / APERTURE.VCMDQ_STRIDE) | 0;
-    const reg = rel % APERTURE.VCMDQ_STRIDE;
-    if (i >= this.numVcmdqs) {
-      this.log.unimp(`tegra241-cmdqv: write to unhandled offset 0x${offset.toString(16)}`);
-      return;
-    }
+    const reg = rel - i * APERTURE.VCMDQ_STRIDE;
     const r = this.regs;
-    switch (reg) {
-      case VCMDQ1.BASE_L:
-      case VCMDQ1.BASE_H: {
-        if (this.profile.ignoreBaseWritesWhileEnabled && this.enabledForBaseGuard(i)) {
-          // v5 16/32: "Ignore VCMDQ BASE writes if the VCMDQ is already enabled".
-          this.log.guestError(`tegra241-cmdqv: VCMDQ${i} BASE write ignored while enabled`);
-          return;
-        }
-        if (reg === VCMDQ1.BASE_H) r.baseHi[i] = lo;
-        else {
-          r.baseLo[i] = lo;
-          if (size === 8) r.baseHi[i] = hi;
-        }
-        this.setup(i);
-        return;
-      }
-      case VCMDQ1.CONS_INDX_BASE_L:
-        r.consIndxBaseLo[i] = lo;
-        if (size === 8) r.consIndxBaseHi[i] = hi;
-        return;
-      case VCMDQ1.CONS_INDX_BASE_H:
-        r.consIndxBaseHi[i] = lo;
-        return;
-      default:
-        this.log.unimp(`tegra241-cmdqv: write to unhandled offset 0x${offset.toString(16)}`);
+    const base = reg === VCMDQ1.BASE_L || (size === 4 && reg === VCMDQ1.BASE_H);
+    if (base && this.profile.ignoreBaseWritesWhileEnabled && this.enabledForBaseGuard(i)) {
+      // v5 16/32: "Ignore VCMDQ BASE writes if the VCMDQ is already enabled".
+      this.log.guestError(`tegra241-cmdqv: VCMDQ${i} BASE write ignored while enabled`);
+    } else if (reg === VCMDQ1.BASE_L) {
+      r.baseLo[i] = lo;
+      if (size === 8) r.baseHi[i] = hi;
+      this.setup(i);
+    } else if (reg === VCMDQ1.BASE_H && size === 4) {
+      r.baseHi[i] = lo;
+      this.setup(i);
+    } else if (reg === VCMDQ1.CONS_INDX_BASE_L) {
+      r.consIndxBaseLo[i] = lo;
+      if (size === 8) r.consIndxBaseHi[i] = hi;
+    } else if (reg === VCMDQ1.CONS_INDX_BASE_H && size === 4) {
+      r.consIndxBaseHi[i] = lo;
+    } else if (size === 4) {
+      this.log.unimp(
+        `tegra241_cmdqv_write_vcmdq_page1 unhandled write access at 0x${hex(APERTURE.VCMDQ_PAGE1 + reg)}`,
+      );
+    } else {
+      this.log.unimp(
+        `tegra241_cmdqv_write_vcmdq_page1_64 unhandled 64-bit write at 0x${hex(APERTURE.VCMDQ_PAGE1 + reg)}`,
+      );
     }
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.WRITE_VCMDQ_PAGE1, {
+        index: i,
+        aperture: direct ? "direct" : "vi",
+        offset0: APERTURE.VCMDQ_PAGE1 + reg,
+        val: hex64(lo, size === 8 ? hi : 0),
+      });
   }
 
   /** v5 reads EN_OK from hardware when allocated, else from the cache. */
@@ -645,7 +799,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     if (this.profile.orderedAllocation && this.blockedByLower(i)) {
       // The kernel would answer EIO: wait for the lower neighbour instead. spec: linux §3.5.
       if (this.tracer.enabled)
-        this.tracer.emit(ACTOR, "tegra241_cmdqv_setup_deferred", { index: i });
+        this.tracer.emit(ACTOR, CMDQV_TRACE.MODEL_SETUP_DEFERRED, { index: i });
       return true;
     }
     this.freeQueue(i);
@@ -787,13 +941,13 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   private installGuestMap(): void {
     if (!this.page0 || this.page0Window.installed()) return;
     this.page0Window.install(this.page0, this.profile.persistentPage0Region);
-    if (this.tracer.enabled) this.tracer.emit(ACTOR, "tegra241_cmdqv_map_guest_page0", {});
+    if (this.tracer.enabled) this.tracer.emit(ACTOR, CMDQV_TRACE.MODEL_MAP_GUEST_PAGE0, {});
   }
 
   private removeGuestMap(): void {
     if (!this.page0Window.installed()) return;
     this.page0Window.remove(this.profile.persistentPage0Region);
-    if (this.tracer.enabled) this.tracer.emit(ACTOR, "tegra241_cmdqv_unmap_guest_page0", {});
+    if (this.tracer.enabled) this.tracer.emit(ACTOR, CMDQV_TRACE.MODEL_UNMAP_GUEST_PAGE0, {});
   }
 
   private unmapPage0(): void {
@@ -806,40 +960,18 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   // ---------------------------------------------------------- vEVENTQ/IRQ ----
 
   /**
-   * The vEVENTQ fd read handler (main-loop, no thread): copy each event's 128-bit map into
-   * VINTF0 LVCMDQ_ERR_MAP (assignment), mirror it into CMDQ_ERR_MAP, set VI_ERR_MAP bit 0,
-   * and pulse the IRQ (v7: unless VI_INT_MASK_0 bit 0). spec: qemu §1.7.
-   * Returns the number of events handled.
+   * The main loop running the vEVENTQ fd handler (tegra241_cmdqv_event_read) while poll()
+   * says the fd is readable: one 24-byte read per call, as upstream's handler reads one
+   * record into its stack buffer. Stops when the fd has nothing more to give or a read
+   * fails (the main loop would call again on the next poll). Returns the records read.
    */
   handleVeventq(): number {
-    const fd = this.veventqFd;
-    // The main loop calls the handler only when poll() says the fd is readable.
-    if (!fd?.readable()) return 0;
-    let handled = 0;
+    let records = 0;
     for (;;) {
-      const r = fd.read(VEVENT_RECORD * 64);
-      if (!r.ok) {
-        if (!this.warnedSeq) this.log.warn(`vEVENTQ: read failed: errno ${r.error}`);
-        this.warnedSeq = true;
-        return handled;
-      }
-      const buf = r.value;
-      if (buf.length === 0) return handled;
-      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      let off = 0;
-      while (off + 8 <= buf.length) {
-        const flags = dv.getUint32(off, true);
-        const seq = dv.getUint32(off + 4, true);
-        off += 8;
-        this.checkSequence(seq, flags);
-        if (flags & VEVENT_FLAG_LOST_EVENTS) continue;
-        if (off + 16 > buf.length) break;
-        const m0 = dv.getBigUint64(off, true);
-        const m1 = dv.getBigUint64(off + 8, true);
-        off += 16;
-        this.applyErrorEvent(m0, m1);
-        handled++;
-      }
+      const fd = this.veventqFd;
+      if (!fd?.readable()) return records;
+      if (this.eventRead(fd) !== 0) return records;
+      records++;
     }
   }
 
@@ -849,51 +981,97 @@ export class Tegra241CmdqvDevice implements MmioDevice {
   }
 
   /**
-   * The common read/validate helper warns about lost events and sequence gaps (once).
-   * Its exact wording is not in the spec [I]: "vEVENTQ: N events lost".
+   * tegra241_cmdqv_event_read. smmuv3_accel_event_read_validate (QEMU 11.1.3: it returns
+   * −1 with an Error, 1 for EAGAIN/EINTR, 0 with a record) reads one record:
+   * - a failed read: "vEVENTQ(type %u id %u): read failed (%m)";
+   * - 8 bytes with IOMMU_VEVENTQ_FLAG_LOST_EVENTS: "…: overflowed", and event_start is
+   *   cleared, so the next record's sequence is not checked;
+   * - fewer bytes than a record: "…: short read(%zd/%zd bytes)";
+   * - a record whose sequence is not last + 1 (u32 arithmetic) once event_start is set:
+   *   warn_report "…: lost %u event(s)", every time, and the record is still used.
+   * The handler prints the Error with warn_report_err_once (its one flag, so only the
+   * first failure is ever printed). A record whose two maps are both zero is ignored:
+   * nothing is set, traced or raised. Otherwise the maps go into VINTF0 LVCMDQ_ERR_MAP
+   * (assignment) and CMDQ_ERR_MAP, VI_ERR_MAP_0 bit 0 is set, the IRQ is pulsed unless
+   * VI_INT_MASK_0 bit 0 (v7; v5 always pulsed), and err_map is traced. spec: qemu §1.7.
+   * Returns upstream's validate result: −1, 1 or 0.
    */
-  private checkSequence(seq: number, flags: number): void {
-    const expected = this.lastSequence < 0 ? seq : (this.lastSequence + 1) & 0x7fff_ffff;
-    if ((flags & VEVENT_FLAG_LOST_EVENTS || seq !== expected) && !this.warnedSeq) {
-      this.warnedSeq = true;
-      this.log.warn(`vEVENTQ: ${(seq - expected) & 0x7fff_ffff || 1} events lost`);
+  private eventRead(fd: VeventqFdPort): number {
+    const type = VEVENTQ_TYPE.TEGRA241_CMDQV;
+    const what = `vEVENTQ(type ${type} id ${this.veventqId})`;
+    const r = fd.read(VEVENT_RECORD);
+    let failure: string | null = null;
+    if (!r.ok) {
+      if (r.error === EAGAIN || r.error === EINTR) return 1;
+      failure = `${what}: read failed (${strerror(r.error)})`;
+    } else if (r.value.length === 0) {
+      return 1; // O_NONBLOCK and nothing queued: EAGAIN
+    } else {
+      const buf = r.value;
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (buf.length === VEVENT_HEADER && dv.getUint32(0, true) & VEVENT_FLAG_LOST_EVENTS) {
+        failure = `${what}: overflowed`;
+        this.eventStart = false;
+      } else if (buf.length < VEVENT_RECORD) {
+        failure = `${what}: short read(${buf.length}/${VEVENT_RECORD} bytes)`;
+      } else {
+        const seq = dv.getUint32(4, true);
+        if (this.eventStart && (seq - this.lastEventSeq) >>> 0 !== 1)
+          this.log.warn(`${what}: lost ${(seq - this.lastEventSeq - 1) >>> 0} event(s)`);
+        this.lastEventSeq = seq;
+        this.eventStart = true;
+        this.applyErrorEvent(
+          dv.getUint32(8, true),
+          dv.getUint32(12, true),
+          dv.getUint32(16, true),
+          dv.getUint32(20, true),
+        );
+        return 0;
+      }
     }
-    this.lastSequence = seq;
+    if (!this.veventqWarned) {
+      this.veventqWarned = true;
+      this.log.warn(failure);
+    }
+    return -1;
   }
 
-  private applyErrorEvent(m0: bigint, m1: bigint): void {
+  /** The body of tegra241_cmdqv_event_read for a valid record: the maps as four u32. */
+  private applyErrorEvent(w0: number, w1: number, w2: number, w3: number): void {
+    if ((w0 | w1 | w2 | w3) === 0) return;
     const r = this.regs;
-    const words = [lo32(m0), hi32(m0), lo32(m1), hi32(m1)];
-    for (let k = 0; k < 4; k++) {
-      r.lvcmdqErrMap[k] = words[k]!;
-      r.cmdqErrMap[k] = words[k]!;
-    }
+    r.lvcmdqErrMap[0] = r.cmdqErrMap[0] = w0;
+    r.lvcmdqErrMap[1] = r.cmdqErrMap[1] = w1;
+    r.lvcmdqErrMap[2] = r.cmdqErrMap[2] = w2;
+    r.lvcmdqErrMap[3] = r.cmdqErrMap[3] = w3;
     r.viErrMap[0] = (r.viErrMap[0]! | 1) >>> 0;
-    const masked = this.profile.irqHonoursMask && (r.viIntMask[0]! & 1) !== 0;
-    const nonZero = m0 !== 0n || m1 !== 0n;
-    if (this.tracer.enabled)
-      this.tracer.emit(ACTOR, "tegra241_cmdqv_err_map", {
-        map: `0x${join64(words[0]!, words[1]!).toString(16)}`,
-        masked,
-      });
-    if (nonZero && !masked) {
+    if (!(this.profile.irqHonoursMask && (r.viIntMask[0]! & 1) !== 0)) {
       this.irq.raise();
       this.irq.lower();
     }
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.ERR_MAP, { map3: w3, map2: w2, map1: w1, map0: w0 });
   }
 
   // ---------------------------------------------------------------- reset ----
 
   /**
-   * Device reset: remove the guest page0 map, free all HW queues (descending),
-   * init_regs, clamp IDR1.CMDQS. The vIOMMU, page0 mmap and vEVENTQ survive.
+   * tegra241_cmdqv_reset: remove the guest page0 map, free all HW queues (descending),
+   * init_regs (traced), clamp IDR1.CMDQS. The vIOMMU, page0 mmap and vEVENTQ survive.
    * spec: qemu §2.7.
    */
   reset(): void {
     this.removeGuestMap();
     this.freeAll();
     initRegs(this.regs);
+    this.traceInitRegs();
     this.clampCmdqs();
+  }
+
+  /** trace_tegra241_cmdqv_init_regs(param), from tegra241_cmdqv_init_regs. */
+  private traceInitRegs(): void {
+    if (this.tracer.enabled)
+      this.tracer.emit(ACTOR, CMDQV_TRACE.INIT_REGS, { param: this.regs.param });
   }
 
   /** IDR1.CMDQS = min(ctz(min RAM page) − 4, current CMDQS). spec: qemu §2.9. */
