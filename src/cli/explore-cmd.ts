@@ -17,6 +17,7 @@ import {
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
+import { exploreQemuCommand } from "./explore-qemu-cmd.js";
 import {
   parseChoice,
   parseIntFlag,
@@ -43,6 +44,11 @@ export interface ExploreFlags {
   listSites: boolean;
   depth: string;
   invalidations: string;
+  /** model (default) or qemu: real QEMU 11.1, one process per path (explore-qemu-cmd.ts). */
+  vmm?: string;
+  faultSites?: string;
+  qemu?: string;
+  profileSource?: string;
 }
 
 export async function exploreCommand(f: ExploreFlags): Promise<number> {
@@ -50,6 +56,13 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
     for (const s of FAULT_SITES) console.log(s);
     return 0;
   }
+  const vmm = parseChoice("--vmm", f.vmm ?? "model", ["model", "qemu"] as const);
+  if (vmm === "qemu") return exploreQemuCommand(f);
+  for (const [flag, v] of [
+    ["--fault-sites", f.faultSites],
+    ["--qemu", f.qemu],
+  ] as const)
+    if (v !== undefined) throw new UsageError(`${flag} needs --vmm qemu`);
   const profile = parseProfile(f.profile);
   const mode = parseChoice("--mode", f.mode, EXPLORE_MODES);
   const queues = parseIntFlag("--queues", f.queues, 1, 8);

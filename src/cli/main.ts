@@ -60,8 +60,14 @@ program
   .option("--out <dir>", "where replay files are written", ".cmdqv/replays")
   .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G", "2M")
   .option("--list-sites", "list the named host fault sites and exit", false)
-  .action(async (f) => {
-    process.exitCode = await exploreCommand(f);
+  .option("--vmm <vmm>", "model (our device model) or qemu (real QEMU 11.1, a process per path)")
+  .option("--fault-sites <list>", "--vmm qemu: only calls at these host fault sites may fail")
+  .option("--qemu <path>", "--vmm qemu: another qemu-system-aarch64 instead of QEMU 11.1")
+  .action(async (f, cmd: Command) => {
+    process.exitCode = await exploreCommand({
+      ...f,
+      profileSource: cmd.getOptionValueSource("profile"),
+    });
   });
 
 program
@@ -88,14 +94,23 @@ program
   )
   .option("--cmdqv <mode>", "the arm-smmuv3 cmdqv property: off, auto, on")
   .option("--invalidations <n>", "built-in default: invalidations to issue", "100000")
-  .action((scenario: string | undefined, f: RunFlags & { replay?: string }) => {
-    if (f.replay) {
-      if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
-      process.exitCode = replayCommand(f.replay, f.trace, f.perfetto);
-      return;
-    }
-    process.exitCode = scenario ? scenarioRun(scenario, f) : defaultRun(f);
-  });
+  .option("--vmm <vmm>", "--replay on model or qemu (real QEMU 11.1; default: where it was found)")
+  .option("--qemu <path>", "--vmm qemu: another qemu-system-aarch64 instead of QEMU 11.1")
+  .action(
+    async (
+      scenario: string | undefined,
+      f: RunFlags & { replay?: string; vmm?: string; qemu?: string },
+    ) => {
+      if (f.replay) {
+        if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
+        process.exitCode = await replayCommand(f.replay, f.trace, f.perfetto, f);
+        return;
+      }
+      if (f.vmm !== undefined || f.qemu !== undefined)
+        throw new UsageError(`--${f.vmm !== undefined ? "vmm" : "qemu"} needs --replay`);
+      process.exitCode = scenario ? scenarioRun(scenario, f) : defaultRun(f);
+    },
+  );
 
 const REAL_QEMU_OPTIONS = (c: Command): Command =>
   c

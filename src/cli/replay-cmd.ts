@@ -7,13 +7,33 @@ import { runOrderings } from "../explore/orderings.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import type { Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
-import { UsageError } from "./options.js";
+import { replayQemuCommand } from "./explore-qemu-cmd.js";
+import { parseChoice, UsageError } from "./options.js";
 import { writeTraces } from "./output.js";
 
-export function replayCommand(path: string, trace?: string, perfetto?: string): number {
+export async function replayCommand(
+  path: string,
+  trace?: string,
+  perfetto?: string,
+  over: { vmm?: string; qemu?: string } = {},
+): Promise<number> {
   const r = loadReplayFile(path);
   if (!r.ok) throw new UsageError(r.error);
   const f = r.value;
+  // A file found on real QEMU replays there unless --vmm model says otherwise.
+  const vmm = parseChoice(
+    "--vmm",
+    over.vmm ?? (f.mode === "orderings" ? (f.vmm ?? "model") : "model"),
+    ["model", "qemu"] as const,
+  );
+  if (vmm === "qemu") {
+    if (f.mode !== "orderings")
+      throw new UsageError(`${path}: --vmm qemu replays orderings files only, not ${f.mode}`);
+    if (trace !== undefined || perfetto !== undefined)
+      throw new UsageError("--trace and --perfetto trace our model; real QEMU has no such trace");
+    return replayQemuCommand(path, f, over.qemu);
+  }
+  if (over.qemu !== undefined) throw new UsageError("--qemu needs --vmm qemu");
   const choice = new ReplayChoice(f.choices);
   let m: Machine | null;
   let steps: string[];

@@ -63,6 +63,7 @@ const orderings = z.object({
   message: z.string(),
   steps: z.array(z.string()),
   faultPlan: faultPlan.optional(),
+  vmm: oneOf(["model", "qemu"]).optional(),
 });
 
 const interleavings = z.object({

@@ -24,6 +24,11 @@ export interface InterleavingsReplay {
 export interface OrderingsReplay {
   readonly cmdqv_replay: 1;
   readonly mode: "orderings";
+  /**
+   * "qemu": found on real QEMU (`cmdqv explore --vmm qemu`); its `steps` replay there, and
+   * its machine is the model's nearest (qemu-latest) for `--vmm model`.
+   */
+  readonly vmm?: "model" | "qemu";
   readonly machine: MachineConfig;
   readonly queues: number;
   readonly extras: readonly ExtraStep[];

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { GuestView } from "../check/invariants.js";
 import type { FaultPlan } from "../host/faults.js";
 import { VirtualClock } from "../util/clock.js";
 import { resolveQemu } from "./fetch.js";
@@ -26,6 +27,8 @@ export interface QtestSessionOptions {
   readonly onConsoleLine?: (line: string) => void;
   /** Also connect QEMU's monitor (QMP), for what qtest cannot do (`system_reset`). */
   readonly qmp?: boolean;
+  /** What the client, playing the guest, saw: the relay's checker judges no-silent-hang by it. */
+  readonly guest?: GuestView;
 }
 
 export interface QtestSession {
@@ -96,6 +99,7 @@ export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSe
       if (l.startsWith("IRQ ")) irqs.push(l);
       else waiting.shift()?.(l);
     },
+    o.guest ?? null,
   );
   createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
   return {

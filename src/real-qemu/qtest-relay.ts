@@ -12,7 +12,7 @@
 // programmed, no VMM internals): hw-queues-match (stream-account.ts), no refused destroy,
 // isolation, and no leak once QEMU has gone.
 
-import { type CheckedSystem, InvariantChecker } from "../check/invariants.js";
+import { type CheckedSystem, type GuestView, InvariantChecker } from "../check/invariants.js";
 import { DEFAULT_MACHINE, LAYOUTS } from "../machine/config.js";
 import { armFault, ioctlsReply } from "../qtest/host-extensions.js";
 import { extensionLine } from "../qtest/protocol.js";
@@ -57,7 +57,16 @@ export class QtestRelay {
   /** What the client programmed, for hw-queues-match. */
   readonly account: StreamAccount;
 
-  constructor(rq: RealQemu, toQemu: (line: string) => void, out: (line: string) => void) {
+  /**
+   * `guest`: what a client that plays the guest saw, for no-silent-hang (the explorer's
+   * guest on real QEMU); without it that invariant is not judged.
+   */
+  constructor(
+    rq: RealQemu,
+    toQemu: (line: string) => void,
+    out: (line: string) => void,
+    guest: GuestView | null = null,
+  ) {
     this.rq = rq;
     this.toQemu = toQemu;
     this.out = out;
@@ -70,7 +79,7 @@ export class QtestRelay {
       },
       cmdqv: this.account,
     };
-    this.checker = new InvariantChecker(system);
+    this.checker = new InvariantChecker(system, guest);
     // QEMU reads qtest only once the machine is realized: a first probe holds the client's
     // lines, local cmdqv_* ones included, until the host has seen QEMU's whole realize.
     this.queue.push({ kind: "qemu", line: "endianness", hidden: true });

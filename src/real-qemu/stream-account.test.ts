@@ -29,4 +29,12 @@ describe("the VCMDQ account read off a qtest stream", () => {
     assert.deepEqual(a.cachedQueue(1), { gpa: 0x4030_0000, length: 0x8000 });
     assert.equal(a.ready(1), false);
   });
+
+  it("starts with the CMDQV enabled, as QEMU's reset CONFIG (0x20083) has it", () => {
+    const a = new StreamAccount(createHost({ clock: new VirtualClock() }), B);
+    for (const l of [w(0x200, 1), w(0x1000, 1), w(0x2_0000, 0x4020_000c)]) a.observe(l);
+    assert.equal(a.ready(0), true, "owed a queue with no CONFIG write at all");
+    a.observe(w(0, 0x2_0082));
+    assert.equal(a.ready(0), false, "CMDQV_EN cleared");
+  });
 });

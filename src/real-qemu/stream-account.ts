@@ -12,7 +12,7 @@
 
 import type { VmmQueueAccount } from "../check/invariants.js";
 import type { Host } from "../host/host.js";
-import { APERTURE, CFG, F, VCMDQ1 } from "../regs/cmdqv.js";
+import { APERTURE, CFG, F, V_CONFIG_RESET, VCMDQ1 } from "../regs/cmdqv.js";
 import { fieldOf } from "../regs/regdef.js";
 
 const BASE_ADDR_MASK = 0x0000_ffff_ffff_ffe0n;
@@ -21,11 +21,14 @@ export class StreamAccount implements VmmQueueAccount {
   readonly numVcmdqs: number;
   private readonly base: number;
   private readonly host: Host;
-  private cmdqvEn = false;
+  /** QEMU resets CONFIG to V_CONFIG_RESET, whose CMDQV_EN is set: enabled from the start. */
+  private cmdqvEn = (V_CONFIG_RESET & 1) !== 0;
   private readonly allocMap: number[];
   private readonly vintfEn = new Map<number, boolean>();
   private readonly baseLo: number[];
   private readonly baseHi: number[];
+  /** Objects judged forgotten so far (kept: a later release must not un-leak them). */
+  private readonly leaked: number[] = [];
 
   constructor(host: Host, cmdqvBase: number) {
     this.host = host;
@@ -115,7 +118,27 @@ export class StreamAccount implements VmmQueueAccount {
     return { gpa: Number(b & BASE_ADDR_MASK), length: 2 ** (Number(b & 0x1fn) + 4) };
   }
 
+  /**
+   * Host objects the VMM forgot, judged from outside: a HW queue whose IOMMU_DESTROY the
+   * kernel refused, still live, for whose index the VMM later asked a new HW queue. A VMM
+   * that still owned it would not ask for its index again (the kernel answers EEXIST);
+   * this one has dropped it, and the host keeps it until the VM's file closes.
+   */
   leakedObjects(): readonly number[] {
-    return [];
+    const refused = this.host.iommufd.log.refusedDestroys();
+    if (refused.length === 0) return this.leaked;
+    const queues = this.host.iommufd.hwQueues();
+    const log = this.host.iommufd.log.entries();
+    for (const r of refused) {
+      if (this.leaked.includes(r.id)) continue;
+      const q = queues.find((x) => x.id === r.id);
+      if (q === undefined) continue;
+      const again = log.some((e) => {
+        if (e.seq <= r.seq || e.call !== "IOMMU_HW_QUEUE_ALLOC") return false;
+        return (e.args as { index?: number } | null)?.index === q.index;
+      });
+      if (again) this.leaked.push(r.id);
+    }
+    return this.leaked;
   }
 }
