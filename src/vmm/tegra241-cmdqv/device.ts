@@ -317,8 +317,7 @@ export class Tegra241CmdqvDevice implements MmioDevice {
     }
   }
 
-  write64(offset: number, value: bigint): void {
-    const v = BigInt.asUintN(64, value);
+  write64(offset: number, v: bigint): void {
     if ((offset & 7) === 0) {
       this.writeMmio(offset, 8, lo32(v), hi32(v));
       return;
@@ -357,14 +356,14 @@ export class Tegra241CmdqvDevice implements MmioDevice {
       );
     } else if (offset < APERTURE.VCMDQ_PAGE0) {
       v = this.readConfigPage(offset);
-    } else if (this.inPage0(offset, APERTURE.VINTF_PAGE0)) {
-      return this.readPage0(offset - APERTURE.VINTF_PAGE0, false, offset);
     } else if (this.inPage0(offset, APERTURE.VCMDQ_PAGE0)) {
       return this.readPage0(offset - APERTURE.VCMDQ_PAGE0, true, offset);
-    } else if (this.inPage1(offset, APERTURE.VINTF_PAGE1)) {
-      return this.readPage1(offset - APERTURE.VINTF_PAGE1, false, offset);
+    } else if (this.inPage0(offset, APERTURE.VINTF_PAGE0)) {
+      return this.readPage0(offset - APERTURE.VINTF_PAGE0, false, offset);
     } else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1)) {
       return this.readPage1(offset - APERTURE.VCMDQ_PAGE1, true, offset);
+    } else if (this.inPage1(offset, APERTURE.VINTF_PAGE1)) {
+      return this.readPage1(offset - APERTURE.VINTF_PAGE1, false, offset);
     } else {
       this.log.unimp(`tegra241_cmdqv_read_mmio unhandled read access at 0x${hex(offset)}`);
     }
@@ -546,22 +545,24 @@ export class Tegra241CmdqvDevice implements MmioDevice {
       });
   }
 
-  /** tegra241_cmdqv_writel_mmio. */
+  /** tegra241_cmdqv_writel_mmio (its case ranges are disjoint: tested page slots first). */
   private writel(offset: number, value: number): void {
-    if (offset === CFG.CONFIG) this.writeCmdqvConfig(value);
+    if (offset >= APERTURE.VCMDQ_PAGE0) {
+      if (this.inPage0(offset, APERTURE.VCMDQ_PAGE0))
+        this.writePage0(offset - APERTURE.VCMDQ_PAGE0, value, true);
+      else if (this.inPage0(offset, APERTURE.VINTF_PAGE0))
+        this.writePage0(offset - APERTURE.VINTF_PAGE0, value, false);
+      else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1))
+        this.writePage1(offset - APERTURE.VCMDQ_PAGE1, value, 0, 4, true);
+      else if (this.inPage1(offset, APERTURE.VINTF_PAGE1))
+        this.writePage1(offset - APERTURE.VINTF_PAGE1, value, 0, 4, false);
+      else this.log.unimp(`tegra241_cmdqv_writel_mmio unhandled write access at 0x${hex(offset)}`);
+    } else if (offset === CFG.CONFIG) this.writeCmdqvConfig(value);
     else if (offset >= CFG.VI_INT_MASK_0 && offset <= CFG.VI_INT_MASK_1)
       this.regs.viIntMask[(offset - CFG.VI_INT_MASK_0) >> 2] = value;
     else if (offset >= CFG.CMDQ_ALLOC_0 && offset <= CFG.CMDQ_ALLOC_0 + 4 * (this.numVcmdqs - 1))
       this.writeAllocMap((offset - CFG.CMDQ_ALLOC_0) >> 2, value);
     else if (offset >= CFG.VINTF_0 && offset <= VINTF_LAST) this.writeVintf(offset, value);
-    else if (this.inPage0(offset, APERTURE.VINTF_PAGE0))
-      this.writePage0(offset - APERTURE.VINTF_PAGE0, value, false);
-    else if (this.inPage0(offset, APERTURE.VCMDQ_PAGE0))
-      this.writePage0(offset - APERTURE.VCMDQ_PAGE0, value, true);
-    else if (this.inPage1(offset, APERTURE.VINTF_PAGE1))
-      this.writePage1(offset - APERTURE.VINTF_PAGE1, value, 0, 4, false);
-    else if (this.inPage1(offset, APERTURE.VCMDQ_PAGE1))
-      this.writePage1(offset - APERTURE.VCMDQ_PAGE1, value, 0, 4, true);
     else this.log.unimp(`tegra241_cmdqv_writel_mmio unhandled write access at 0x${hex(offset)}`);
   }
 
