@@ -284,6 +284,37 @@ function reviewScripts(): DiffScript[] {
   ];
 }
 
+/**
+ * What the VMM copies from its cache into the host page after an allocation: GERRORN,
+ * CONS and PROD written through the trapped page0 before the queue exists, read back
+ * from the hardware (the direct aperture) after it does.
+ */
+function syncScripts(): DiffScript[] {
+  const g0 = gates(0);
+  return [
+    script(
+      "sync/cached-registers",
+      "GERRORN, PROD and CONS cached before VCMDQ0 is allocated, read from the hardware after",
+      [
+        ...PREAMBLE,
+        writel(at.lvPage0(0, VCMDQ0.GERRORN), 0x5),
+        writel(at.lvPage0(0, VCMDQ0.PROD), 0x3),
+        writel(at.lvPage0(0, VCMDQ0.CONS), 0x2),
+        readl(at.lvPage0(0, VCMDQ0.GERRORN)),
+        g0["BASE0"]!,
+        g0["ALLOC0"]!,
+        CMDQV_EN,
+        VINTF_EN,
+        step(),
+        readl(at.direct0(0, VCMDQ0.GERRORN)),
+        readl(at.direct0(0, VCMDQ0.PROD)),
+        readl(at.direct0(0, VCMDQ0.CONS)),
+        readl(at.lvPage0(0, VCMDQ0.GERRORN)),
+      ],
+    ),
+  ];
+}
+
 /** docs/findings.md's minimal sequences as qtest lines. */
 function findingScripts(): DiffScript[] {
   const g0 = gates(0);
@@ -481,6 +512,7 @@ export function builtinScripts(): DiffScript[] {
     ...gateOrderScripts(),
     ...twoQueueScripts(TWO_QUEUE_SAMPLE.count, TWO_QUEUE_SAMPLE.seed),
     ...reviewScripts(),
+    ...syncScripts(),
     ...findingScripts(),
     ...hostileScripts(),
     ...veventScripts(),

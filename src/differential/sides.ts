@@ -19,8 +19,8 @@ import type { Ticker } from "../real-qemu/session.js";
 import type { VmmLogLine } from "../vmm/log.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 
-/** The profile real QEMU 11.1.3 is: the merged v7 series (docs/profiles.md, from this differential). */
-export const QEMU_11_1_PROFILE: ProfileName = "qemu-v7";
+/** The profile real QEMU 11.1.3 is (docs/profiles.md: settled by this differential). */
+export const QEMU_11_1_PROFILE: ProfileName = "qemu-11.1";
 
 /** The step that is not a qtest line: QEMU's monitor `system_reset`, the model's reset. */
 export const SYSTEM_RESET = "system_reset";

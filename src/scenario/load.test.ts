@@ -200,7 +200,7 @@ guest:
   - expect: { invariants: okay }
 `;
     assert.deepEqual(errors(text), [
-      'review.yaml:3:12: machine.profile: expected "qemu-v5", "qemu-v7", "qemu-latest" or "reference" (got "qemu-v6")',
+      'review.yaml:3:12: machine.profile: expected "qemu-v5", "qemu-v7", "qemu-11.1", "qemu-latest" or "reference" (got "qemu-v6")',
       'review.yaml:4:16: machine.ram.size: not a size: a number of bytes, or one with K, M, G or T such as 64K, 2M, 1G (got "1GG")',
       "review.yaml:5:11: machine.vcmdqs: must be a power of two from 1 to 128 (got 3)",
       'review.yaml:6:17: faults.site: unknown fault site, see cmdqv explore --list-sites; did you mean "hw_queue_alloc:pin"? (got "hw_queue_alloc:pinn")',
@@ -260,7 +260,7 @@ guest:
     const e = only(`name: t\nmachine: { profile: qemu-lateset }\nguest: [{ boot: {} }]\n`);
     assert.equal(
       formatScenarioError(e),
-      't.yaml:2:21: machine.profile: expected "qemu-v5", "qemu-v7", "qemu-latest" or "reference"; did you mean "qemu-latest"? (got "qemu-lateset")',
+      't.yaml:2:21: machine.profile: expected "qemu-v5", "qemu-v7", "qemu-11.1", "qemu-latest" or "reference"; did you mean "qemu-latest"? (got "qemu-lateset")',
     );
   });
 

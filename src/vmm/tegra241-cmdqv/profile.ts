@@ -1,8 +1,10 @@
 // Behaviour differences between upstream versions of QEMU's Tegra241 CMDQV model, as one
 // record of named policy flags (never scattered `if (version)` checks). Each flag names
 // the upstream version that introduced it and the spec section that documents it.
-// Presets: qemu-v5 (posted series, 19 May 2026), qemu-v7 (merged), qemu-latest (v7 plus
-// post-merge follow-ups), reference (our corrected design).
+// Presets: qemu-v5 (posted series, 19 May 2026), qemu-v7 (the series as merged),
+// qemu-11.1 (what QEMU 11.1.3 ships: v7 plus the post-merge GERRORN follow-up, settled
+// against the real binary by `cmdqv diff`), qemu-latest (11.1 plus the persistent page0
+// region of a downstream carry), reference (our corrected design).
 
 export interface Profile {
   readonly name: ProfileName;
@@ -100,7 +102,13 @@ export interface Profile {
   readonly allocFailureLog: "errno" | "strerror";
 }
 
-export const PROFILE_NAMES = ["qemu-v5", "qemu-v7", "qemu-latest", "reference"] as const;
+export const PROFILE_NAMES = [
+  "qemu-v5",
+  "qemu-v7",
+  "qemu-11.1",
+  "qemu-latest",
+  "reference",
+] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 const QEMU_V7: Profile = {
@@ -141,6 +149,10 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     allocFailureLog: "errno",
   },
   "qemu-v7": QEMU_V7,
+  // QEMU 11.1.3 (Debian 1:11.1.3+ds-2~bpo13+1) stores only CONS, PROD and CONFIG into the
+  // host page after an allocation (observed: a GERRORN cached before the allocation reads
+  // 0 from the hardware after it; docs/profiles.md has the differential as evidence).
+  "qemu-11.1": { ...QEMU_V7, name: "qemu-11.1", syncGerrornOnAlloc: false },
   "qemu-latest": {
     ...QEMU_V7,
     name: "qemu-latest",
