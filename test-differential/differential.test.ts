@@ -86,6 +86,25 @@ describe("cmdqv diff", () => {
     assert.match(r.stderr, /--unmask: no mask "nope" \(masks: object-ids, /);
   });
 
+  it("stops at Ctrl-C after the script in hand, says so, and leaves no QEMU behind", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, ["bin/cmdqv.js", "diff", "gates/**"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    // Once the first script has been compared (or has printed its difference), interrupt.
+    await new Promise((r) => setTimeout(r, 2000));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    assert.equal(code, 130, out);
+    assert.match(out, /interrupted after \d+ of 144 scripts/);
+    const left = spawnSync("pgrep", ["-f", "cmdqv-preload"], { encoding: "utf8" }).stdout.trim();
+    assert.equal(left, "", "no QEMU with our preload is left running");
+  });
+
   it("exits 1 and prints the first difference with the steps before it", () => {
     const r = cli("--profile", "qemu-v5", "review/case2");
     assert.equal(r.status, 1, r.stdout + r.stderr);

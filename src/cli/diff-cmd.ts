@@ -72,8 +72,16 @@ export async function diffCommand(args: readonly string[], f: DiffFlags): Promis
     model: () => modelSide(f.profile),
     qemu: () => qemuSide(f.qemu !== undefined ? { qemu: f.qemu } : {}),
   };
+  // Ctrl-C ends the run after the script in hand, whose QEMU and files go with it.
+  let interrupted = false;
+  const stop = () => {
+    interrupted = true;
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   try {
     for (const [i, s] of scripts.entries()) {
+      if (interrupted) break;
       progress.update(`cmdqv diff: ${i + 1}/${scripts.length} ${s.name}`);
       const o = await runScript(s, sides, masks);
       outcomes.push(o);
@@ -86,8 +94,14 @@ export async function diffCommand(args: readonly string[], f: DiffFlags): Promis
     }
   } finally {
     progress.done();
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
   }
   const t = totals(outcomes);
   console.log(`model ${f.profile} against real QEMU 11.1: ${summaryLine(t)}`);
+  if (interrupted) {
+    console.log(`interrupted after ${outcomes.length} of ${scripts.length} scripts`);
+    return 130;
+  }
   return t.differing === 0 ? 0 : 1;
 }
