@@ -101,8 +101,18 @@ describe("cmdqv diff", () => {
     const code = await new Promise<number | null>((r) => child.on("close", r));
     assert.equal(code, 130, out);
     assert.match(out, /interrupted after \d+ of 144 scripts/);
-    const left = spawnSync("pgrep", ["-f", "cmdqv-preload"], { encoding: "utf8" }).stdout.trim();
-    assert.equal(left, "", "no QEMU with our preload is left running");
+    // Every QEMU this run started carries its pid in CMDQV_PARENT_PID.
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const mark = `CMDQV_PARENT_PID=${child.pid}\0`;
+    const left = readdirSync("/proc").filter((d) => {
+      if (!/^\d+$/.test(d)) return false;
+      try {
+        return readFileSync(`/proc/${d}/environ`, "latin1").includes(mark);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, [], "no QEMU of that run is left");
   });
 
   it("exits 1 and prints the first difference with the steps before it", () => {
