@@ -14,10 +14,12 @@ import { GIC_PATH, RAM_BASE, SMMU_BASE } from "./peers.js";
 
 /** Why QEMU 7.2 and cmdqv (the accel-era SMMUv3 front) may answer a step differently. */
 export const DIFFERENCES = {
-  "idr0-vmid16":
-    "the accel-era SMMUv3 sets IDR0.VMID16 (smmuv3_init_id_regs; profile QEMU_ACCEL); QEMU 7.2 does not",
-  "idr1-cmdqs-clamp":
-    "the CMDQV clamps IDR1.CMDQS to the 2 MiB RAM page (2 MiB / 16 B = 2^17 entries; spec: qemu §2.9); QEMU 7.2 has no CMDQV and advertises 19",
+  "idr0-vmid16-ats":
+    "the accel-era SMMUv3 sets IDR0.VMID16 (smmuv3_init_id_regs; profile QEMU_ACCEL) and its ats=auto takes IDR0.ATS from the host SMMU at the device attach (1 on the simulated Grace host; smmuv3_accel_auto_finalise); QEMU 7.2 has neither",
+  "idr1-cmdqs-ssidsize":
+    "the CMDQV clamps IDR1.CMDQS to the 2 MiB RAM page (2 MiB / 16 B = 2^17 entries; spec: qemu §2.9) and the accel SMMU's ssidsize=auto takes the host's IDR1.SSIDSIZE (20); QEMU 7.2 has no CMDQV or accel and advertises CMDQS 19, SSIDSIZE 0",
+  "idr5-oas-auto":
+    "the accel SMMU's oas=auto takes the host SMMU's IDR5.OAS at the device attach (48 bits on the simulated Grace host; seen on QEMU 11.1.3); QEMU 7.2 advertises 44 bits",
   gbpa: "GBPA exists from QEMU 8.0 (reset 0x1000, UPDATE completes at once); in 7.2 offset 0x44 is RAZ/WI",
   "stage2-check":
     "the accel-era QEMU refuses stage-2 invalidations (TLBI_S12_VMALL, TLBI_S2_IPA) with CERROR_ILL when IDR0.S2P=0; QEMU 7.2 accepts them",

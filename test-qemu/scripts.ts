@@ -56,12 +56,12 @@ function bringUp(log2: number) {
 }
 
 const resetValues = script("reset values of the SMMUv3 registers", [
-  differs(readl(REG.IDR0), "idr0-vmid16", 0x0d40_101a, 0x0d44_101a),
-  differs(readl(REG.IDR1), "idr1-cmdqs-clamp", 0x0273_0010, 0x0233_0010),
+  differs(readl(REG.IDR0), "idr0-vmid16-ats", 0x0d40_101a, 0x0d44_141a),
+  differs(readl(REG.IDR1), "idr1-cmdqs-ssidsize", 0x0273_0010, 0x0233_0510),
   readl(REG.IDR2, 0),
   readl(REG.IDR3, 0x1404),
   readl(REG.IDR4, 0),
-  readl(REG.IDR5, 0x74),
+  differs(readl(REG.IDR5), "idr5-oas-auto", 0x74, 0x75),
   readl(REG.IIDR, 0),
   readl(REG.AIDR, 1),
   readl(REG.CR0, 0),

@@ -1,11 +1,14 @@
 // The machine without its guest: the simulated host, guest RAM, the VMM's address space
 // with QEMU virt's SMMUv3 (accel) and, when selected, the Tegra241 CMDQV device model,
-// set up as QEMU does when a VFIO device is cold-plugged behind the SMMU: bind the device,
-// map guest RAM into an IOAS, allocate the nest-parent HWPT, pick the CMDQV on the first
-// attach (off/auto/on), allocate the vIOMMU through it, and a vDEVICE for the vSID.
+// set up as QEMU 11.1.3 does when a VFIO device is cold-plugged behind the SMMU. VFIO:
+// bind the device, an IOAS, the nest-parent HWPT the device is attached to, guest RAM
+// mapped. Then the SMMU's accel core (accel-core.ts) checks the host SMMU, picks the CMDQV
+// (off/auto/on), allocates the vIOMMU through it with the abort and bypass HWPTs and
+// attaches the device to the GBPA one; QEMU's reset at start attaches it again. The
+// vDEVICE (vSID) comes later, when the guest installs the device's STE (CFGI_STE*).
 
 import { createHost, type Host } from "../host/host.js";
-import { HWPT_ALLOC_NEST_PARENT, VIOMMU_TYPE } from "../host/kernel/uapi.js";
+import { HWPT_ALLOC_NEST_PARENT } from "../host/kernel/uapi.js";
 import { AddressSpace } from "../mem/address-space.js";
 import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
@@ -17,9 +20,10 @@ import { CountingIrq } from "../util/irq.js";
 import { err, ok, type Result } from "../util/result.js";
 import { IommufdBackend } from "../vmm/iommufd-backend.js";
 import { VmmLog } from "../vmm/log.js";
+import { type CmdqvViommuOps, Smmuv3AccelCore } from "../vmm/smmuv3/accel-core.js";
 import { checkCmdqvColdPlug, selectCmdqv } from "../vmm/smmuv3/cmdqv-select.js";
+import { QEMU_ACCEL } from "../vmm/smmuv3/profile.js";
 import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
-import { viommuInvalidatePort } from "../vmm/smmuv3/viommu-port.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "../vmm/tegra241-cmdqv/device.js";
 import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
 import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
@@ -31,6 +35,8 @@ export interface Machine {
   readonly ram: GuestRam;
   readonly as: AddressSpace;
   readonly smmu: Smmuv3Accel;
+  /** The SMMU's accel core: the vIOMMU, its HWPTs, the device's vDEVICE and stage-1 HWPT. */
+  readonly accel: Smmuv3AccelCore;
   /** The CMDQV device model, or null when `cmdqv` selection gave none. */
   readonly cmdqv: Tegra241CmdqvDevice | null;
   readonly log: VmmLog;
@@ -58,6 +64,16 @@ export interface Machine {
   /** QEMU exits: no destroy call; its files close (fds, mmaps), so the kernel releases all. */
   teardown(): string[];
 }
+
+/**
+ * How QEMU names the VFIO device and its files in messages: the -device id and the fds the
+ * command line passes (fd=101 for the VFIO cdev, fd=100 for iommufd, as
+ * src/real-qemu/qemu-launch.ts starts QEMU).
+ */
+export const VFIO_DEVICE_NAME = { name: "vfio0", fd: 101, iommufdFd: 100 } as const;
+
+/** IOMMU_GET_HW_INFO's buffer as QEMU's VFIO passes it: one ARM SMMUv3 info struct. */
+const VFIO_HW_INFO_LEN = 40;
 
 export interface MachineOptions {
   /** Record trace events (machine.traceEvents), stamped by the machine's clock. */
@@ -95,34 +111,47 @@ export function createMachine(
   const k = host.iommufd;
   const backend = new IommufdBackend(k, log, tracer);
 
-  let viommuId = 0;
-  const vsids = new Set<number>();
-  const hostPort = viommuInvalidatePort(
-    k,
-    () => viommuId,
-    (sid) => vsids.has(sid),
-  );
   const smmuIrqs = {
     eventq: new CountingIrq(),
     priq: new CountingIrq(),
     cmdSync: new CountingIrq(),
     gerror: new CountingIrq(),
   };
+  const accel = new Smmuv3AccelCore({ backend, port: k, log, profile: QEMU_ACCEL, tracer });
   const smmu = new Smmuv3Accel({
     mem: as,
-    host: hostPort,
+    host: accel,
+    accel,
     log,
     tracer,
     irqs: smmuIrqs,
     minRamPageSize: pageSize,
+    profile: QEMU_ACCEL,
   });
   const smmuMap = as.addMmio("smmuv3", cfg.smmuBase, SMMUV3_MMIO_SIZE, smmu);
   if (!smmuMap.ok) return err(smmuMap.error.message);
 
-  // The cold-plugged VFIO device attaches: what QEMU's VFIO/iommufd and accel code do.
+  // The cold-plugged VFIO device, as QEMU's VFIO/iommufd code attaches it: bind, an IOAS,
+  // the nest parent the accel SMMU asks for (the device's capabilities read first) with
+  // the device attached to it, guest RAM mapped, and the host IOMMU device's capabilities
+  // read. facts: order seen on QEMU 11.1.3 (cmdqv_ioctls); its IOAS_CHANGE_PROCESS,
+  // IOAS_IOVA_RANGES and IOAS_MAP_FILE are one IOAS_MAP here.
   const devId = host.bindDevice(cfg.physSid);
   const ioas = k.ioasAlloc();
   if (!ioas.ok) return err(`IOMMU_IOAS_ALLOC failed: errno ${ioas.error}`);
+  const vfioInfo = () => k.getHwInfo({ flags: 0, devId, dataLen: VFIO_HW_INFO_LEN, inDataType: 0 });
+  const caps = vfioInfo();
+  if (!caps.ok) return err(`IOMMU_GET_HW_INFO failed: errno ${caps.error}`);
+  const hwpt = k.hwptAlloc({
+    flags: HWPT_ALLOC_NEST_PARENT,
+    devId,
+    ptId: ioas.value.ioasId,
+    dataType: 0,
+    dataLen: 0,
+  });
+  if (!hwpt.ok) return err(`IOMMU_HWPT_ALLOC failed: errno ${hwpt.error}`);
+  const s2 = k.attachDevice({ devId, ptId: hwpt.value.hwptId });
+  if (!s2.ok) return err(`VFIO_DEVICE_ATTACH_IOMMUFD_PT failed: errno ${s2.error}`);
   const map = k.ioasMap({
     ioasId: ioas.value.ioasId,
     iova: ram.gpaBase,
@@ -130,17 +159,20 @@ export function createMachine(
     gpa: ram.gpaBase,
   });
   if (!map.ok) return err(`IOMMU_IOAS_MAP failed: errno ${map.error}`);
-  const hwpt = k.hwptAlloc({ flags: HWPT_ALLOC_NEST_PARENT, devId, ptId: ioas.value.ioasId });
-  if (!hwpt.ok) return err(`IOMMU_HWPT_ALLOC failed: errno ${hwpt.error}`);
+  const hiod = vfioInfo();
+  if (!hiod.ok) return err(`IOMMU_GET_HW_INFO failed: errno ${hiod.error}`);
 
   const coldPlug = checkCmdqvColdPlug(cfg.cmdqv, 1);
   if (!coldPlug.ok) return err(coldPlug.error);
   const cmdqvIrq = new CountingIrq();
-  const selection = selectCmdqv(cfg.cmdqv, () => probeCmdqv(backend, devId));
-  if (!selection.ok) return err(selection.error);
   let cmdqv: Tegra241CmdqvDevice | null = null;
-  if (selection.cmdqv) {
-    cmdqv = new Tegra241CmdqvDevice({
+  // pci_device_set_iommu_device → smmuv3_accel_set_iommu_device: the CMDQV is selected
+  // (probed) once the host SMMU passed the check, just before the vIOMMU is allocated.
+  const select = (): Result<CmdqvViommuOps | null, string> => {
+    const selection = selectCmdqv(cfg.cmdqv, () => probeCmdqv(backend, devId));
+    if (!selection.ok) return err(selection.error);
+    if (!selection.cmdqv) return ok(null);
+    const dev = new Tegra241CmdqvDevice({
       profile: PROFILES[cfg.profile],
       backend,
       log,
@@ -155,24 +187,24 @@ export function createMachine(
       tracer,
       numVcmdqs: cfg.vcmdqs,
     });
-    const mmio = as.addMmio("tegra241-cmdqv", cfg.cmdqvBase, cmdqv.size, cmdqv);
+    const mmio = as.addMmio("tegra241-cmdqv", cfg.cmdqvBase, dev.size, dev);
     if (!mmio.ok) return err(mmio.error.message);
-    const v = cmdqv.allocViommu(devId, hwpt.value.hwptId);
-    if (!v.ok) return err(v.error);
-    viommuId = v.value;
-  } else {
-    const v = backend.allocViommu(
-      devId,
-      VIOMMU_TYPE.ARM_SMMUV3,
-      hwpt.value.hwptId,
-      new Uint8Array(0),
-    );
-    if (!v.ok) return err(v.error.message);
-    viommuId = v.value.viommuId;
-  }
-  const vdev = k.vdeviceAlloc({ viommuId, devId, virtId: BigInt(cfg.virtSid) });
-  if (!vdev.ok) return err(`IOMMU_VDEVICE_ALLOC failed: errno ${vdev.error}`);
-  vsids.add(cfg.virtSid);
+    cmdqv = dev;
+    return ok({
+      allocViommu: (d, s2HwptId) => dev.allocViommu(d, s2HwptId),
+      freeViommu: () => dev.freeViommu(),
+    });
+  };
+  const attached = accel.setIommuDevice(
+    smmu,
+    { devId, s2HwptId: hwpt.value.hwptId, sid: cfg.virtSid, ...VFIO_DEVICE_NAME },
+    select,
+  );
+  if (!attached.ok)
+    return err(`vfio ${VFIO_DEVICE_NAME.name}: Failed to set vIOMMU: ${attached.error}`);
+  const viommuId = accel.viommu();
+  // QEMU's system reset at start (smmu_reset_exit): the GBPA HWPT is attached again.
+  smmu.reset();
 
   const machine: Machine = {
     config: cfg,
@@ -180,6 +212,7 @@ export function createMachine(
     ram,
     as,
     smmu,
+    accel,
     cmdqv,
     log,
     clock,
@@ -204,6 +237,7 @@ export function createMachine(
       // the host after that.
       const problems: string[] = [];
       cmdqv?.closeFilesAtExit();
+      accel.closeFilesAtExit();
       const unbound = k.unbindDevice(devId);
       if (!unbound.ok) problems.push(`close(vfio-device ${devId}): errno ${unbound.error}`);
       const closed = k.close();

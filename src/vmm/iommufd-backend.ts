@@ -25,7 +25,23 @@ export interface BackendError {
 const ACTOR = "vmm.iommufd";
 
 function fail(call: string, errno: number): { ok: false; error: BackendError } {
-  return err({ errno, message: `${call} failed: ${strerror(errno)}` });
+  return failWith(`${call} failed`, errno);
+}
+
+/** error_setg_errno(errp, errno, what): "<what>: <strerror>". */
+function failWith(what: string, errno: number): { ok: false; error: BackendError } {
+  return err({ errno, message: `${what}: ${strerror(errno)}` });
+}
+
+/** How QEMU names a VFIO device in its attach errors: the iommufd dev_id, plus fds and name. */
+export interface VfioDeviceName {
+  readonly devId: number;
+  /** vbasedev->name (the -device id, "vfio0"). */
+  readonly name: string;
+  /** vbasedev->fd: the VFIO cdev's fd. */
+  readonly fd: number;
+  /** The iommufd backend's fd. */
+  readonly iommufdFd: number;
 }
 
 export class IommufdBackend {
@@ -45,14 +61,90 @@ export class IommufdBackend {
 
   /** iommufd_backend_get_device_info with a requested data type (v7 patch 1). */
   getDeviceInfo(devId: number, type: number, dataLen: number): Result<HwInfoOut, BackendError> {
+    const r = this.hwInfo(devId, type, dataLen);
+    return r.ok ? r : fail("IOMMU_GET_HW_INFO", r.error);
+  }
+
+  /**
+   * iommufd_backend_get_device_info as the accel core calls it: `type` 0 asks for the
+   * default type (no IOMMU_HW_INFO_FLAG_INPUT_TYPE), and a failure is worded
+   * "Failed to get hardware info: <strerror>". facts: QEMU backends/iommufd.c.
+   */
+  getHwInfo(devId: number, type: number, dataLen: number): Result<HwInfoOut, BackendError> {
+    const r = this.hwInfo(devId, type, dataLen);
+    return r.ok ? r : failWith("Failed to get hardware info", r.error);
+  }
+
+  private hwInfo(devId: number, type: number, dataLen: number): Result<HwInfoOut, number> {
     const r = this.port.getHwInfo({
-      flags: HW_INFO_FLAG_INPUT_TYPE,
+      flags: type !== 0 ? HW_INFO_FLAG_INPUT_TYPE : 0,
       devId,
       dataLen,
       inDataType: type,
     });
     this.trace("iommufd_backend_get_device_info", { devId, type }, r.ok ? 0 : -r.error);
-    return r.ok ? r : fail("IOMMU_GET_HW_INFO", r.error);
+    return r;
+  }
+
+  /**
+   * iommufd_backend_alloc_hwpt: IOMMU_HWPT_ALLOC with driver data (the accel core's nested
+   * HWPTs: pt_id the vIOMMU, ARM_SMMUV3 data, a 16-byte vSTE). facts: QEMU backends/iommufd.c
+   * ("Failed to allocate hwpt", error_setg_errno).
+   */
+  allocHwpt(
+    devId: number,
+    ptId: number,
+    flags: number,
+    dataType: number,
+    data: Uint8Array,
+  ): Result<number, BackendError> {
+    const r = this.port.hwptAlloc({
+      flags,
+      devId,
+      ptId,
+      dataType,
+      dataLen: data.length,
+      data,
+    });
+    this.trace(
+      "iommufd_backend_alloc_hwpt",
+      { devId, ptId, flags, dataType, dataLen: data.length, id: r.ok ? r.value.hwptId : 0 },
+      r.ok ? 0 : -r.error,
+    );
+    return r.ok ? ok(r.value.hwptId) : failWith("Failed to allocate hwpt", r.error);
+  }
+
+  /** iommufd_backend_alloc_vdev: IOMMU_VDEVICE_ALLOC (virt_id = the vSID). */
+  allocVdev(devId: number, viommuId: number, virtId: number): Result<number, BackendError> {
+    const r = this.port.vdeviceAlloc({ viommuId, devId, virtId: BigInt(virtId) });
+    this.trace(
+      "iommufd_backend_alloc_vdev",
+      { devId, viommuId, virtId, id: r.ok ? r.value.vdeviceId : 0 },
+      r.ok ? 0 : -r.error,
+    );
+    return r.ok ? ok(r.value.vdeviceId) : fail("IOMMU_VDEVICE_ALLOC", r.error);
+  }
+
+  /**
+   * host_iommu_device_iommufd_attach_hwpt → iommufd_cdev_attach_ioas_hwpt:
+   * VFIO_DEVICE_ATTACH_IOMMUFD_PT of the VFIO device to `hwptId`. Its failure names the
+   * iommufd fd, the device's name and fd, as QEMU 11.1.3 prints it:
+   * "[iommufd=100] error attach vfio0 (101) pasid 0 to id=10: Cannot allocate memory".
+   * facts: QEMU hw/vfio/iommufd.c; wording seen on QEMU 11.1.3's console.
+   */
+  attachHwpt(dev: VfioDeviceName, hwptId: number): Result<undefined, BackendError> {
+    const r = this.port.attachDevice({ devId: dev.devId, ptId: hwptId });
+    this.trace(
+      "iommufd_cdev_attach_ioas_hwpt",
+      { devId: dev.devId, id: hwptId },
+      r.ok ? 0 : -r.error,
+    );
+    return r.ok
+      ? r
+      : failWith(
+          `[iommufd=${dev.iommufdFd}] error attach ${dev.name} (${dev.fd}) pasid 0 to id=${hwptId}`,
+          r.error,
+        );
   }
 
   /** iommufd_backend_alloc_viommu with vendor data (v7 patch 2). */

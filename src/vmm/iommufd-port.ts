@@ -3,13 +3,18 @@
 // can substitute fakes (see fakes.ts). Errors are errno values, never exceptions.
 
 import type {
+  DeviceAttachArgs,
   HwInfoArgs,
   HwInfoOut,
+  HwptAllocArgs,
+  HwptAllocOut,
   HwptInvalidateArgs,
   HwptInvalidateError,
   HwptInvalidateOut,
   HwQueueAllocArgs,
   MmapArgs,
+  VdeviceAllocArgs,
+  VdeviceAllocOut,
   VeventqAllocArgs,
   ViommuAllocArgs,
   ViommuAllocOut,
@@ -41,4 +46,12 @@ export interface IommufdPort {
   destroy(id: number): Result<undefined, number>;
   mmap(a: MmapArgs): Result<MappingPort, number>;
   hwptInvalidate(a: HwptInvalidateArgs): Result<HwptInvalidateOut, HwptInvalidateError>;
+  /** IOMMU_HWPT_ALLOC: the accel core's nested HWPTs on the vIOMMU (a vSTE as data). */
+  hwptAlloc(a: HwptAllocArgs): Result<HwptAllocOut, number>;
+  vdeviceAlloc(a: VdeviceAllocArgs): Result<VdeviceAllocOut, number>;
+  /**
+   * VFIO_DEVICE_ATTACH_IOMMUFD_PT on the VFIO device's fd (QEMU's
+   * host_iommu_device_iommufd_attach_hwpt); the simulated host serves it on its iommufd.
+   */
+  attachDevice(a: DeviceAttachArgs): Result<undefined, number>;
 }

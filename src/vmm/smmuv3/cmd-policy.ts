@@ -30,6 +30,10 @@ export const CMD_ACTION = {
   FORWARD: 3,
   /** CFGI_CD / CFGI_CD_ALL / ATC_INV: forwarded only for a SID with a vDEVICE (accel). */
   FORWARD_SID: 4,
+  /** CFGI_STE: the accel core installs the STE of the device with this SID (accel). */
+  INSTALL_STE: 5,
+  /** CFGI_STE_RANGE (CFGI_ALL): the accel core installs the STEs of the devices in range. */
+  INSTALL_STE_RANGE: 6,
 } as const;
 export type CmdAction = (typeof CMD_ACTION)[keyof typeof CMD_ACTION];
 
@@ -46,9 +50,11 @@ export function cmdAction(op: number, w0: number, idr0: number, p: Smmuv3Profile
     case OPCODE.PREFETCH_ADDR:
       return A.ACCEPT;
     case OPCODE.CFGI_STE:
+      if (w0 & CMD_SSEC) return A.ILL;
+      return p.installSte ? A.INSTALL_STE : A.ACCEPT;
     case OPCODE.CFGI_STE_RANGE:
-      // Accel QEMU also (re)installs the STE on the host here; the model has no port for it.
-      return w0 & CMD_SSEC ? A.ILL : A.ACCEPT;
+      if (w0 & CMD_SSEC) return A.ILL;
+      return p.installSte ? A.INSTALL_STE_RANGE : A.ACCEPT;
     case OPCODE.CFGI_CD:
     case OPCODE.CFGI_CD_ALL:
       if (w0 & CMD_SSEC) return A.ILL;
@@ -91,6 +97,9 @@ const QEMU_ALL_KNOWN: Smmuv3Profile = {
   illLogAnyCause: false,
   idrsPersistAcrossReset: false,
   accel: false,
+  installSte: false,
+  autoAccelProps: false,
+  accelVeventq: false,
 };
 
 /** True when QEMU's switch has no case for `op` (its `default:` → CERROR_ILL). */

@@ -1,8 +1,9 @@
-// What accel-mode QEMU does with ID registers. It does NOT copy the host's IDRs into the
-// guest's: the guest-visible IDRs are QEMU's own, adjusted by the user's accel properties
-// (smmuv3_accel_idr_override), and the host's IDRs (IOMMU_GET_HW_INFO, type ARM_SMMUV3)
-// are only checked for compatibility on each device attach
-// (smmuv3_accel_check_hw_compatible), failing the attach with a message.
+// What accel-mode QEMU does with ID registers. The guest-visible IDRs are QEMU's own,
+// adjusted by the user's accel properties (smmuv3_accel_idr_override); on the first
+// cold-plugged device's attach the properties left `auto` (by default ats, ril, ssidsize
+// and oas in QEMU 11.1.3) take the host SMMU's values (smmuv3_accel_auto_finalise), and the
+// host's IDRs (IOMMU_GET_HW_INFO, type ARM_SMMUV3) are then checked for compatibility on
+// each device attach (smmuv3_accel_check_hw_compatible), failing the attach with a message.
 // facts: QEMU hw/arm/smmuv3-accel.c.
 
 import { fieldOf, withField } from "../../regs/regdef.js";
@@ -34,6 +35,25 @@ export function accelIdrOverride(idr: IdrValues, p: AccelIdrProps): IdrValues {
     withField(idr[3], f.IDR3.RIL, p.ril ? 1 : 0),
     idr[4],
     idr5,
+  ];
+}
+
+/**
+ * smmuv3_accel_auto_finalise for the properties left `auto` (QEMU 11.1.3: all four): IDR0.ATS,
+ * IDR1.SSIDSIZE, IDR3.RIL and IDR5.OAS take the host SMMU's values. Pure.
+ * facts: QEMU hw/arm/smmuv3-accel.c smmuv3_accel_auto_finalise (ats, ril, ssidsize); oas
+ * observed on QEMU 11.1.3 (the host's OAS comes back as is, 44, 48 or 52 bits).
+ */
+export function autoFinaliseIdrs(idr: IdrValues, host: readonly number[]): IdrValues {
+  const f = SMMU_F;
+  const h = (i: number): number => (host[i] ?? 0) >>> 0;
+  return [
+    withField(idr[0], f.IDR0.ATS, fieldOf(h(0), f.IDR0.ATS)),
+    withField(idr[1], f.IDR1.SSIDSIZE, fieldOf(h(1), f.IDR1.SSIDSIZE)),
+    idr[2],
+    withField(idr[3], f.IDR3.RIL, fieldOf(h(3), f.IDR3.RIL)),
+    idr[4],
+    withField(idr[5], f.IDR5.OAS, fieldOf(h(5), f.IDR5.OAS)),
   ];
 }
 
@@ -74,6 +94,8 @@ export function checkHostIdrs(
     return err(
       `Host SMMUv3 supports only ${OAS_BITS[hoas]}-bit IPA, but the vSMMU OAS implies ${OAS_BITS[qoas]}-bit IPA`,
     );
+  if (fieldOf(h(0), f.IDR0.ATS) < fieldOf(q(0), f.IDR0.ATS))
+    return err("Host SMMUv3 doesn't support Address Translation Services");
   const grans = [
     [f.IDR5.GRAN4K, "4K"],
     [f.IDR5.GRAN16K, "16K"],

@@ -56,3 +56,46 @@ export interface Smmuv3Irqs {
   readonly cmdSync: IrqLine;
   readonly gerror: IrqLine;
 }
+
+/**
+ * What the accel core reads from the SMMUv3 front (the SMMUv3State fields smmuv3-accel.c
+ * looks at), and the IDR hooks it calls on a device attach.
+ */
+export interface AccelSmmuView {
+  /**
+   * smmu_find_ste as install_ste calls it (invalid STEs allowed): the STE's first four
+   * words into `out`; false when the SID is out of range, the L1 descriptor is invalid or
+   * a fetch faults (nothing to install).
+   */
+  findSte(sid: number, out: Uint32Array): boolean;
+  /** smmu_enabled: CR0.SMMUEN. */
+  smmuEnabled(): boolean;
+  /** GBPA.ABORT. */
+  gbpaAbort(): boolean;
+  /** smmuv3_eventq_enabled: CR0.EVENTQEN. */
+  eventqEnabled(): boolean;
+  /** The event queue's clamped log2size (s->eventq.log2size). */
+  eventqLog2size(): number;
+  /** smmuv3_accel_auto_finalise with the host SMMU's IDR0..IDR5 (once per SMMU). */
+  finaliseAutoProps(hostIdr: readonly number[]): void;
+  /** smmuv3_accel_check_hw_compatible: the first mismatch's message, or null. */
+  checkHostIdrs(hostIdr: readonly number[]): string | null;
+}
+
+/**
+ * The accel core's hooks the SMMUv3 front calls (smmuv3.c → smmuv3-accel.c). Each returns
+ * null on success or the error QEMU passes out through errp (the front reports it after
+ * the consume, or after the register write). With no vIOMMU yet each is a no-op.
+ */
+export interface SmmuAccelPort {
+  /** smmuv3_accel_install_ste for CFGI_STE on `sid` (no device with that SID: nothing). */
+  installSte(smmu: AccelSmmuView, sid: number): string | null;
+  /** smmuv3_accel_install_ste_range for CFGI_STE_RANGE over [start, end]. */
+  installSteRange(smmu: AccelSmmuView, start: number, end: number): string | null;
+  /** smmuv3_accel_attach_gbpa_hwpt, on a GBPA write with UPDATE. */
+  attachGbpaHwpt(smmu: AccelSmmuView): string | null;
+  /** smmuv3_accel_alloc_veventq, on a CR0 write (after its consume). */
+  allocVeventq(smmu: AccelSmmuView): string | null;
+  /** smmuv3_accel_reset: the GBPA HWPT attached again (errors reported, not returned). */
+  reset(smmu: AccelSmmuView): void;
+}

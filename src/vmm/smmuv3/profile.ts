@@ -29,6 +29,28 @@ export interface Smmuv3Profile {
   readonly idrsPersistAcrossReset: boolean;
   /** Forward invalidations to the host (hw/arm/smmuv3-accel.c); 7.2 has no accel mode. */
   readonly accel: boolean;
+  /**
+   * CFGI_STE and CFGI_STE_RANGE (CFGI_ALL) install the guest's STE on the host for a VFIO
+   * device behind this SMMU: its vDEVICE (vSID) on the first install, then an attach to the
+   * vIOMMU's abort or bypass HWPT, or to a new nested HWPT holding the stage-1 vSTE; a
+   * failure stops the queue with CERROR_ILL. facts: QEMU hw/arm/smmuv3.c
+   * smmuv3_cmdq_consume, hw/arm/smmuv3-accel.c smmuv3_accel_install_ste(_range).
+   */
+  readonly installSte: boolean;
+  /**
+   * The accel properties ats, ril, ssidsize and oas are `auto` by default and take the host
+   * SMMU's IDR0.ATS, IDR3.RIL, IDR1.SSIDSIZE and IDR5.OAS on the first cold-plugged
+   * device's attach, before the compatibility check. facts: QEMU hw/arm/smmuv3-accel.c
+   * smmuv3_accel_auto_finalise (ats, ril, ssidsize); oas observed on QEMU 11.1.3 (host OAS
+   * 44, 48 and 52 bits each came back in IDR5.OAS).
+   */
+  readonly autoAccelProps: boolean;
+  /**
+   * The guest's CR0.EVENTQEN (after the consume the CR0 write runs) allocates an ARM_SMMUV3
+   * vEVENTQ of 2^EVENTQ log2size entries, once per vIOMMU. facts: QEMU hw/arm/smmuv3.c
+   * smmu_writel (A_CR0), hw/arm/smmuv3-accel.c smmuv3_accel_alloc_veventq.
+   */
+  readonly accelVeventq: boolean;
 }
 
 /**
@@ -46,13 +68,18 @@ export const QEMU_7_2: Smmuv3Profile = {
   illLogAnyCause: false,
   idrsPersistAcrossReset: false,
   accel: false,
+  installSte: false,
+  autoAccelProps: false,
+  accelVeventq: false,
 };
 
 /**
- * Accel-era QEMU (stage 1, the accel properties at their defaults ril=on, ats=off,
- * oas=44, ssidsize=0): as 7.2 plus IDR0.VMID16 (bit 18), GBPA, stage checks, ID registers
- * kept across reset, invalidations forwarded. facts: QEMU hw/arm/smmuv3.c
- * smmuv3_init_id_regs, hw/arm/smmuv3-accel.c smmuv3_accel_idr_override.
+ * Accel-era QEMU, as QEMU 11.1.3 runs it (stage 1): as 7.2 plus IDR0.VMID16 (bit 18), GBPA,
+ * stage checks, ID registers kept across reset, invalidations forwarded, STEs installed on
+ * the host, the ARM_SMMUV3 vEVENTQ. `idr` is what realize sets before the first device
+ * attaches; the `auto` accel properties then take the host's values (autoAccelProps).
+ * facts: QEMU hw/arm/smmuv3.c smmuv3_init_id_regs, hw/arm/smmuv3-accel.c
+ * smmuv3_accel_idr_override, smmuv3_accel_auto_finalise.
  */
 export const QEMU_ACCEL: Smmuv3Profile = {
   name: "qemu-accel",
@@ -62,4 +89,7 @@ export const QEMU_ACCEL: Smmuv3Profile = {
   illLogAnyCause: true,
   idrsPersistAcrossReset: true,
   accel: true,
+  installSte: true,
+  autoAccelProps: true,
+  accelVeventq: true,
 };

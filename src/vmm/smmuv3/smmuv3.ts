@@ -28,6 +28,7 @@ import {
   SMMU_EVENTQS,
   SMMU_F,
   SMMU_GBPA_RESET,
+  SMMU_IDR1_SIDSIZE,
   SMMU_IDREG_BYTES,
   SMMU_REG,
   SMMUV3_REGION_NAME,
@@ -44,8 +45,15 @@ import { strerror } from "../strerror.js";
 import type { SmmuPort } from "../tegra241-cmdqv/ports.js";
 import { invalidSizeMessage, pieceSize } from "./access-split.js";
 import { CMD_ACTION, cmdAction, isUnknownToQemu } from "./cmd-policy.js";
-import { type AccelIdrProps, accelIdrOverride, checkHostIdrs } from "./idr.js";
-import type { GuestMemoryPort, InvalidationEntry, SmmuHostPort, Smmuv3Irqs } from "./ports.js";
+import { type AccelIdrProps, accelIdrOverride, autoFinaliseIdrs, checkHostIdrs } from "./idr.js";
+import type {
+  AccelSmmuView,
+  GuestMemoryPort,
+  InvalidationEntry,
+  SmmuAccelPort,
+  SmmuHostPort,
+  Smmuv3Irqs,
+} from "./ports.js";
 import { type IdrValues, QEMU_ACCEL, type Smmuv3Profile } from "./profile.js";
 
 /** Per-index overrides of the profile's reset IDRs, e.g. `{ 1: 0x0273_0010 }`. */
@@ -54,6 +62,11 @@ export type IdrOverrides = { readonly [K in 0 | 1 | 2 | 3 | 4 | 5]?: number };
 export interface Smmuv3AccelOptions {
   readonly mem: GuestMemoryPort;
   readonly host: SmmuHostPort;
+  /**
+   * The accel core (smmuv3-accel.c) for the STE installs, GBPA, EVENTQ and reset hooks.
+   * Absent: none of them reach the host (a device with no VFIO device behind it).
+   */
+  readonly accel?: SmmuAccelPort;
   readonly log: VmmLog;
   readonly tracer?: Tracer;
   readonly irqs: Smmuv3Irqs;
@@ -144,11 +157,22 @@ function ringAddr(q: Queue): number {
   );
 }
 
-export class Smmuv3Accel implements MmioDevice, SmmuPort {
+/** GBPA.ABORT (bit 20). facts: smmuv3-internal.h FIELD(GBPA, ABORT, 20, 1). */
+const GBPA_ABORT = 1 << 20;
+
+/** `a & ~MAKE_64BIT_MASK(0, shift)` for an address below 2^52 (0 once shift reaches 52). */
+function alignDown(a: number, shift: number): number {
+  if (shift >= 52) return 0;
+  const m = 2 ** shift;
+  return a - (a % m);
+}
+
+export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
   readonly name: string;
 
   private readonly mem: GuestMemoryPort;
   private readonly host: SmmuHostPort;
+  private readonly accel: SmmuAccelPort | null;
   private readonly log: VmmLog;
   private readonly tracer: Tracer | undefined;
   private readonly irqs: Smmuv3Irqs;
@@ -176,6 +200,10 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
   private strtabBaseLo = 0;
   private strtabBaseHi = 0;
   private strtabBaseCfg = 0;
+  /** SMMU_FEATURE_2LVL_STE: set by a STRTAB_BASE_CFG write with FMT=1, cleared by reset. */
+  private twoLevelSte = false;
+  /** s->sid_split: STRTAB_BASE_CFG.SPLIT of that write. */
+  private sidSplit = 0;
   private eventqIrqCfg0Lo = 0;
   private eventqIrqCfg0Hi = 0;
   private eventqIrqCfg1 = 0;
@@ -206,6 +234,8 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
    * passes errp out of smmuv3_cmdq_consume and smmu_writel reports it afterwards).
    */
   private pendingError: string | null = null;
+  /** Console errors the consumer reported (a CR0 write allocates the vEVENTQ only without one). */
+  private consumeErrors = 0;
   private consuming = false;
   private consumeAgain = false;
 
@@ -213,6 +243,7 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
     this.name = opts.name ?? "smmuv3";
     this.mem = opts.mem;
     this.host = opts.host;
+    this.accel = opts.accel ?? null;
     this.log = opts.log;
     this.tracer = opts.tracer;
     this.irqs = opts.irqs;
@@ -280,6 +311,83 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
     return [i[0]!, i[1]!, i[2]!, i[3]!, i[4]!, i[5]!];
   }
 
+  // ------------------------------------------------ the accel core's view ----
+
+  /** smmuv3_accel_auto_finalise: the `auto` properties take the host's values. */
+  finaliseAutoProps(hostIdr: readonly number[]): void {
+    this.realizeIdr = autoFinaliseIdrs(this.realizeIdr, hostIdr);
+    this.idr.set(autoFinaliseIdrs(this.currentIdr(), hostIdr));
+  }
+
+  checkHostIdrs(hostIdr: readonly number[]): string | null {
+    const r = checkHostIdrs(this.currentIdr(), hostIdr);
+    return r.ok ? null : r.error;
+  }
+
+  smmuEnabled(): boolean {
+    return (this.cr0 & B.CR0_SMMUEN) !== 0;
+  }
+
+  gbpaAbort(): boolean {
+    return (this.gbpa & GBPA_ABORT) !== 0;
+  }
+
+  eventqEnabled(): boolean {
+    return (this.cr0 & B.CR0_EVENTQEN) !== 0;
+  }
+
+  eventqLog2size(): number {
+    return this.eventq.log2size;
+  }
+
+  /**
+   * smmu_find_ste with invalid STEs allowed (as smmuv3_accel_install_ste calls it): the
+   * SID checked against STRTAB_BASE_CFG.LOG2SIZE (capped at SIDSIZE 16), the L1 descriptor
+   * read for a 2-level table (span 0: no STE, silently), then the 64-byte STE fetched; its
+   * first four words go to `out`. A fetch fault or an L2 index past the span is a guest
+   * error and no STE. No allocation. facts: QEMU hw/arm/smmuv3.c smmu_find_ste,
+   * smmu_get_ste; smmuv3-internal.h L1STD_SPAN, l1std_l2ptr.
+   */
+  findSte(sid: number, out: Uint32Array): boolean {
+    const log2size = this.strtabBaseCfg & 0x3f;
+    if (sid >= 2 ** Math.min(log2size, SMMU_IDR1_SIDSIZE)) return false;
+    const base =
+      (this.strtabBaseHi & SMMU_BASE_ADDR_MASK_HI) * 0x1_0000_0000 +
+      ((this.strtabBaseLo & SMMU_BASE_ADDR_MASK_LO) >>> 0);
+    let addr: number;
+    if (this.twoLevelSte) {
+      const split = this.sidSplit;
+      const l1ptr =
+        alignDown(base, Math.max(5, log2size - split - 1 + 3)) + Math.floor(sid / 2 ** split) * 8;
+      const d0 = this.mem.read(l1ptr, 4);
+      const d1 = d0 === MEM_FAULT ? MEM_FAULT : this.mem.read(l1ptr + 4, 4);
+      if (d0 === MEM_FAULT || d1 === MEM_FAULT) {
+        this.log.guestError(`Could not read L1PTR at 0X${l1ptr.toString(16)}`);
+        return false;
+      }
+      const span = d0 & 0x1f;
+      if (span === 0) return false;
+      const l2 = sid % 2 ** split;
+      const maxL2 = 2 ** span - 1;
+      if (l2 > maxL2) {
+        this.log.guestError(`l2_ste_offset=${l2} > max_l2_ste=${maxL2}`);
+        return false;
+      }
+      addr = d1 * 0x1_0000_0000 + ((d0 & ~0x1f) >>> 0) + l2 * 64;
+    } else {
+      addr = alignDown(base, log2size + 5) + sid * 64;
+    }
+    for (let i = 0; i < 16; i++) {
+      const v = this.mem.read(addr + 4 * i, 4);
+      if (v === MEM_FAULT) {
+        this.log.guestError(`Cannot fetch pte at address=0x${addr.toString(16)}`);
+        return false;
+      }
+      if (i < 4) out[i] = v;
+    }
+    return true;
+  }
+
   // ------------------------------------------------------------------ reset ----
 
   /**
@@ -305,6 +413,10 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
     this.gerrorn = 0;
     this.statusr = 0;
     this.gbpa = this.profile.gbpa ? SMMU_GBPA_RESET : 0;
+    this.twoLevelSte = false;
+    this.sidSplit = 0;
+    // smmu_reset_exit: smmuv3_reset, then smmuv3_accel_reset (the GBPA HWPT attached).
+    this.accel?.reset(this);
   }
 
   // ------------------------------------------------------------------- MMIO ----
@@ -472,12 +584,19 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
   /** smmu_writel, at a page-0 offset. Unknown or read-only offsets: WI with an unimp line. */
   private writel(off: number, v: number): void {
     switch (off) {
-      case R.CR0:
+      case R.CR0: {
         this.cr0 = v;
         this.cr0ack = (v & ~SMMU_CR0_RESERVED) >>> 0;
         // In case the command queue has just been enabled.
+        const errors = this.consumeErrors;
         this.consume();
+        // Then the vEVENTQ, unless the consume failed (one errp for the whole write).
+        if (this.accel !== null && this.consumeErrors === errors) {
+          const e = this.accel.allocVeventq(this);
+          if (e !== null) this.log.error(e);
+        }
         return;
+      }
       case R.CR1:
         this.cr1 = v;
         return;
@@ -506,8 +625,13 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
         return;
       case R.GBPA:
         if (!this.profile.gbpa) break;
-        // Without UPDATE the write is ignored; the update itself is synchronous.
-        if (v & GBPA_UPDATE) this.gbpa = (v & ~GBPA_UPDATE) >>> 0;
+        // Without UPDATE the write is ignored; the update itself is synchronous, and the
+        // devices move to the HWPT the new GBPA.ABORT picks (whatever CR0.SMMUEN says).
+        if (v & GBPA_UPDATE) {
+          this.gbpa = (v & ~GBPA_UPDATE) >>> 0;
+          const e = this.accel?.attachGbpaHwpt(this) ?? null;
+          if (e !== null) this.log.error(e);
+        }
         return;
       case R.STRTAB_BASE:
         this.strtabBaseLo = v;
@@ -517,6 +641,10 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
         return;
       case R.STRTAB_BASE_CFG:
         this.strtabBaseCfg = v;
+        if (((v >>> 16) & 3) === 1) {
+          this.sidSplit = (v >>> 6) & 0x1f;
+          this.twoLevelSte = true;
+        }
         return;
       case R.CMDQ_BASE:
         this.setBaseLo(this.cmdq, v, SMMU_CMDQS);
@@ -699,6 +827,12 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
         case CMD_ACTION.FORWARD_SID:
           if (!this.forward(true)) error = CMDQ_ERR.ILL;
           break;
+        case CMD_ACTION.INSTALL_STE:
+          if (!this.installSte(false)) error = CMDQ_ERR.ILL;
+          break;
+        case CMD_ACTION.INSTALL_STE_RANGE:
+          if (!this.installSte(true)) error = CMDQ_ERR.ILL;
+          break;
       }
       if (error !== CMDQ_ERR.NONE) {
         if (this.profile.illLogAnyCause || isUnknownToQemu(op))
@@ -719,7 +853,32 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort {
     if (this.pendingError !== null) {
       this.log.error(this.pendingError);
       this.pendingError = null;
+      this.consumeErrors++;
     }
+  }
+
+  /**
+   * CFGI_STE / CFGI_STE_RANGE in accel mode: smmuv3_accel_install_ste for the command's SID,
+   * or smmuv3_accel_install_ste_range over [SID & ~mask, (SID & ~mask) + mask] with
+   * mask = 2^(RANGE+1) − 1 (RANGE 31: every SID). A failure returns false (CERROR_ILL); its
+   * message goes to the console after the consume. facts: QEMU hw/arm/smmuv3.c
+   * smmuv3_cmdq_consume.
+   */
+  private installSte(range: boolean): boolean {
+    const accel = this.accel;
+    if (accel === null) return true;
+    const w = this.words;
+    const sid = w[1]! >>> 0;
+    let e: string | null;
+    if (!range) e = accel.installSte(this, sid);
+    else {
+      const span = 2 ** ((w[2]! & 0x1f) + 1);
+      const start = sid - (sid % span);
+      e = accel.installSteRange(this, start, start + span - 1);
+    }
+    if (e === null) return true;
+    this.pendingError = e;
+    return false;
   }
 
   /** Read the 16-byte entry at `addr` into `words`; false on any fault (CERROR_ABT). */
