@@ -1,7 +1,9 @@
 // A minimal arm-smmu-v3 guest driver as actor code: probe (ID registers), structures
 // (the main CMDQ ring and a 2-level stream table's L1 in guest DMA memory), device reset
 // (CR0/CR1/CR2, STRTAB, CMDQ, the invalidate-all commands, IRQ_CTRL, SMMUEN, then the
-// implementation's reset), and the command-queue machinery the Tegra241 CMDQV reuses for
+// implementation's reset), then each master's stream table entry and its default DMA
+// domain (a CD table, the CD, the stage-1 STE, each written hitlessly with CFGI_CD /
+// CFGI_STE + CMD_SYNC), and the command-queue machinery the Tegra241 CMDQV reuses for
 // its VCMDQs: space reservation on a shadow prod/cons, entries written into the ring,
 // the PROD write, CMD_SYNC and the CONS poll with Linux's back-off, batching, and the
 // CMDQ error skip. Facts: spec linux §2.4, §4.4–§4.7, §5; register offsets are the
@@ -27,6 +29,19 @@ import { CMDQ_ERR, cmdqErrorString, consErr } from "../smmu/errors.js";
 import { qAdvance, qConsumedPast, qEntryAddress, qFreeSpace, qIsFull } from "../smmu/queue.js";
 import { sprintf } from "../util/printf.js";
 import { type ActorBody, delay, type GuestContext, read, write, write64 } from "./actor.js";
+import {
+  abortSte,
+  CD_V_BIT,
+  cdtableSte,
+  cdUsed,
+  type Entry,
+  type EntryWriter,
+  l1Desc,
+  STE_V_BIT,
+  s1Cd,
+  steUsed,
+  writeEntry,
+} from "./arm-smmu-v3-entries.js";
 import type { GuestDmesg } from "./dmesg.js";
 import { ARM_SMMU_POLL_TIMEOUT_US, ERRNO, NS_PER_US, readlPollTimeout } from "./linux.js";
 
@@ -55,6 +70,9 @@ const STRTAB_BASE_ADDR_MASK = ((1n << 52n) - 1n) & ~0x3fn; // [51:6]
 /** STRTAB_SPLIT: 2-level stream tables split the SID at bit 8. */
 const STRTAB_SPLIT = 8;
 const STRTAB_L1_DESC_BYTES = 8;
+/** An STE and a CD are 64 bytes. */
+const STE_BYTES = 64;
+const CD_BYTES = 64;
 const STRTAB_BASE_CFG_FMT_2LVL = 1 << 16;
 
 /** CR1 = ISH, write-back for tables and queues; CR2 = PTM | RECINVSID. */
@@ -157,6 +175,24 @@ export interface ArmSmmuOptions {
   /** MMIO base of the SMMU (QEMU virt: 0x0905_0000). */
   readonly base: number;
   readonly cmdqMaxSzShift?: number;
+  /**
+   * StreamIDs of the endpoints behind this SMMU (the IORT's ID mappings): after the probe
+   * each gets its stream table entry and its default DMA domain attached, as the IOMMU
+   * core's bus probe does once the SMMU registers (arm_smmu_probe_device,
+   * arm_smmu_attach_dev). Default: none.
+   */
+  readonly masters?: readonly number[];
+}
+
+/** A master's default DMA domain as the driver set it up. */
+export interface ArmSmmuMaster {
+  readonly sid: number;
+  /** Where its STE sits. */
+  readonly ste: number;
+  /** Its linear CD table (one CD), the domain's ASID and stage-1 page table root. */
+  readonly cdTable: number;
+  readonly asid: number;
+  readonly pgd: number;
 }
 
 interface QueuePoll {
@@ -185,6 +221,15 @@ export class ArmSmmuV3 {
   readonly features = { sev: false, twoLvlStrtab: false, hyp: false };
   strtabBase = 0n;
   strtabBaseCfg = 0;
+  /** The stream table's guest-physical address (the L1 table when 2-level). */
+  strtabDma = 0;
+  /** The endpoints' StreamIDs, and each attached master's domain. */
+  readonly masterSids: readonly number[];
+  readonly masters = new Map<number, ArmSmmuMaster>();
+  /** 2-level tables: each L1 index's L2 table. */
+  private readonly l2Tables = new Map<number, number>();
+  /** The next ASID (arm_smmu_asid_xa hands them out from 1). */
+  private nextAsid = 1;
   /** Whether probe completed. */
   probed = false;
 
@@ -193,6 +238,7 @@ export class ArmSmmuV3 {
     this.dmesg = dmesg;
     this.base = opts.base;
     this.cmdqMaxSzShift = opts.cmdqMaxSzShift ?? DEFAULT_CMDQ_MAX_SZ_SHIFT;
+    this.masterSids = opts.masters ?? [];
     this.impl = impl ?? null;
     this.cmdq = new ArmSmmuCmdq(
       new ArmSmmuQueue("cmdq", opts.base + SMMU_REG.CMDQ_PROD, opts.base + SMMU_REG.CMDQ_CONS, 0),
@@ -220,6 +266,8 @@ export class ArmSmmuV3 {
     ret = yield* this.deviceReset();
     if (ret !== 0) return ret;
     this.probed = true;
+    // iommu_device_register: the bus probe finds the masters and attaches their domains.
+    for (const sid of this.masterSids) yield* this.probeMaster(sid);
     return 0;
   }
 
@@ -318,6 +366,7 @@ export class ArmSmmuV3 {
         this.dmesg.smmu("err", `failed to allocate l1 stream table (${size} bytes)`);
         return -ERRNO.ENOMEM;
       }
+      this.strtabDma = dma;
       this.strtabBase = STRTAB_BASE_RA | (BigInt(dma) & STRTAB_BASE_ADDR_MASK);
       this.strtabBaseCfg =
         (STRTAB_BASE_CFG_FMT_2LVL | (STRTAB_SPLIT << 6) | (Math.log2(numL1) + STRTAB_SPLIT)) >>> 0;
@@ -329,9 +378,93 @@ export class ArmSmmuV3 {
       this.dmesg.smmu("err", `failed to allocate linear stream table (${size} bytes)`);
       return -ERRNO.ENOMEM;
     }
+    this.strtabDma = dma;
     this.strtabBase = STRTAB_BASE_RA | (BigInt(dma) & STRTAB_BASE_ADDR_MASK);
     this.strtabBaseCfg = this.sidBits;
+    // arm_smmu_init_initial_stes: every entry starts as an abort STE.
+    this.initAbortStes(dma, 2 ** this.sidBits);
     return 0;
+  }
+
+  private initAbortStes(table: number, n: number): void {
+    const ste = abortSte();
+    for (let i = 0; i < n; i++)
+      for (let q = 0; q < ste.length; q++)
+        this.ctx.ramWrite64(table + STE_BYTES * i + 8 * q, ste[q]!);
+  }
+
+  // ------------------------------------------------------------ masters ----
+
+  /**
+   * arm_smmu_probe_device + the default domain's arm_smmu_attach_dev for the endpoint with
+   * StreamID `sid`: its STE's L2 table (abort STEs, then the L1 descriptor; no command),
+   * then a DMA domain (an ASID, a page table root), a linear CD table of one CD, the CD and
+   * the stage-1 STE pointing at it, each written hitlessly (2 × CFGI_CD + CMD_SYNC, then
+   * 2 × CFGI_STE + CMD_SYNC from an abort STE). 0 or -ENOMEM (the master stays unattached).
+   */
+  *probeMaster(sid: number): ActorBody<number> {
+    // arm_smmu_sid_in_range.
+    if (sid >= 2 ** this.sidBits) return -ERRNO.ERANGE;
+    const ste = this.initSidStrtab(sid);
+    if (ste === undefined) {
+      this.dmesg.smmu("err", `failed to allocate l2 stream table for SID ${sid}`);
+      return -ERRNO.ENOMEM;
+    }
+    const pgd = this.ctx.allocDma(GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
+    const cdTable = this.ctx.allocDma(CD_BYTES, GUEST_PAGE_SIZE);
+    if (pgd === undefined || cdTable === undefined) return -ERRNO.ENOMEM;
+    const asid = this.nextAsid++;
+    // IPS follows the SMMU's output size (IDR5.OAS).
+    const ips = fieldOf(this.idr[5]!, SMMU_F.IDR5.OAS);
+    yield* writeEntry(
+      this.entryWriter(cdTable, cdUsed, CD_V_BIT, () =>
+        this.issueCmdWithSync(0, { op: "CFGI_CD", sid, ssid: 0, leaf: 1 }),
+      ),
+      s1Cd(asid, pgd, ips),
+    );
+    yield* writeEntry(
+      this.entryWriter(ste, steUsed, STE_V_BIT, () =>
+        this.issueCmdWithSync(0, { op: "CFGI_STE", sid, leaf: 1 }),
+      ),
+      cdtableSte(cdTable),
+    );
+    this.masters.set(sid, { sid, ste, cdTable, asid, pgd });
+    return 0;
+  }
+
+  /**
+   * arm_smmu_init_sid_strtab: the address of `sid`'s STE, allocating its L2 table (256
+   * abort STEs) and writing the L1 descriptor first when the table is 2-level.
+   */
+  private initSidStrtab(sid: number): number | undefined {
+    if (!this.features.twoLvlStrtab) return this.strtabDma + STE_BYTES * sid;
+    const l1 = Math.floor(sid / 2 ** STRTAB_SPLIT);
+    let l2 = this.l2Tables.get(l1);
+    if (l2 === undefined) {
+      const n = 2 ** STRTAB_SPLIT;
+      l2 = this.ctx.allocDma(n * STE_BYTES, n * STE_BYTES);
+      if (l2 === undefined) return undefined;
+      this.initAbortStes(l2, n);
+      this.ctx.ramWrite64(this.strtabDma + STRTAB_L1_DESC_BYTES * l1, l1Desc(STRTAB_SPLIT + 1, l2));
+      this.l2Tables.set(l1, l2);
+    }
+    return l2 + STE_BYTES * (sid % 2 ** STRTAB_SPLIT);
+  }
+
+  private entryWriter(
+    addr: number,
+    used: (e: readonly bigint[]) => Entry,
+    vBit: bigint,
+    sync: () => ActorBody<number>,
+  ): EntryWriter {
+    return {
+      addr,
+      used,
+      vBit,
+      read: (gpa) => this.ramRead64(gpa),
+      write: (gpa, v) => this.ctx.ramWrite64(gpa, v),
+      sync,
+    };
   }
 
   /** arm_smmu_write_reg_sync: write, then poll the ACK register until it equals the value. */

@@ -10,6 +10,7 @@ export const ERRNO = {
   ENOMEM: 12,
   ENODEV: 19,
   EINVAL: 22,
+  ERANGE: 34,
   ETIMEDOUT: 110,
 } as const;
 

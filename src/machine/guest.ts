@@ -1,7 +1,8 @@
 // The Linux-like guest put on a machine: its dmesg, DMA memory from the top of RAM (at
 // most 256 MiB, or half of RAM), the context its actors use, and the two drivers the ACPI
-// tables announce (arm-smmu-v3 at the SMMUv3 base; tegra241-cmdqv at the CMDQV base when
-// the machine has one). The world and the guest test rig both get their guest here.
+// tables announce (arm-smmu-v3 at the SMMUv3 base, with the passed-through device behind
+// it at the machine's vSID; tegra241-cmdqv at the CMDQV base when the machine has one).
+// The world and the guest test rig both get their guest here.
 
 import type { GuestContext } from "../guest/actor.js";
 import { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
@@ -40,6 +41,8 @@ export function attachLinuxGuest(m: Machine, o: LinuxGuestOptions = {}): LinuxGu
     dmesg,
     {
       base: m.config.smmuBase,
+      // The passed-through device, at its vSID.
+      masters: [m.config.virtSid],
       ...(o.cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift: o.cmdqMaxSzShift } : {}),
     },
     cmdqv ?? undefined,

@@ -80,6 +80,12 @@ function expectedReset(qBase: readonly bigint[]): string[] {
     e.push(`W64 ${p1(l, 0x00)}=${hex(qBase[l] ?? 0n)}`); // I2
     e.push(`W ${p0(l, 0x08)}=0x1`, `R ${p0(l, 0x0c)}`); // I3
   }
+  // Then the device's default domain on the main CMDQ: its CD and its STE, each written in
+  // two hitless steps, each step a CFGI_CD / CFGI_STE + CMD_SYNC.
+  for (let i = 0; i < 4; i++) {
+    smmuProd += 2;
+    e.push(`SMMU PROD=${hex(smmuProd)}`);
+  }
   return e;
 }
 
