@@ -86,16 +86,18 @@ function findingsOnQemu(): {
     const title = section.split("\n")[0]!;
     const verdict = /\*\*Real QEMU 11\.1\.3:\*\* (reproduced|not reproduced)/.exec(section);
     if (!verdict) continue;
-    const replayLine = section.split("\n").find((l) => l.includes("**Replay on real QEMU:**"));
-    assert.ok(replayLine, `${title}: no "Replay on real QEMU" line`);
+    // The bullet: its line and the continuation lines up to the next bullet.
+    const at = section.indexOf("**Replay on real QEMU:**");
+    assert.ok(at >= 0, `${title}: no "Replay on real QEMU" line`);
+    const bullet = section.slice(at).split(/\n- /)[0]!;
     const inv = /\*\*Invariants?:\*\* ([^.]+)\./.exec(section);
     out.push({
       title,
       reproduced: verdict[1] === "reproduced",
       invariants: (inv?.[1] ?? "").split(/,\s*/).filter((x) => x !== ""),
-      replays: [...replayLine.matchAll(/docs\/findings\/[\w./-]+\.(?:json|qtest)/g)].map(
-        (m) => m[0],
-      ),
+      replays: [
+        ...bullet.matchAll(/docs\/(?:findings|upstream-reports)\/[\w./-]+\.(?:json|qtest)/g),
+      ].map((m) => m[0]),
     });
   }
   return out;

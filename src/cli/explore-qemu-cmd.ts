@@ -185,7 +185,9 @@ export async function replayQemuCommand(
   print(
     "steps",
     out.steps.map((s) =>
-      s.fault ? `${s.step}   [host call failed: ${s.fault.site} (call ${s.fault.call})]` : s.step,
+      s.fault
+        ? `${s.step}   [host call failed: ${s.fault.site}${s.fault.nth > 1 ? ` #${s.fault.nth} in the step` : ""} (call ${s.fault.call})]`
+        : s.step,
     ),
   );
   print("QEMU console", out.console);
