@@ -6,8 +6,8 @@
 // replays that `cmdqv run --replay --vmm qemu` and `cmdqv qtest --vmm qemu` play back.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -194,5 +194,39 @@ describe("the cmdqv explore --vmm qemu command", () => {
       replies.every((l) => l.startsWith("OK")),
       played.out,
     );
+  });
+
+  it("stops at Ctrl-C after the paths in hand, prints the table so far, exits 130 and leaves no QEMU", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cmdqv-explore-qemu-"));
+    made.push(out);
+    const child = spawn(
+      process.execPath,
+      ["bin/cmdqv.js", "explore", "--vmm", "qemu", "--queues", "1", "--jobs", "2", "--out", out],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let text = "";
+    child.stdout.on("data", (d) => {
+      text += d;
+    });
+    child.stderr.on("data", (d) => {
+      text += d;
+    });
+    await new Promise((r) => setTimeout(r, 4000));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    assert.equal(code, 130, text);
+    assert.match(text, /^space\s+stopped at Ctrl-C$/m);
+    assert.match(text, /stopped at Ctrl-C; the table covers the paths run/);
+    // Every QEMU that run started carries its pid in CMDQV_PARENT_PID.
+    const mark = `CMDQV_PARENT_PID=${child.pid}\0`;
+    const left = readdirSync("/proc").filter((d) => {
+      if (!/^\d+$/.test(d)) return false;
+      try {
+        return readFileSync(`/proc/${d}/environ`, "latin1").includes(mark);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, [], "no QEMU of that run is left");
   });
 });

@@ -105,10 +105,18 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
     f.maxPaths !== undefined ? parseIntFlag("--max-paths", f.maxPaths, 1, 1e12) : undefined;
   const progress = new ProgressLine(!f.json);
   const t0 = Date.now();
+  // Ctrl-C: the paths in hand finish (their QEMUs and files go), then the table so far.
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const result = await known(() =>
     exploreQemuOrderings(
       {
         ...runOptions(f.qemu),
+        stop: () => interrupted,
         queues,
         extras,
         faults: f.faults,
@@ -123,7 +131,11 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
         );
       },
     ),
-  ).finally(() => progress.done());
+  ).finally(() => {
+    progress.done();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  });
   const elapsed = (Date.now() - t0) / 1000;
   const files: string[] = [];
   if (result.violations.length > 0) mkdirSync(f.out, { recursive: true });
@@ -154,7 +166,7 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
     );
   } else {
     console.log(
-      formatTable(qemuExploreTable(result, { elapsedSeconds: elapsed, faults: f.faults, queues })),
+      formatTable(qemuExploreTable(result, { elapsedSeconds: elapsed, stopped: interrupted })),
     );
     result.violations.forEach((v, i) => {
       console.log("");
@@ -163,6 +175,10 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
       console.log(`  replay: cmdqv run --replay ${files[i]} --vmm qemu`);
       console.log(`  qtest:  cmdqv qtest --vmm qemu < ${files[i]!.replace(/\.json$/, ".qtest")}`);
     });
+  }
+  if (interrupted) {
+    console.error("cmdqv: explore --vmm qemu stopped at Ctrl-C; the table covers the paths run");
+    return 130;
   }
   return result.violations.length > 0 ? 1 : 0;
 }

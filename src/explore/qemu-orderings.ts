@@ -55,6 +55,8 @@ export interface QemuOrderingsOptions extends QemuRunOptions {
   readonly maxPaths?: number;
   /** QEMU processes at once: shards of the first choice, as the model's --jobs. */
   readonly jobs?: number;
+  /** Asked before each path: true ends the exploration there (Ctrl-C), paths in hand finish. */
+  readonly stop?: () => boolean;
 }
 
 export interface QemuStepRecord {
@@ -328,16 +330,24 @@ export async function exploreQemuOrderings(
   let states = 0;
   let complete = true;
   let qemu = "";
+  // A shard that fails (QEMU died, or stopped answering) stops the others at their next path.
+  let failed = false;
   const shard = async (k: number) => {
     for (let first = k; first < names.length; first += jobs) {
       const choice = new ExhaustiveChoice(jobs > 1 ? [first] : []);
       do {
-        if (o.maxPaths !== undefined && paths >= o.maxPaths) {
+        if (failed || o.stop?.() === true || (o.maxPaths !== undefined && paths >= o.maxPaths)) {
           complete = false;
           return;
         }
         paths++;
-        const out = await runPath(o, names, choicePlan(choice, o));
+        let out: QemuRunOutcome;
+        try {
+          out = await runPath(o, names, choicePlan(choice, o));
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
         qemu = out.qemu;
         states += out.steps.length;
         const choices = [...choice.recorded()];
@@ -357,7 +367,9 @@ export async function exploreQemuOrderings(
       if (jobs <= 1) return;
     }
   };
-  await Promise.all(Array.from({ length: jobs }, (_, k) => shard(k)));
+  // Every shard ends (and disposes its QEMU) before a failure is reported.
+  const ends = await Promise.allSettled(Array.from({ length: jobs }, (_, k) => shard(k)));
+  for (const e of ends) if (e.status === "rejected") throw e.reason;
   const machine = exploreMachine("qemu-latest", "2M", o.queues);
   const violations: FoundViolation[] = [];
   const runs = new Map<InvariantName, QemuRunOutcome>();
@@ -398,7 +410,7 @@ export async function exploreQemuOrderings(
 /** The explorer's table, for a run on real QEMU (no state fingerprints there). */
 export function qemuExploreTable(
   r: QemuExploreResult,
-  run: { readonly elapsedSeconds: number; readonly faults: boolean; readonly queues: number },
+  run: { readonly elapsedSeconds: number; readonly stopped?: boolean },
 ): [string, string][] {
   const rows = exploreTable(r, {
     profile: "—",
@@ -414,6 +426,10 @@ export function qemuExploreTable(
     }
     if (k === "states") {
       out.push(["steps", v]);
+      continue;
+    }
+    if (k === "space" && run.stopped) {
+      out.push([k, "stopped at Ctrl-C"]);
       continue;
     }
     out.push([k, v]);
