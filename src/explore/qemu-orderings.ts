@@ -370,7 +370,7 @@ export async function exploreQemuOrderings(
   // Every shard ends (and disposes its QEMU) before a failure is reported.
   const ends = await Promise.allSettled(Array.from({ length: jobs }, (_, k) => shard(k)));
   for (const e of ends) if (e.status === "rejected") throw e.reason;
-  const machine = exploreMachine("qemu-latest", "2M", o.queues);
+  const machine = exploreMachine("qemu-11.1", "2M", o.queues);
   const violations: FoundViolation[] = [];
   const runs = new Map<InvariantName, QemuRunOutcome>();
   for (const inv of INVARIANT_NAMES) {

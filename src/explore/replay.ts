@@ -26,7 +26,7 @@ export interface OrderingsReplay {
   readonly mode: "orderings";
   /**
    * "qemu": found on real QEMU (`cmdqv explore --vmm qemu`); its `steps` replay there, and
-   * its machine is the model's nearest (qemu-latest) for `--vmm model`.
+   * its machine is the model's profile of QEMU 11.1 (qemu-11.1) for `--vmm model`.
    */
   readonly vmm?: "model" | "qemu";
   readonly machine: MachineConfig;
