@@ -56,18 +56,10 @@ describe("comparing two runs", () => {
     assert.equal(compareRuns(["clock_step"], model, qemu, MASKS).difference?.kind, "irqs");
   });
 
-  it("renumbers object ids in order of first use, so one extra object is one difference", () => {
-    const model = [
-      obs({ reply: null, ioctls: [call(0, "IOMMU_IOAS_ALLOC", {}, { ioasId: 2 })] }),
-      obs({ ioctls: [call(1, "IOMMU_DESTROY", { id: 2 })] }),
-    ];
-    const qemu = [
-      obs({ reply: null, ioctls: [call(0, "IOMMU_IOAS_ALLOC", {}, { ioasId: 7 })] }),
-      obs({ ioctls: [call(1, "IOMMU_DESTROY", { id: 7 })] }),
-    ];
-    assert.equal(compareRuns(["x"], model, qemu, MASKS).difference, null);
-    const unmasked = MASKS.filter((m) => m.name !== "object-ids");
-    assert.equal(compareRuns(["x"], model, qemu, unmasked).difference?.kind, "ioctls");
+  it("compares object ids as they are: one extra object shifts the ids after it", () => {
+    const model = [obs({ reply: null, ioctls: [call(0, "IOMMU_IOAS_ALLOC", {}, { ioasId: 2 })] })];
+    const qemu = [obs({ reply: null, ioctls: [call(0, "IOMMU_IOAS_ALLOC", {}, { ioasId: 3 })] })];
+    assert.equal(compareRuns([], model, qemu, MASKS).difference?.kind, "ioctls");
   });
 
   it("takes QEMU's IOAS_MAP_FILE of guest RAM for the model's IOAS_MAP at the same IOVA", () => {
@@ -128,7 +120,7 @@ describe("comparing two runs", () => {
 
   it("says why each mask exists", () => {
     for (const m of MASKS) assert.ok(m.why.length > 40, m.name);
-    assert.equal(maskNamed("object-ids")?.name, "object-ids");
+    assert.equal(maskNamed("vfio-plumbing")?.name, "vfio-plumbing");
     assert.equal(maskNamed("nope"), undefined);
   });
 });

@@ -44,56 +44,7 @@ function plainNumbers(v: Json | undefined): Json | undefined {
   return out;
 }
 
-/** Keys that hold iommufd object ids in the host log's arguments and results. */
-const ID_KEY = /(^id$|Id$)/;
-
 export const MASKS: readonly Mask[] = [
-  {
-    name: "object-ids",
-    why:
-      "iommufd object ids are allocation order on one host, shared by every kind; each side's " +
-      "ids are renamed by kind and order of creation (the first HW queue is hwQueue#1 " +
-      "whatever its id), so an extra or missing object shows as its own call, not as every " +
-      "later id differing",
-    start() {
-      const names = new Map<number, string>();
-      const perKind = new Map<string, number>();
-      const name = (id: number): string => names.get(id) ?? `unknown#${id}`;
-      /** Results name what they created: `{hwQueueId: 8}` is the next hwQueue. */
-      const learn = (v: Json | undefined) => {
-        if (!isObj(v)) return;
-        for (const [k, x] of Object.entries(v)) {
-          if (!ID_KEY.test(k) || typeof x !== "number" || names.has(x)) continue;
-          const kind = k === "id" ? "object" : k.slice(0, -2);
-          const n = (perKind.get(kind) ?? 0) + 1;
-          perKind.set(kind, n);
-          names.set(x, `${kind}#${n}`);
-        }
-      };
-      const rename = (v: Json | undefined): Json | undefined => {
-        if (!isObj(v)) return v;
-        const out: Record<string, Json> = {};
-        for (const [k, x] of Object.entries(v))
-          out[k] = ID_KEY.test(k) && typeof x === "number" && x > 0 ? name(x) : (rename(x) ?? null);
-        return out;
-      };
-      return (o) => {
-        const calls = mapCalls(o, (e) => {
-          learn(e.result);
-          const args = rename(e.args) ?? null;
-          const result = rename(e.result);
-          return result === undefined ? { ...e, args } : { ...e, args, result };
-        });
-        return {
-          ...calls,
-          hwQueues: o.hwQueues.map((q) => ({
-            ...q,
-            id: typeof q.id === "number" ? name(q.id) : q.id,
-          })),
-        };
-      };
-    },
-  },
   {
     name: "uapi-framing",
     why:

@@ -26,8 +26,7 @@ export const QEMU_11_1_PROFILE: ProfileName = "qemu-11.1";
 export const SYSTEM_RESET = "system_reset";
 
 export interface HwQueueView {
-  /** The iommufd object id (a name once the object-ids mask renamed it). */
-  readonly id: number | string;
+  readonly id: number;
   readonly index: number;
   readonly iova: number;
   readonly length: number;
