@@ -251,8 +251,8 @@ function reviewScripts(): DiffScript[] {
       ...probe(0),
     ]),
     script(
-      "review/case2-enable-first",
-      "Case 2 with the queue enabled before VINTF enable (finding 2's order)",
+      "findings/2-enable-before-alloc",
+      "finding 2: Case 2 with the queue enabled before VINTF enable, so the cache's emulated enable said EN_OK",
       [
         "cmdqv_fault hw_queue_alloc:obj_alloc 1",
         ...PREAMBLE,
@@ -331,6 +331,19 @@ function findingScripts(): DiffScript[] {
       CMDQV_EN,
       ...probe(0),
     ]),
+    script(
+      "findings/5-zeroed-base",
+      "finding 5: an allocated queue's BASE written 0 while it is live",
+      [
+        ...PREAMBLE,
+        ...bringUp(1),
+        ...probe(0),
+        writeq(at.lvPage1(0, 0), 0n),
+        step(),
+        readl(at.lvPage0(0, VCMDQ0.STATUS)),
+        readl(at.direct0(0, VCMDQ0.CONS)),
+      ],
+    ),
     script("findings/4-realloc-with-higher", "finding 4: VCMDQ0 re-allocated while VCMDQ1 exists", [
       ...PREAMBLE,
       g0["BASE0"]!,
