@@ -9,9 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type QtestSession, startQtestSession } from "../src/real-qemu/in-process.js";
 import { QEMU_MAP, type QtestRelay } from "../src/real-qemu/qtest-relay.js";
-import { type RealQemu, startRealQemu } from "../src/real-qemu/session.js";
+import type { RealQemu } from "../src/real-qemu/session.js";
 import { encode } from "../src/smmu/commands.js";
-import { VirtualClock } from "../src/util/clock.js";
 
 const CMDQV = QEMU_MAP["tegra241-cmdqv"].base;
 const PAGE0 = CMDQV + 0x3_0000;

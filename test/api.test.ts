@@ -29,7 +29,13 @@ function case2(profile: string): ScenarioDocument {
 
 describe("the cmdqv API, imported by the package's name", () => {
   it("builds a machine for a profile, with the CMDQV at QEMU virt's base", () => {
-    assert.deepEqual(PROFILE_NAMES, ["qemu-v5", "qemu-v7", "qemu-11.1", "qemu-latest", "reference"]);
+    assert.deepEqual(PROFILE_NAMES, [
+      "qemu-v5",
+      "qemu-v7",
+      "qemu-11.1",
+      "qemu-latest",
+      "reference",
+    ]);
     const m = buildMachine({ profile: "qemu-v7" });
     assert.ok(m.ok, m.ok ? "" : m.error);
     assert.equal(m.value.config.profile, "qemu-v7");

@@ -4,7 +4,7 @@
 // difference to settle (fix the model, or document upstream in docs/profiles.md).
 
 import type { IoctlLogEntry, JsonValue } from "../host/kernel/ioctl-log.js";
-import type { HwQueueView, Observation } from "./sides.js";
+import type { Observation } from "./sides.js";
 
 export interface Mask {
   readonly name: string;
