@@ -177,6 +177,35 @@ function registerScripts(): DiffScript[] {
   return out;
 }
 
+/** 1- and 2-byte and 8-byte accesses, which the memory core refuses or splits. */
+function accessSizeScripts(): DiffScript[] {
+  const c = at.config(CFG.CONFIG);
+  const p0 = at.lvPage0(0, VCMDQ0.PROD);
+  return [
+    script(
+      "registers/access-sizes",
+      "byte, halfword and doubleword accesses to the config page, page0 and page1",
+      [
+        `readb ${hex(c)}`,
+        `readw ${hex(c + 2)}`,
+        `writeb ${hex(c)} 0x0`,
+        `writew ${hex(c)} 0x0`,
+        readl(c),
+        `readq ${hex(c)}`,
+        `writeq ${hex(at.config(CFG.VI_INT_MASK_0))} 0xffffffffffffffff`,
+        readl(at.config(CFG.VI_INT_MASK_0)),
+        readl(at.config(CFG.VI_INT_MASK_1)),
+        `readw ${hex(p0)}`,
+        `writeb ${hex(p0)} 0x1`,
+        `readq ${hex(at.lvPage0(0, VCMDQ0.CONS))}`,
+        `readq ${hex(at.lvPage1(0, 0))}`,
+        `writew ${hex(at.lvPage1(0, 0))} 0x1234`,
+        readl(at.lvPage1(0, 0)),
+      ],
+    ),
+  ];
+}
+
 function gateOrderScripts(): DiffScript[] {
   const g: Record<string, string> = { ...gates(0), CMDQV_EN, VINTF_EN };
   const names = Object.keys(g);
@@ -464,12 +493,15 @@ function disableScripts(): DiffScript[] {
 const SMMU_REG = {
   CR0: 0x20,
   CR0ACK: 0x24,
+  GBPA: 0x44,
   GERROR: 0x60,
+  GERRORN: 0x64,
   STRTAB_BASE: 0x80,
   STRTAB_BASE_CFG: 0x88,
   CMDQ_BASE: 0x90,
   CMDQ_PROD: 0x98,
   CMDQ_CONS: 0x9c,
+  EVENTQ_BASE: 0xa0,
 } as const;
 
 function mainCmdqScripts(): DiffScript[] {
@@ -515,6 +547,98 @@ function mainCmdqScripts(): DiffScript[] {
   ];
 }
 
+/**
+ * The trapped main CMDQ as a guest drives it: STEs written to a linear stream table,
+ * commands published by PROD with CONS read back, a stopped queue acknowledged by toggling
+ * GERRORN.CMDQ_ERR.
+ */
+class MainCmdq {
+  readonly steps: string[] = [];
+  private prod = 0;
+  private gerrorn = 0;
+  private readonly ring: number;
+  private readonly strtab: number;
+
+  constructor(ring: number, strtab: number) {
+    this.ring = ring;
+    this.strtab = strtab;
+  }
+
+  line(s: string): this {
+    this.steps.push(s);
+    return this;
+  }
+
+  writel(off: number, v: number): this {
+    return this.line(writel(SMMU + off, v));
+  }
+
+  ste(sid: number, w0: bigint, w1 = 0n): this {
+    const b = Buffer.alloc(16);
+    b.writeBigUInt64LE(w0, 0);
+    b.writeBigUInt64LE(w1, 8);
+    return this.line(`write ${hex(this.strtab + 64 * sid)} 16 0x${b.toString("hex")}`);
+  }
+
+  /** Commands into a 32-entry ring, then PROD, then CONS. */
+  issue(...cmds: Command[]): this {
+    for (const c of cmds) {
+      this.line(writeCmd(this.ring + 16 * (this.prod % 32), c));
+      this.prod = (this.prod + 1) % 64;
+    }
+    return this.writel(SMMU_REG.CMDQ_PROD, this.prod).line(readl(SMMU + SMMU_REG.CMDQ_CONS));
+  }
+
+  /** Acknowledge the CMDQ error the queue stopped at (GERRORN toggles to GERROR). */
+  ack(): this {
+    this.gerrorn ^= 1;
+    return this.writel(SMMU_REG.GERRORN, this.gerrorn).line(readl(SMMU + SMMU_REG.CMDQ_CONS));
+  }
+}
+
+/**
+ * The accel core's STE installs: the vDEVICE at the first CFGI (failed once, retried on the
+ * ack), stage-1 STEs as nested HWPTs (one attach failing), bypass and abort STEs, a CFGI
+ * for a SID with no device, the ARM vEVENTQ at EVENTQEN, GBPA updates (one attach
+ * failing), and system_reset.
+ */
+function steInstallScript(): DiffScript {
+  const ring = RAM + 0x30_0000;
+  const strtab = RAM + 0x100_0000;
+  const q = new MainCmdq(ring, strtab)
+    .line(writeq(SMMU + SMMU_REG.STRTAB_BASE, BigInt(strtab)))
+    .writel(SMMU_REG.STRTAB_BASE_CFG, 16)
+    .line(writeq(SMMU + SMMU_REG.CMDQ_BASE, BigInt(ring) | 5n))
+    .line(writeq(SMMU + SMMU_REG.EVENTQ_BASE, BigInt(RAM + 0x40_0000) | 7n))
+    .writel(SMMU_REG.CR0, 0x8)
+    .line("cmdqv_fault vdevice_alloc:obj_alloc 1")
+    .issue({ op: "CFGI_STE_RANGE", sid: 0, range: 31 }, SYNC)
+    .ack()
+    .writel(SMMU_REG.CR0, 0x9)
+    .ste(QTEST_VSID, 0xbn | 0x4180_0000n, 0x1n)
+    .issue({ op: "CFGI_STE", sid: QTEST_VSID, leaf: 1 }, SYNC)
+    .ste(QTEST_VSID, 0xbn | 0x4190_0000n)
+    .line("cmdqv_fault device_attach:attach_dev 1")
+    .issue({ op: "CFGI_STE", sid: QTEST_VSID, leaf: 1 }, SYNC)
+    .ack()
+    .ste(QTEST_VSID, 0x9n)
+    .issue({ op: "CFGI_STE", sid: QTEST_VSID, leaf: 1 }, SYNC)
+    .ste(QTEST_VSID, 0n)
+    .issue({ op: "CFGI_STE", sid: QTEST_VSID, leaf: 1 }, { op: "CFGI_STE", sid: 5, leaf: 1 }, SYNC)
+    .writel(SMMU_REG.CR0, 0xd)
+    .writel(SMMU_REG.CR0, 0x9)
+    .writel(SMMU_REG.CR0, 0xd)
+    .writel(SMMU_REG.GBPA, 0x8010_1000)
+    .line("cmdqv_fault device_attach:attach_dev 1")
+    .writel(SMMU_REG.GBPA, 0x8000_1000)
+    .line(SYSTEM_RESET);
+  return script(
+    "main-cmdq/ste-install",
+    "the accel core's STE installs, vEVENTQ and GBPA attaches, with failures, through the trapped main CMDQ",
+    q.steps,
+  );
+}
+
 /** How many two-queue orders the catalog samples, and from which seed. */
 export const TWO_QUEUE_SAMPLE = { count: 24, seed: 11 } as const;
 
@@ -522,6 +646,7 @@ export const TWO_QUEUE_SAMPLE = { count: 24, seed: 11 } as const;
 export function builtinScripts(): DiffScript[] {
   return [
     ...registerScripts(),
+    ...accessSizeScripts(),
     ...gateOrderScripts(),
     ...twoQueueScripts(TWO_QUEUE_SAMPLE.count, TWO_QUEUE_SAMPLE.seed),
     ...reviewScripts(),
@@ -531,6 +656,7 @@ export function builtinScripts(): DiffScript[] {
     ...veventScripts(),
     ...disableScripts(),
     ...mainCmdqScripts(),
+    steInstallScript(),
   ];
 }
 

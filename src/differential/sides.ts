@@ -5,16 +5,13 @@
 // from the same host code: the reply, the IRQ lines, the host calls made during the
 // step, the HW queues after it, and what the VMM printed.
 
-import { mkdtempSync, openSync, readSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Host } from "../host/host.js";
 import type { IoctlLogEntry } from "../host/kernel/ioctl-log.js";
 import { DEFAULT_MACHINE, type MachineConfig } from "../machine/config.js";
 import { createMachine, type Machine } from "../machine/machine.js";
 import { MachineTarget } from "../qtest/machine-target.js";
 import { QtestSession } from "../qtest/protocol.js";
-import { type QtestSession as QemuSession, startQtestSession } from "../real-qemu/in-process.js";
+import { startQtestSession } from "../real-qemu/in-process.js";
 import type { Ticker } from "../real-qemu/session.js";
 import type { VmmLogLine } from "../vmm/log.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
@@ -142,40 +139,16 @@ export interface QemuSideOptions {
 const noTicks: Ticker = () => () => {};
 
 export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
-  // qemu_log (-d guest_errors,unimp) goes to a file: on stderr it is not flushed per line.
-  const dir = mkdtempSync(join(tmpdir(), "cmdqv-diff-"));
-  const logPath = join(dir, "qemu.log");
+  // qemu_log_mask lines (-d) and error_report lines share stderr, so they keep their order.
   const consoleLines: string[] = [];
-  let s: QemuSession;
-  try {
-    s = await startQtestSession({
-      ticker: noTicks,
-      qmp: true,
-      extraArgs: ["-d", "guest_errors,unimp", "-D", logPath],
-      onConsoleLine: (l) => consoleLines.push(l.replace(QEMU_PREFIX, "")),
-      ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
-    });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
+  const s = await startQtestSession({
+    ticker: noTicks,
+    qmp: true,
+    extraArgs: ["-d", "guest_errors,unimp,invalid_mem"],
+    onConsoleLine: (l) => consoleLines.push(l.replace(QEMU_PREFIX, "")),
+    ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
+  });
   const watch = new HostWatch(s.rq.host);
-  const logFd = openSync(logPath, "a+");
-  let logOffset = 0;
-  let logPartial = "";
-  const buf = Buffer.alloc(64 * 1024);
-  const logSince = (): string[] => {
-    let text = logPartial;
-    for (;;) {
-      const n = readSync(logFd, buf, 0, buf.length, logOffset);
-      if (n <= 0) break;
-      logOffset += n;
-      text += buf.toString("utf8", 0, n);
-    }
-    const parts = text.split("\n");
-    logPartial = parts.pop() ?? "";
-    return parts.filter((l) => l.length > 0);
-  };
   /** stderr lines of this step arrive with its reply, at the latest in the same poll. */
   const settle = () => new Promise<void>((r) => setImmediate(r));
   const observe = (reply: string | null, irqs: string[]): Observation => ({
@@ -183,7 +156,7 @@ export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
     irqs,
     ioctls: watch.newCalls(),
     hwQueues: watch.hwQueues(),
-    console: [...consoleLines.splice(0), ...logSince()],
+    console: consoleLines.splice(0),
   });
   /** Rejects when QEMU ends: a line it never answers must not hang the run. */
   const ended = s.rq.exited.then((e) => {
@@ -209,9 +182,6 @@ export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
       await settle();
       return observe(reply, s.irqs.slice(irqsBefore));
     },
-    async dispose() {
-      await s.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    dispose: () => s.dispose(),
   };
 }
