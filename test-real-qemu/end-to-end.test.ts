@@ -218,3 +218,40 @@ describe("teardown", () => {
     assert.throws(() => process.kill(-rq.qemu.pid, 0));
   });
 });
+
+describe("system_reset under real QEMU", () => {
+  it("runs through QEMU's monitor: live HW queues are freed, registers read their reset values, the account starts again", async () => {
+    const s = await startQtestSession({ ticker: () => () => {}, qmp: true });
+    try {
+      const c = new Client(s);
+      await bringUpVcmdq0(c);
+      assert.equal(s.rq.host.iommufd.hwQueues().length, 1);
+      assert.equal(await c.send("system_reset"), "OK");
+      assert.deepEqual(s.rq.host.iommufd.hwQueues(), [], "QEMU's reset freed the HW queue");
+      assert.equal(await c.readl(CMDQV + 0x1004), 0, "VINTF0 STATUS after reset");
+      assert.equal(await c.readl(CMDQV), 0x0002_0083, "CONFIG after reset");
+      assert.equal(s.relay.account.ready(0), false, "the guest's programming is forgotten");
+      assert.deepEqual(s.relay.checker.violations(), []);
+      // And the machine comes up again as from power-on.
+      await bringUpVcmdq0(c);
+      assert.equal(s.rq.host.iommufd.hwQueues().length, 1);
+      assert.deepEqual(s.relay.checker.violations(), []);
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it("is refused with FAIL when the session has no monitor", async () => {
+    const s = await startQtestSession({ ticker: () => () => {} });
+    try {
+      assert.match(await s.send("system_reset"), /^FAIL system_reset needs QEMU's monitor \(QMP\)/);
+      assert.equal(
+        await s.send("readl 0x0c080000"),
+        "OK 0x0000000000020083",
+        "the session goes on",
+      );
+    } finally {
+      await s.dispose();
+    }
+  });
+});

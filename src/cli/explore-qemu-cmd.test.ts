@@ -21,10 +21,6 @@ describe("the --vmm qemu flags", () => {
       /--queues: expected an integer from 1 to 2, got "3"/,
     ],
     [
-      ["explore", "--vmm", "qemu", "--extras", "reset"],
-      /--extras reset: qtest cannot reset the machine/,
-    ],
-    [
       ["explore", "--vmm", "qemu", "--mode", "swarm"],
       /--mode "swarm": --vmm qemu explores the orderings mode only/,
     ],

@@ -92,10 +92,6 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
   // QEMU 11.1's CMDQV has two VCMDQs (TEGRA241_CMDQV_MAX_CMDQ).
   const queues = parseIntFlag("--queues", f.queues, 1, 2);
   const extras = parseList("--extras", f.extras, EXTRA_STEPS);
-  if (extras.includes("reset"))
-    throw new UsageError(
-      "--extras reset: qtest cannot reset the machine, so --vmm qemu has no RESET step",
-    );
   const faultSites =
     f.faultSites !== undefined ? parseList("--fault-sites", f.faultSites, FAULT_SITES) : undefined;
   if (faultSites !== undefined && !f.faults)

@@ -86,6 +86,7 @@ async function start(
   f: RealQemuFlags,
   qtest: "stdio" | { unix: string },
   extra: string[],
+  qmp = false,
 ): Promise<RealQemu> {
   const cfg = machineFromFlags(f);
   const { qemu, preload } = resolve(f);
@@ -103,6 +104,7 @@ async function start(
     qtest,
     ...(f.trace ? { trace: ["tegra241_cmdqv*", "smmuv3_accel*"] } : {}),
     extraArgs: extra,
+    ...(qmp ? { qmp: true } : {}),
     log: (l) => process.stderr.write(`cmdqv host: ${l}\n`),
   }).catch((e: Error) => {
     throw new RealQemuError(e.message);
@@ -197,7 +199,8 @@ export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promi
 
 /** `cmdqv qtest --vmm qemu`: the qtest protocol relayed to real QEMU, extensions answered here. */
 export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): Promise<number> {
-  const rq = await start(f, "stdio", []);
+  // The monitor serves `system_reset`, which qtest's own protocol lacks.
+  const rq = await start(f, "stdio", [], true);
   const qin = rq.qemu.qtestIn!;
   // Where replies go: stdout, or the socket client connected now.
   let sink: (line: string) => void = (l) => process.stdout.write(`${l}\n`);
@@ -211,6 +214,7 @@ export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): 
     },
     (l) => sink(l),
   );
+  if (rq.qmp !== null) relay.setMonitor(rq.qmp);
   createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => {
     if (!l.startsWith("IRQ ")) waiting = null;
     relay.fromQemu(l);

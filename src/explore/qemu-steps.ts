@@ -140,16 +140,17 @@ function* pollFor(
   return false;
 }
 
-/** The step names the driver may be given (those of orderings.ts, without RESET). */
+/** The step names the driver may be given (those of orderings.ts). */
 export function isQemuStep(name: string): boolean {
-  return /^(BASE_L|BASE_H|ALLOC|ENABLE|REPROGRAM|ALLOC_TOGGLE|SYNC)\d+$|^(CMDQV_EN|VINTF_EN|CMDQV_REENABLE|VINTF_REENABLE|CONFIG_REWRITE)$/.test(
+  return /^(BASE_L|BASE_H|ALLOC|ENABLE|REPROGRAM|ALLOC_TOGGLE|SYNC)\d+$|^(CMDQV_EN|VINTF_EN|CMDQV_REENABLE|VINTF_REENABLE|CONFIG_REWRITE|RESET)$/.test(
     name,
   );
 }
 
 /**
  * One named step of the orderings program as a qtest program, followed by the settle.
- * Throws on a name the translation does not know (RESET: qtest cannot reset a machine).
+ * Throws on a name the translation does not know. RESET is `system_reset`, which the
+ * relay runs through QEMU's monitor (the session must have one).
  */
 export function* stepProgram(name: string, g: QemuGuest): QtestProgram {
   const m = /^([A-Z_]+?)(\d+)?$/.exec(name);
@@ -211,6 +212,12 @@ export function* stepProgram(name: string, g: QemuGuest): QtestProgram {
       yield* writel(CFG.CMDQ_ALLOC_0 + 4 * i, i << 1);
       yield* writel(CFG.CMDQ_ALLOC_0 + 4 * i, (i << 1) | BITS.ALLOC);
       break;
+    case "RESET": {
+      // The model's RESET resets the machine and nothing of the guest; QEMU's monitor runs it.
+      const r = yield "system_reset";
+      if (!r.startsWith("OK")) throw new Error(`"system_reset" → "${r}"`);
+      break;
+    }
     case "SYNC":
       yield* syncQueue(g, i);
       return; // the model checks right after the sync, with no settle

@@ -321,6 +321,12 @@ export class QtestSession {
         this.arg(words, 1, "TYPE");
         this.arg(words, 2, "NAME");
         return "FAIL";
+      case "system_reset":
+        // Not QEMU's qtest (which has no reset) but its monitor's command, which cmdqv's
+        // relay to real QEMU runs over QMP: one script resets either VMM the same way.
+        if (words.length === 1 && this.target.extension?.("cmdqv_reset", []) !== undefined)
+          return "OK";
+        break;
       default:
         if (cmd.startsWith("cmdqv_")) return this.extension(cmd, words);
     }

@@ -2,16 +2,13 @@
 // end-to-end tests and the bench use (the CLI wires the same relay to stdio or a socket).
 // send() gives each line's reply; IRQ lines are kept in `irqs`.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { GuestView } from "../check/invariants.js";
 import type { FaultPlan } from "../host/faults.js";
 import { VirtualClock } from "../util/clock.js";
 import { resolveQemu } from "./fetch.js";
 import { buildPreload } from "./native-build.js";
-import { QmpClient } from "./qmp.js";
+import type { QmpClient } from "./qmp.js";
 import { QtestRelay } from "./qtest-relay.js";
 import { type RealQemu, startRealQemu, type Ticker } from "./session.js";
 
@@ -43,52 +40,24 @@ export interface QtestSession {
 
 /** QEMU 11.1 (fetched, or `qemu`) with 1 GiB of RAM on 2 MiB host pages, qtest in-process. */
 export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSession> {
-  const dir = o.qmp ? mkdtempSync(join(tmpdir(), "cmdqv-qmp-")) : null;
-  const monitor = dir !== null ? QmpClient.listen(join(dir, "qmp.sock")) : null;
-  const cleanup = () => {
-    monitor?.close();
-    if (dir !== null) rmSync(dir, { recursive: true, force: true });
-  };
-  const extraArgs = [
-    ...(o.extraArgs ?? []),
-    ...(dir !== null ? ["-qmp", `unix:${join(dir, "qmp.sock")}`] : []),
-  ];
-  let rq: RealQemu;
-  try {
-    rq = await startRealQemu({
-      qemu: resolveQemu(o.qemu !== undefined ? { qemu: o.qemu } : {}),
-      preload: buildPreload().path,
-      clock: new VirtualClock(),
-      ticker: o.ticker,
-      ramSize: 0x4000_0000,
-      ramPage: 0x20_0000,
-      physSid: 0x100,
-      seed: 1,
-      faultPlan: o.faultPlan ?? { kind: "none" },
-      qtest: "stdio",
-      ...(o.trace ? { trace: o.trace } : {}),
-      ...(extraArgs.length > 0 ? { extraArgs } : {}),
-      ...(o.onConsoleLine ? { onConsoleLine: o.onConsoleLine } : {}),
-      log: () => {},
-    });
-  } catch (e) {
-    cleanup();
-    throw e;
-  }
-  let qmp: QmpClient | null = null;
-  if (monitor !== null) {
-    // QEMU connects while it starts; if it dies first, say how it ended instead.
-    const ended = rq.exited.then((e) => {
-      throw e;
-    });
-    try {
-      qmp = await Promise.race([monitor.client, ended]);
-    } catch (e) {
-      await rq.dispose();
-      cleanup();
-      throw e;
-    }
-  }
+  const rq = await startRealQemu({
+    qemu: resolveQemu(o.qemu !== undefined ? { qemu: o.qemu } : {}),
+    preload: buildPreload().path,
+    clock: new VirtualClock(),
+    ticker: o.ticker,
+    ramSize: 0x4000_0000,
+    ramPage: 0x20_0000,
+    physSid: 0x100,
+    seed: 1,
+    faultPlan: o.faultPlan ?? { kind: "none" },
+    qtest: "stdio",
+    ...(o.trace ? { trace: o.trace } : {}),
+    ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+    ...(o.qmp ? { qmp: true } : {}),
+    ...(o.onConsoleLine ? { onConsoleLine: o.onConsoleLine } : {}),
+    log: () => {},
+  });
+  const qmp = rq.qmp;
   const irqs: string[] = [];
   const waiting: ((line: string) => void)[] = [];
   const qin = rq.qemu.qtestIn!;
@@ -101,6 +70,7 @@ export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSe
     },
     o.guest ?? null,
   );
+  if (qmp !== null) relay.setMonitor(qmp);
   createInterface({ input: rq.qemu.qtestOut! }).on("line", (l) => relay.fromQemu(l));
   return {
     rq,
@@ -112,9 +82,6 @@ export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSe
         waiting.push(resolve);
         relay.fromClient(line);
       }),
-    dispose: async () => {
-      await rq.dispose();
-      cleanup();
-    },
+    dispose: () => rq.dispose(),
   };
 }

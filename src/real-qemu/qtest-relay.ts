@@ -18,6 +18,7 @@ import { armFault, ioctlsReply } from "../qtest/host-extensions.js";
 import { extensionLine } from "../qtest/protocol.js";
 import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
+import type { QmpClient } from "./qmp.js";
 import type { RealQemu } from "./session.js";
 import { StreamAccount } from "./stream-account.js";
 
@@ -42,7 +43,9 @@ type Pending =
       readonly hidden?: true;
       readonly release?: string;
     }
-  | { readonly kind: "local"; readonly line: string };
+  | { readonly kind: "local"; readonly line: string }
+  /** `system_reset`: QEMU's monitor runs it (qtest has no reset command). */
+  | { readonly kind: "reset"; readonly line: string };
 
 export class QtestRelay {
   private readonly rq: RealQemu;
@@ -86,9 +89,22 @@ export class QtestRelay {
     this.pump();
   }
 
+  private monitor: QmpClient | null = null;
+  private resetting = false;
+
+  /** QEMU's monitor, for `system_reset`; without one that line is answered FAIL. */
+  setMonitor(qmp: QmpClient): void {
+    this.monitor = qmp;
+  }
+
   /** A line from the client. */
   fromClient(line: string): void {
-    this.queue.push({ kind: /^\s*cmdqv_/.test(line) ? "local" : "qemu", line });
+    const kind = /^\s*cmdqv_/.test(line)
+      ? "local"
+      : /^\s*system_reset\s*$/.test(line)
+        ? "reset"
+        : "qemu";
+    this.queue.push({ kind, line });
     if (this.queue.length === 1) this.pump();
   }
 
@@ -114,9 +130,41 @@ export class QtestRelay {
         }
         return;
       }
+      if (head.kind === "reset") {
+        if (!this.resetting) this.reset();
+        return;
+      }
       this.queue.shift();
       this.out(this.answer(head.line));
     }
+  }
+
+  /**
+   * `system_reset` once every earlier line has its reply: QEMU's monitor resets the machine
+   * (its RESET event says it is done), the host takes a step so it sees what the reset did,
+   * and the account of what the guest programmed starts again from reset values.
+   */
+  private reset(): void {
+    const qmp = this.monitor;
+    if (qmp === null) {
+      this.queue.shift();
+      this.out("FAIL system_reset needs QEMU's monitor (QMP), which this session has not");
+      return;
+    }
+    this.resetting = true;
+    const done = (reply: string) => {
+      this.resetting = false;
+      this.queue.shift();
+      this.rq.grace()?.tick(0);
+      this.account.reset();
+      this.checker.check();
+      this.out(reply);
+      this.pump();
+    };
+    qmp.systemReset().then(
+      () => done("OK"),
+      (e: Error) => done(`FAIL system_reset: ${e.message}`),
+    );
   }
 
   /** A line from QEMU's qtest: an IRQ notice, or the reply to the oldest forwarded line. */

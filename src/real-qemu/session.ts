@@ -4,6 +4,9 @@
 // (a ticker the caller supplies, since wall-clock timers live in the CLI), and QEMU
 // itself. dispose() ends QEMU, the server and the ticker, and removes every file.
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FaultPlan } from "../host/faults.js";
 import { createHost, type Host } from "../host/host.js";
 import type { HwConfig } from "../host/hw/types.js";
@@ -12,6 +15,7 @@ import type { QemuResolution } from "./fetch.js";
 import { GraceHost } from "./grace-host.js";
 import { type PlumbingServer, startPlumbingServer } from "./plumbing-server.js";
 import { launchQemu, type QemuExitError, qemuSize, type RunningQemu } from "./qemu-launch.js";
+import { QmpClient } from "./qmp.js";
 
 /** Runs `fn` every `ms` of wall time until the returned function is called. */
 export type Ticker = (ms: number, fn: () => void) => () => void;
@@ -34,6 +38,8 @@ export interface RealQemuOptions {
   readonly extraArgs?: readonly string[];
   /** Every complete line QEMU prints on its console, as it arrives. */
   readonly onConsoleLine?: (line: string) => void;
+  /** Also connect QEMU's monitor (QMP), for what qtest cannot do (`system_reset`). */
+  readonly qmp?: boolean;
   /** The hardware's step: wall ms between ticks, virtual ns per tick. */
   readonly tickMs?: number;
   readonly tickNs?: number;
@@ -46,6 +52,8 @@ export interface RealQemu {
   readonly host: Host;
   readonly qemu: RunningQemu;
   readonly server: PlumbingServer;
+  /** QEMU's monitor, when asked for. */
+  readonly qmp: QmpClient | null;
   /** The handler of the connected QEMU (null until its preload said HELLO). */
   grace(): GraceHost | null;
   /** Settles with how QEMU ended. */
@@ -68,6 +76,17 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
     expectGuardPatched: o.qemu.kind === "fetched",
   });
   const { host, server } = served;
+  // QEMU connects to the monitor's socket as a client while it starts (no polling).
+  const dir = o.qmp ? mkdtempSync(join(tmpdir(), "cmdqv-qmp-")) : null;
+  const monitor = dir !== null ? QmpClient.listen(join(dir, "qmp.sock")) : null;
+  const dropMonitor = () => {
+    monitor?.close();
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  };
+  const extraArgs = [
+    ...(o.extraArgs ?? []),
+    ...(dir !== null ? ["-qmp", `unix:${join(dir, "qmp.sock")}`] : []),
+  ];
   let qemu: RunningQemu;
   try {
     qemu = launchQemu({
@@ -77,28 +96,45 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
       ramSize: qemuSize(o.ramSize),
       qtest: o.qtest,
       ...(o.trace ? { trace: o.trace } : {}),
-      ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}),
+      ...(extraArgs.length > 0 ? { extraArgs } : {}),
       ...(o.onConsoleLine ? { onConsoleLine: o.onConsoleLine } : {}),
     });
   } catch (e) {
+    dropMonitor();
     await served.close();
     throw e;
   }
   let disposed: Promise<void> | null = null;
+  const dispose = () => {
+    disposed ??= (async () => {
+      await qemu.dispose();
+      dropMonitor();
+      await served.close();
+    })();
+    return disposed;
+  };
+  let qmp: QmpClient | null = null;
+  if (monitor !== null) {
+    // If QEMU dies before it connects, say how it ended instead.
+    const ended = qemu.exited.then((e) => {
+      throw e;
+    });
+    try {
+      qmp = await Promise.race([monitor.client, ended]);
+    } catch (e) {
+      await dispose();
+      throw e;
+    }
+  }
   return {
     resolution: o.qemu,
     host,
     qemu,
     server,
+    qmp,
     grace: served.grace,
     exited: qemu.exited,
-    dispose() {
-      disposed ??= (async () => {
-        await qemu.dispose();
-        await served.close();
-      })();
-      return disposed;
-    },
+    dispose,
   };
 }
 

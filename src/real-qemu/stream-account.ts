@@ -39,6 +39,15 @@ export class StreamAccount implements VmmQueueAccount {
     this.baseHi = new Array<number>(this.numVcmdqs).fill(0);
   }
 
+  /** The machine was reset: the registers the account follows are back at reset values. */
+  reset(): void {
+    this.cmdqvEn = (V_CONFIG_RESET & 1) !== 0;
+    this.allocMap.fill(0);
+    this.vintfEn.clear();
+    this.baseLo.fill(0);
+    this.baseHi.fill(0);
+  }
+
   /** A client line on its way to QEMU. */
   observe(line: string): void {
     const m = /^\s*(writel|writeq)\s+(0x[0-9a-fA-F]+|\d+)\s+(0x[0-9a-fA-F]+|\d+)\s*$/.exec(line);
