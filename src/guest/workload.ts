@@ -25,6 +25,16 @@ export const WORKLOAD_KINDS = [
 export const VCMDQ_KINDS = ["TLBI_NH_VA", "TLBI_NH_ASID", "ATC_INV"] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
+/**
+ * The most invalidations one workload may ask for (`cmdqv run --invalidations`, a
+ * scenario's `workload.invalidations`). A program step runs under the world's scheduler
+ * step cap (WORLD_MAX_STEPS, 50 000 000); the costliest mix a healthy guest issues (one
+ * command per batch, each closed by a CMD_SYNC) takes 3.003 steps per invalidation, so 10
+ * million fit with room to spare, whatever the mix, vCPUs or profile. A run that hits the
+ * cap anyway (a wedged guest) says so.
+ */
+export const MAX_INVALIDATIONS = 10_000_000;
+
 export interface WorkloadOptions {
   readonly seed: number;
   /** Batches (each closed by one CMD_SYNC) this vCPU issues. */
