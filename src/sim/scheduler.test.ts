@@ -111,4 +111,55 @@ describe("Scheduler", () => {
     assert.equal(work, 0);
     assert.equal(sched.step(), false, "no actor left and no pending work");
   });
+
+  it("drops a finished actor from the slots it scans, so thousands of short-lived actors leave one live slot", () => {
+    const { sched, dev } = rig(new RandomChoice(5));
+    // A long-lived actor and, as a guest interrupt storm does, one short actor after another.
+    let spawned = 0;
+    sched.addService({
+      name: "irq",
+      pending: () => spawned < 5000 && sched.liveActors() === 1,
+      run: () => {
+        spawned++;
+        sched.spawn("isr", writer(1));
+      },
+    });
+    sched.spawn(
+      "vcpu",
+      (function* (): ActorBody<void> {
+        for (let i = 0; i < 20_000; i++) yield delay(10);
+      })(),
+    );
+    let most = 0;
+    assert.equal(
+      sched.run({ afterStep: () => (most = Math.max(most, sched.liveActors())) }),
+      "done",
+    );
+    assert.equal(spawned, 5000);
+    assert.equal(dev.writes.length, 10_000);
+    assert.equal(most, 2, "the long-lived actor and at most one short one");
+    assert.equal(sched.liveActors(), 0);
+    // Finished actors still count: one entry per name, with every actor's counters.
+    assert.deepEqual(
+      sched.actors().map((a) => [a.name, a.done, a.counters.exits, a.counters.ops]),
+      [
+        ["vcpu", true, 0, 20_000],
+        ["isr", true, 10_000, 10_000],
+      ],
+    );
+  });
+
+  it("picks among live actors in spawn order whether or not finished ones came before", () => {
+    // Same choices, same writes: a finished actor leaving the list changes no pick.
+    const r = new RandomChoice(9);
+    const a = rig(r);
+    a.sched.spawn("short", writer(100));
+    for (let i = 0; i < 3; i++) a.sched.spawn(`w${i}`, writer(10 * i));
+    a.sched.run();
+    const b = rig(new ReplayChoice(r.recorded()));
+    b.sched.spawn("short", writer(100));
+    for (let i = 0; i < 3; i++) b.sched.spawn(`w${i}`, writer(10 * i));
+    b.sched.run();
+    assert.deepEqual(b.dev.writes, a.dev.writes);
+  });
 });

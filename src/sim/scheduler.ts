@@ -4,6 +4,8 @@
 // time; when every actor sleeps, virtual time jumps to the earliest wake-up.
 // Services (the VMM's vEVENTQ fd handler, a pending guest interrupt) are runnable only
 // while they have work, and never keep a run alive on their own.
+// A finished actor leaves the slot list (its counters go to its name's totals), so a step
+// scans only live actors however many have come and gone (one per guest interrupt).
 
 import type { ActorBody } from "../guest/actor.js";
 import { type ExecCounters, executeOp, type Timing } from "../guest/execute.js";
@@ -40,7 +42,10 @@ export class Scheduler {
   private readonly as: AddressSpace;
   private readonly timing: Timing;
   private readonly choice: ChoiceSource;
+  /** Live actors, in spawn order (the order the runnable set lists them). */
   private readonly slots: Slot[] = [];
+  /** Every name spawned, in first-spawn order, with the counters of its finished actors. */
+  private readonly finished = new Map<string, ExecCounters>();
   private readonly services: Service[] = [];
   /** Scratch for the runnable set (indices; services are encoded as −1−k). */
   private readonly runnable: number[] = [];
@@ -62,6 +67,7 @@ export class Scheduler {
   }
 
   spawn(name: string, body: ActorBody<unknown>, delayNs = 0): void {
+    if (!this.finished.has(name)) this.finished.set(name, { exits: 0, direct: 0, ops: 0 });
     this.slots.push({
       name,
       body,
@@ -91,8 +97,30 @@ export class Scheduler {
     return this.stepCount;
   }
 
+  /** Live actors at present (finished ones are gone). */
+  liveActors(): number {
+    return this.slots.length;
+  }
+
+  /**
+   * One entry per actor name, in first-spawn order: the counters of every actor of that
+   * name, finished or live; `done` while none of them is live.
+   */
   actors(): ActorInfo[] {
-    return this.slots.map((s) => ({ name: s.name, done: s.done, counters: s.counters }));
+    const out: ActorInfo[] = [];
+    for (const [name, past] of this.finished) {
+      const counters = { ...past };
+      let done = true;
+      for (const s of this.slots)
+        if (s.name === name) {
+          done = false;
+          counters.exits += s.counters.exits;
+          counters.direct += s.counters.direct;
+          counters.ops += s.counters.ops;
+        }
+      out.push({ name, done, counters });
+    }
+    return out;
   }
 
   /** Run one operation (or one service unit). False when nothing is left to run. */
@@ -133,6 +161,11 @@ export class Scheduler {
     if (next.done) {
       s.done = true;
       s.sent = undefined;
+      const past = this.finished.get(s.name)!;
+      past.exits += s.counters.exits;
+      past.direct += s.counters.direct;
+      past.ops += s.counters.ops;
+      this.slots.splice(pick, 1);
       return true;
     }
     const op = next.value;

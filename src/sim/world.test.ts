@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { machineConfig } from "../machine/config.js";
 import { toPerfetto } from "../trace/perfetto.js";
-import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
-import { World } from "./world.js";
+import { PROFILE_NAMES, type ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
+import { World, WORLD_MAX_STEPS } from "./world.js";
 
 function world(
   profile: ProfileName,
@@ -110,4 +110,54 @@ describe("traces", () => {
     const tids = new Set(doc.traceEvents.filter((e) => e.ph === "i").map((e) => e.tid));
     assert.equal(tids.size, tracks.length);
   });
+});
+
+describe("the step cap", () => {
+  it("records a program step the cap cut short, with how much of the workload was issued", () => {
+    const w = world("reference", { maxSteps: 1000 });
+    assert.equal(w.boot(), 0);
+    assert.deepEqual(w.cutShort(), []);
+    w.apply({ kind: "workload", invalidations: 10_000, vcpus: 2 });
+    const cuts = w.cutShort();
+    assert.equal(cuts.length, 1);
+    assert.equal(cuts[0]?.step, "workload");
+    assert.equal(cuts[0]?.maxSteps, 1000);
+    assert.match(
+      cuts[0]?.message ?? "",
+      /^the workload was cut with \d+ of 10000 invalidations issued: it hit the scheduler's cap of 1000 steps per program step \(at \d+ ns\)$/,
+    );
+    assert.ok(w.invalidationsIssued() < 10_000);
+  });
+
+  it("is 50 000 000 steps per program step unless the world is given another", () => {
+    assert.equal(WORLD_MAX_STEPS, 50_000_000);
+  });
+});
+
+describe("a guest booted twice", () => {
+  // The second probe re-programs the live queues; on QEMU's profiles that leaves a stale
+  // HW queue whose errors interrupt the guest without end (a new interrupt-handler actor
+  // each time), so the workload never completes and the step cap (small here) ends it.
+  for (const profile of PROFILE_NAMES)
+    it(`runs a workload after the second boot under ${profile} with at most one interrupt handler live at a time`, () => {
+      const w = world(profile, { maxSteps: 200_000 });
+      let most = 0;
+      w.onProgress = (x) => {
+        most = Math.max(most, x.sched.liveActors());
+      };
+      w.boot();
+      w.boot();
+      w.apply({ kind: "workload", invalidations: 100, vcpus: 2 });
+      assert.ok(most <= 3, `${most} live actors: two vCPUs and one interrupt handler at most`);
+      const cuts = w.cutShort();
+      assert.ok(
+        cuts.every((c) => c.step === "workload"),
+        JSON.stringify(cuts),
+      );
+      if (cuts.length === 0) assert.equal(w.sched.liveActors(), 0);
+      if (profile === "reference") {
+        assert.deepEqual(cuts, []);
+        assert.deepEqual(w.checker.violated(), []);
+      }
+    });
 });

@@ -37,6 +37,8 @@ export interface WorldOptions {
   /** The guest driver's cap on queue size (log2 entries). */
   readonly cmdqMaxSzShift?: number;
   readonly dmesgDebug?: boolean;
+  /** The scheduler step cap of one program step (default WORLD_MAX_STEPS). */
+  readonly maxSteps?: number;
 }
 
 /** A program step, as recorded for snapshots and replays. */
@@ -72,8 +74,21 @@ export interface WorldSnapshot {
   readonly cmdqMaxSzShift?: number;
 }
 
-/** A scheduler step bound per program step, so a wedged guest cannot spin forever. */
-const MAX_STEPS = 50_000_000;
+/**
+ * The scheduler step cap of one program step, so a wedged guest cannot spin forever. A
+ * workload of MAX_INVALIDATIONS (guest/workload.ts) fits well within it; a step that hits
+ * it anyway is recorded (World.cutShort) for the caller to report.
+ */
+export const WORLD_MAX_STEPS = 50_000_000;
+
+/** A program step the step cap cut short. */
+export interface WorldCut {
+  readonly step: WorldStep["kind"];
+  /** The cap it hit (scheduler steps in that program step). */
+  readonly maxSteps: number;
+  /** What was cut, in a sentence. */
+  readonly message: string;
+}
 
 export class World implements GuestView {
   readonly machine: Machine;
@@ -96,6 +111,7 @@ export class World implements GuestView {
   /** Called every few thousand scheduler steps (the CLI's progress line). */
   onProgress: ((w: World) => void) | null = null;
   private readonly silent: { queue: string; t: number }[] = [];
+  private readonly cuts: WorldCut[] = [];
 
   private constructor(o: WorldOptions, machine: Machine) {
     this.opts = o;
@@ -225,11 +241,16 @@ export class World implements GuestView {
 
   // ---- running ---------------------------------------------------------------------------
 
-  /** Run the scheduler until its actors are done, checking invariants after each step. */
-  private runActors(untilNs?: number): "done" | "until" | "limit" {
+  /**
+   * Run the scheduler until its actors are done, checking invariants after each step. A
+   * run that hits the step cap is recorded as a cut of `step`.
+   */
+  private runActors(step: WorldStep, untilNs?: number): "done" | "until" | "limit" {
     const clock = this.machine.clock;
-    return this.sched.run({
-      maxSteps: MAX_STEPS,
+    const maxSteps = this.opts.maxSteps ?? WORLD_MAX_STEPS;
+    const issued = this.invalidationsIssued();
+    const r = this.sched.run({
+      maxSteps,
       ...(untilNs !== undefined ? { until: () => clock.now() >= untilNs } : {}),
       afterStep: () => {
         this.noteSilence();
@@ -237,6 +258,23 @@ export class World implements GuestView {
         if (this.onProgress && (this.sched.steps() & 0x1fff) === 0) this.onProgress(this);
       },
     });
+    if (r === "limit") {
+      const what =
+        step.kind === "workload"
+          ? `the workload was cut with ${this.invalidationsIssued() - issued} of ${step.invalidations} invalidations issued`
+          : `the ${step.kind} step was cut before its guest actors finished`;
+      this.cuts.push({
+        step: step.kind,
+        maxSteps,
+        message: `${what}: it hit the scheduler's cap of ${maxSteps} steps per program step (at ${clock.now()} ns)`,
+      });
+    }
+    return r;
+  }
+
+  /** Program steps the step cap cut short, in order (empty for a complete run). */
+  cutShort(): readonly WorldCut[] {
+    return this.cuts;
   }
 
   /** Apply one program step (and record it). */
@@ -251,7 +289,7 @@ export class World implements GuestView {
             result = yield* smmu.probe();
           })(this.smmu),
         );
-        this.runActors();
+        this.runActors(step);
         this.bootResult = result;
         return result;
       }
@@ -263,7 +301,7 @@ export class World implements GuestView {
             yield step.size === 8 ? write64(step.addr, v) : write(step.addr, Number(v), step.size);
           })(),
         );
-        this.runActors();
+        this.runActors(step);
         return undefined;
       }
       case "read": {
@@ -276,7 +314,7 @@ export class World implements GuestView {
               | bigint;
           })(),
         );
-        this.runActors();
+        this.runActors(step);
         return value;
       }
       case "workload": {
@@ -297,15 +335,16 @@ export class World implements GuestView {
             })(),
           );
         }
-        this.runActors();
+        this.runActors(step);
         return undefined;
       }
       case "advance": {
         const until = this.machine.clock.now() + step.ns;
         // Let services (the VMM event loop, interrupts) run while time passes.
-        this.runActors(until);
-        this.machine.clock.set(until);
-        this.runActors();
+        if (this.runActors(step, until) !== "limit") {
+          this.machine.clock.set(until);
+          this.runActors(step);
+        }
         return undefined;
       }
       case "reset": {
