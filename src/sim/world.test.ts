@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { machineConfig } from "../machine/config.js";
 import { toPerfetto } from "../trace/perfetto.js";
 import { PROFILE_NAMES, type ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
-import { World, WORLD_MAX_STEPS } from "./world.js";
+import { WORLD_MAX_STEPS, World } from "./world.js";
 
 function world(
   profile: ProfileName,
