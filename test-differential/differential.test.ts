@@ -85,7 +85,7 @@ describe("cmdqv diff", () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /against real QEMU 11\.1: 5 scripts, \d+ steps, \d+ observations compared: no differences/,
+      /against real QEMU 11\.1: 4 scripts, \d+ steps, \d+ observations compared: no differences/,
     );
   });
 
