@@ -1,9 +1,10 @@
 // `cmdqv qtest`: QEMU's qtest text protocol over stdio (default) or a unix socket, on a
 // machine with its VFIO device cold-plugged (so the CMDQV is present).
 
+import { isatty } from "node:tty";
 import { createMachine } from "../machine/machine.js";
 import { MachineTarget } from "../qtest/machine-target.js";
-import { serveSocket, serveStdio, serveStdioSync } from "../qtest/server.js";
+import { serveSocket, serveStdio, serveStdioFds } from "../qtest/server.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
 
@@ -27,9 +28,16 @@ export async function qtestCommand(f: QtestFlags): Promise<number> {
     });
     return 0;
   }
-  // A pipe or file on stdin: the blocking loop (lower latency per round trip); a terminal
-  // or a non-blocking descriptor: the stream transport.
-  if (!process.stdin.isTTY && serveStdioSync(target, 0, 1)) return 0;
-  await serveStdio(target, process.stdin, process.stdout);
+  // A pipe or file on stdin: the blocking loop (lower latency per round trip), which moves
+  // to the streams if a descriptor turns out non-blocking; a terminal: the streams. (isatty,
+  // not process.stdin.isTTY: touching process.stdin would make a pipe non-blocking.)
+  if (!isatty(0))
+    await serveStdioFds(target, {
+      inFd: 0,
+      outFd: 1,
+      input: () => process.stdin,
+      output: () => process.stdout,
+    });
+  else await serveStdio(target, process.stdin, process.stdout);
   return 0;
 }

@@ -9,6 +9,7 @@ import { DEFAULT_MACHINE, machineConfig } from "../machine/config.js";
 import { createMachine } from "../machine/machine.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { MachineTarget } from "./machine-target.js";
+import { QtestSession } from "./protocol.js";
 
 const CMDQV = DEFAULT_MACHINE.cmdqvBase;
 const SMMU = DEFAULT_MACHINE.smmuBase;
@@ -173,5 +174,28 @@ describe("a hostile guest", () => {
       }),
       { numRuns: 200, seed: 7 },
     );
+  });
+});
+
+describe("the qtest clock at its end", () => {
+  it("never carries the clock past 2^53 - 1 ns: a bare clock_step stays put when the next deadline is beyond it", () => {
+    const m = createMachine({ ...DEFAULT_MACHINE, profile: "reference" });
+    assert.ok(m.ok);
+    const t = new MachineTarget(m.value);
+    const out: string[] = [];
+    const s = new QtestSession(t, (l) => out.push(l));
+    // A hardware deadline far in the future (2^60 ns), then the clock near its end.
+    const far = 2 ** 60;
+    m.value.host.hw.nextEventTime = () => far;
+    s.handleLine(`clock_set ${Number.MAX_SAFE_INTEGER - 10}`);
+    s.handleLine("clock_step");
+    s.handleLine("clock_step 5");
+    s.handleLine("clock_step 100");
+    assert.deepEqual(out, [
+      `OK ${Number.MAX_SAFE_INTEGER - 10}`,
+      `OK ${Number.MAX_SAFE_INTEGER - 10}`,
+      `OK ${Number.MAX_SAFE_INTEGER - 5}`,
+      "FAIL clock_step: NS '100' out of range",
+    ]);
   });
 });

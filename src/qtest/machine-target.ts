@@ -98,8 +98,12 @@ export class MachineTarget implements QtestTarget {
     const clock = this.m.host.clock;
     let delta = ns ?? 0;
     if (ns === undefined) {
+      // The next deadline, unless it lies past the last time qtest can name (2^53 − 1 ns,
+      // target.ts): then nothing is due, as QEMU's deadline of -1, and the clock stays.
       const next = this.m.host.hw.nextEventTime();
-      if (Number.isFinite(next) && next > clock.now()) delta = next - clock.now();
+      const room = Number.MAX_SAFE_INTEGER - this.vnow;
+      if (Number.isFinite(next) && next > clock.now() && next - clock.now() <= room)
+        delta = next - clock.now();
     }
     clock.advance(delta);
     this.vnow += delta;

@@ -388,7 +388,7 @@ describe("qtest session: extensions", () => {
   it("routes cmdqv_ commands to the target with the words after the command", () => {
     const { run } = session();
     assert.deepEqual(run("cmdqv_echo a b  c", "cmdqv_nothing", "cmdqv_refuse x y"), [
-      "OK a,b,,c",
+      "OK a,b,c",
       "OK",
       "FAIL refused 2",
     ]);
@@ -536,5 +536,20 @@ describe("qtest session: feeding transport text", () => {
 endianness
 `);
     assert.deepEqual(out, [`FAIL line longer than ${QTEST_MAX_LINE} characters`, "OK little"]);
+  });
+});
+
+describe("qtest session: hostile details", () => {
+  it("passes a non-latin1 char of a reply out as its UTF-8 bytes, not as its low byte", () => {
+    const { run } = session();
+    const [reply] = run("cmdqv_refuse ≥");
+    assert.equal(reply, "FAIL refused 1");
+    const [echo] = run("cmdqv_echo a≥b");
+    assert.equal(Buffer.from(echo!, "latin1").toString("utf8"), "OK a≥b");
+  });
+
+  it("takes runs of spaces between an extension's words as one separator", () => {
+    const { run } = session();
+    assert.deepEqual(run("cmdqv_echo SITE  2", "cmdqv_echo  a   b "), ["OK SITE,2", "OK a,b"]);
   });
 });

@@ -38,6 +38,12 @@ export interface QtestSessionOptions {
   clockCommands?: boolean;
   /** Told about an exception thrown by the target (a model bug); the line still gets FAIL. */
   onInternalError?: (error: unknown, line: string) => void;
+  /**
+   * Backpressure: while this says true (the transport holds too many unsent reply bytes),
+   * `feed` runs no further line and keeps the rest of its text; `resume()` goes on. The
+   * transport stops reading its input meanwhile, so what is kept stays one read's worth.
+   */
+  holdReplies?: () => boolean;
 }
 
 /** A malformed line, answered `FAIL <reason>` (where QEMU would abort). */
@@ -194,18 +200,35 @@ export class QtestSession {
   private closed = false;
   private partial = "";
   private discarding = false;
+  private readonly holdReplies: (() => boolean) | undefined;
+  /** Text `feed` was given while replies were held, run by `resume()`. */
+  private held = "";
 
   constructor(target: QtestTarget, out: (line: string) => void, options: QtestSessionOptions = {}) {
     this.target = target;
     this.out = out;
     this.clockCommands = options.clockCommands ?? true;
     this.onInternalError = options.onInternalError;
+    this.holdReplies = options.holdReplies;
+  }
+
+  /** Whether lines are waiting for the transport to take the replies already given. */
+  get holding(): boolean {
+    return this.held !== "";
+  }
+
+  /** Run the lines held back by `holdReplies`, as far as it now allows. */
+  resume(): void {
+    const text = this.held;
+    this.held = "";
+    if (text !== "") this.feed(text);
   }
 
   /** Stop answering (the connection went away); later IRQ reports are dropped. */
   close(): void {
     this.closed = true;
     this.partial = "";
+    this.held = "";
   }
 
   /**
@@ -214,8 +237,16 @@ export class QtestSession {
    * longer than QTEST_MAX_LINE is dropped up to its newline and answered FAIL.
    */
   feed(text: string): void {
+    if (this.held !== "") {
+      this.held += text;
+      return;
+    }
     let start = 0;
     for (;;) {
+      if (this.holdReplies?.() && !this.closed) {
+        this.held = text.slice(start);
+        return;
+      }
       const nl = text.indexOf("\n", start);
       if (nl < 0) break;
       const piece = text.slice(start, nl);
@@ -261,8 +292,15 @@ export class QtestSession {
     }
   }
 
+  /**
+   * Replies travel as latin1, one char per byte. A char beyond latin1 (our own messages'
+   * `≥`, an echoed one) goes out as its UTF-8 bytes, so a UTF-8 client reads it back
+   * instead of the transport's truncation to its low byte (`≥` came out as `e`).
+   */
   private send(line: string): void {
-    if (!this.closed) this.out(line);
+    if (this.closed) return;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the latin1 range by its ends
+    this.out(/[^\u0000-\u00ff]/.test(line) ? Buffer.from(line, "utf8").toString("latin1") : line);
   }
 
   private dispatch(text: string): string {
@@ -564,7 +602,12 @@ export class QtestSession {
   }
 
   private extension(cmd: string, words: readonly string[]): string {
-    const result = this.target.extension(cmd, words.slice(1));
+    // Our extensions take space-separated words: runs of spaces separate, as a user means
+    // (`cmdqv_fault SITE  2` is N=2, not an empty N that defaulted to 1).
+    const result = this.target.extension(
+      cmd,
+      words.slice(1).filter((w) => w !== ""),
+    );
     if (result === undefined) return `FAIL Unknown command '${cmd}'`;
     if (result.ok && /[\r\n]/.test(result.reply)) {
       throw new Reject(`${cmd}: the reply spans several lines`);

@@ -189,3 +189,59 @@ describe("qtest socket transport", () => {
     assert.equal(existsSync(path), true);
   });
 });
+
+describe("qtest transports under backpressure", () => {
+  it("stops reading a socket client that does not read its replies, then answers every line once it does", async () => {
+    const path = socketPath();
+    const target = new FakeTarget();
+    const server = await serveSocket(target, path);
+    const c = await client(path);
+    c.socket.pause();
+    const N = 40;
+    for (let i = 0; i < N; i++) c.socket.write("read 0x40000000 1048576\n");
+    c.socket.write("endianness\n");
+    // Give the server every chance to run ahead: it runs only what fits the bound.
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 200));
+    const ran = target.calls.filter((x) => x.startsWith("readBytes")).length;
+    assert.ok(ran < N / 2, `${ran} of ${N} reads ran while the client read nothing`);
+    // Read everything: all N + 1 replies arrive, whole.
+    let count = 0;
+    let bytes = 0;
+    let last = "";
+    await new Promise<void>((resolve) => {
+      c.socket.removeAllListeners("data");
+      c.socket.on("data", (d: Buffer | string) => {
+        const b = Buffer.isBuffer(d) ? d : Buffer.from(d, "latin1");
+        bytes += b.length;
+        for (const x of b) if (x === 10) count++;
+        last = (last + b.toString("latin1")).slice(-11);
+        if (count === N + 1) resolve();
+      });
+      c.socket.resume();
+    });
+    assert.equal(last, "\nOK little\n");
+    assert.equal(bytes, N * (5 + 2 * 1048576 + 1) + "OK little\n".length);
+    c.socket.end();
+    await ended(c.socket);
+    await closeServer(server);
+  });
+
+  it("holds the lines of a stream client whose output is full, and answers them all before it resolves", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough({ highWaterMark: 1024 });
+    const target = new FakeTarget();
+    const done = serveStdio(target, input, output);
+    for (let i = 0; i < 8; i++) input.write("read 0x40000000 1048576\n");
+    input.end("endianness\n");
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(target.calls.filter((x) => x.startsWith("readBytes")).length < 8);
+    let count = 0;
+    output.on("data", (d: Buffer) => {
+      for (const x of d) if (x === 10) count++;
+    });
+    await done;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(count, 9);
+  });
+});

@@ -13,10 +13,86 @@ import { QtestSession, type QtestSessionOptions } from "./protocol.js";
 import type { QtestTarget } from "./target.js";
 
 /**
+ * Unsent reply bytes a transport may hold before the session stops running lines: a client
+ * that sends requests and does not read the replies (150 `read`s of 16 MiB each would
+ * queue 4.8 GB) makes the server stop reading it, not grow. One reply may pass the bound
+ * (a `read` of QTEST_MAX_TRANSFER bytes is a 32 MiB line); the next line waits for it.
+ */
+export const QTEST_OUTPUT_HOLD = 1024 * 1024;
+
+/**
+ * Run `session` on a pair of streams until `input` ends, with backpressure: while
+ * `output` holds more than QTEST_OUTPUT_HOLD unsent bytes, no line runs and `input` is
+ * paused; each `drain` lets the held lines go on. Lines received before the input ended
+ * are all answered before this resolves. Output errors (the reader went away) end the
+ * answers, not the session: the input is still consumed to its end.
+ */
+function runOnStreams(
+  session: QtestSession,
+  input: Readable,
+  output: Writable,
+  onBroken: () => void,
+): Promise<void> {
+  input.setEncoding("latin1");
+  return new Promise<void>((resolve, reject) => {
+    let ended = false;
+    let waitingForDrain = false;
+    const finish = (error?: Error): void => {
+      session.close();
+      input.off("data", onData);
+      input.off("end", onEnd);
+      input.off("close", onEnd);
+      input.off("error", onError);
+      output.off("error", onOutputError);
+      output.off("drain", onDrain);
+      if (error) reject(error);
+      else resolve();
+    };
+    const hold = (): void => {
+      if (!session.holding) {
+        if (ended) finish();
+        else input.resume();
+        return;
+      }
+      input.pause();
+      if (!waitingForDrain) {
+        waitingForDrain = true;
+        output.once("drain", onDrain);
+      }
+    };
+    const onDrain = (): void => {
+      waitingForDrain = false;
+      session.resume();
+      hold();
+    };
+    const onData = (chunk: string): void => {
+      session.feed(chunk);
+      if (session.holding) hold();
+    };
+    const onEnd = (): void => {
+      if (ended) return;
+      ended = true;
+      if (!session.holding) finish();
+    };
+    const onError = (error: Error): void => finish(error);
+    const onOutputError = (): void => {
+      onBroken();
+      // Nothing will drain any more: let held lines run into the void.
+      if (waitingForDrain) onDrain();
+    };
+    output.on("error", onOutputError);
+    input.on("data", onData);
+    input.on("end", onEnd);
+    input.on("close", onEnd);
+    input.on("error", onError);
+  });
+}
+
+/**
  * Serve one qtest session over a pair of streams (line-buffered; `\n` or `\r\n` ends a
- * line; a line may arrive split over chunks). Resolves when `input` ends or closes; a
- * partial last line without its newline is dropped, as QEMU's qtest_process_inbuf runs
- * only complete lines. Output errors (the reader went away) end the session quietly.
+ * line; a line may arrive split over chunks). Resolves when `input` ends or closes and
+ * every complete line has its reply; a partial last line without its newline is dropped,
+ * as QEMU's qtest_process_inbuf runs only complete lines.
  */
 export function serveStdio(
   target: QtestTarget,
@@ -30,32 +106,10 @@ export function serveStdio(
     (line) => {
       if (!broken) output.write(`${line}\n`, "latin1");
     },
-    options,
+    { ...options, holdReplies: () => !broken && output.writableLength > QTEST_OUTPUT_HOLD },
   );
-  const onOutputError = (): void => {
+  return runOnStreams(session, input, output, () => {
     broken = true;
-    session.close();
-  };
-  output.on("error", onOutputError);
-  input.setEncoding("latin1");
-  return new Promise<void>((resolve, reject) => {
-    const finish = (error?: Error): void => {
-      session.close();
-      input.off("data", onData);
-      input.off("end", onEnd);
-      input.off("close", onEnd);
-      input.off("error", onError);
-      output.off("error", onOutputError);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onData = (chunk: string): void => session.feed(chunk);
-    const onEnd = (): void => finish();
-    const onError = (error: Error): void => finish(error);
-    input.on("data", onData);
-    input.on("end", onEnd);
-    input.on("close", onEnd);
-    input.on("error", onError);
   });
 }
 
@@ -96,20 +150,30 @@ export async function serveSocket(
 
   const start = (socket: Socket): void => {
     active = socket;
+    let broken = false;
     const session = new QtestSession(
       target,
       (line) => {
-        if (!socket.destroyed && socket.writable) socket.write(`${line}\n`, "latin1");
+        if (!broken && !socket.destroyed && socket.writable) socket.write(`${line}\n`, "latin1");
       },
-      options,
+      {
+        ...options,
+        // A client that does not read its replies stops being read (bounded memory).
+        holdReplies: () => !broken && socket.writableLength > QTEST_OUTPUT_HOLD,
+      },
     );
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => session.feed(chunk));
-    socket.on("close", () => {
+    const done = (): void => {
       session.close();
       if (active === socket) active = null;
       next();
-    });
+    };
+    socket.once("close", done);
+    runOnStreams(session, socket, socket, () => {
+      broken = true;
+    }).then(
+      () => socket.end(),
+      () => socket.destroy(),
+    );
     socket.resume();
   };
   const next = (): void => {
@@ -167,62 +231,103 @@ function removeStaleSocket(path: string): void {
   }
 }
 
+export interface StdioFds {
+  readonly inFd: number;
+  readonly outFd: number;
+  /** The same descriptors as streams, made only if the blocking loop cannot go on. */
+  readonly input: () => Readable;
+  readonly output: () => Writable;
+}
+
 /**
  * The stdio transport as a blocking loop on file descriptors: read what the pipe holds,
  * run the complete lines, write the replies of that batch at once. `cmdqv qtest` on stdio
  * has nothing else to do, and skipping the stream machinery roughly halves the time a
- * round trip spends in the server. Returns false, having read nothing, when the input
- * cannot be read synchronously (EAGAIN: a non-blocking descriptor), so the caller can
- * fall back to serveStdio.
+ * round trip spends in the server.
+ *
+ * A descriptor may be non-blocking, though (its open file is shared with whoever started
+ * us, and Node makes a pipe non-blocking as soon as process.stdin or process.stdout is
+ * touched). Then a read or a write answers EAGAIN; the session goes on over the streams,
+ * which wait for the descriptor properly (no spinning, no dropped reply) and apply
+ * backpressure. Replies are written in full while the reader lives; a reader that went
+ * away (EPIPE) only ends the answers.
  */
-export function serveStdioSync(
+export async function serveStdioFds(
   target: QtestTarget,
-  inFd: number,
-  outFd: number,
+  fds: StdioFds,
   options: QtestSessionOptions = {},
-): boolean {
+): Promise<void> {
   let pending = "";
   let broken = false;
+  let output: Writable | null = null;
   const session = new QtestSession(
     target,
     (line) => {
-      pending += `${line}\n`;
+      if (broken) return;
+      if (output === null) pending += `${line}\n`;
+      else output.write(`${line}\n`, "latin1");
     },
-    options,
+    {
+      ...options,
+      holdReplies: () => output !== null && !broken && output.writableLength > QTEST_OUTPUT_HOLD,
+    },
   );
   const buf = Buffer.alloc(1 << 16);
-  const flush = (): void => {
+  /** Bytes a write left unsent when the descriptor would block. */
+  let unsent: Buffer | null = null;
+  let inputEnded = false;
+  let wouldBlock = false;
+  while (!wouldBlock) {
+    let n: number;
+    try {
+      n = readSync(fds.inFd, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        wouldBlock = true;
+        break;
+      }
+      if (code !== "EOF") throw e;
+      n = 0;
+    }
+    if (n === 0) {
+      inputEnded = true;
+      break;
+    }
+    session.feed(buf.toString("latin1", 0, n));
     if (pending === "" || broken) {
       pending = "";
-      return;
+      continue;
     }
     const data = Buffer.from(pending, "latin1");
     pending = "";
+    let off = 0;
     try {
-      for (let off = 0; off < data.length; ) off += writeSync(outFd, data, off, data.length - off);
-    } catch {
-      // The reader went away (EPIPE): keep consuming input, as the stream transport does.
-      broken = true;
-      session.close();
-    }
-  };
-  let first = true;
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(inFd, buf, 0, buf.length, null);
+      while (off < data.length) off += writeSync(fds.outFd, data, off, data.length - off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN" && first) return false;
-      if (code === "EAGAIN") continue;
-      if (code === "EOF") break;
-      throw e;
+      if (code === "EAGAIN") {
+        unsent = data.subarray(off);
+        wouldBlock = true;
+      } else broken = true; // EPIPE: the reader went away; keep consuming input
     }
-    first = false;
-    if (n === 0) break;
-    session.feed(buf.toString("latin1", 0, n));
-    flush();
   }
-  session.close();
-  return true;
+  if (!wouldBlock) {
+    session.close();
+    return;
+  }
+  const out = fds.output();
+  output = out;
+  if (unsent !== null) out.write(unsent);
+  if (inputEnded) {
+    session.close();
+    await new Promise<void>((resolve) => {
+      if (out.writableLength === 0) resolve();
+      else out.once("drain", () => resolve()).once("error", () => resolve());
+    });
+    return;
+  }
+  await runOnStreams(session, fds.input(), out, () => {
+    broken = true;
+  });
 }
