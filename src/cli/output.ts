@@ -1,25 +1,161 @@
 // Writing trace files for `cmdqv run`: native JSON Lines and Perfetto trace-event JSON.
+// The files are opened before the run (a path that cannot be written is refused at once)
+// and events are written as they happen, through a buffer of at most FLUSH_BYTES per
+// file, so memory stays bounded however long the run is.
 
-import { writeFileSync } from "node:fs";
-import { toJsonl } from "../trace/jsonl.js";
-import { toPerfetto } from "../trace/perfetto.js";
-import type { TraceEvent } from "../trace/trace.js";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { jsonlLine } from "../trace/jsonl.js";
+import { PerfettoEncoder } from "../trace/perfetto.js";
+import type { TraceEvent, TraceSink } from "../trace/trace.js";
 import { UsageError } from "./options.js";
 
-export function writeTraces(
-  events: readonly TraceEvent[],
-  jsonl?: string,
-  perfetto?: string,
-): void {
-  const write = (flag: string, path: string, text: string) => {
+/** Buffered text of one file is written out once it reaches this many UTF-16 units. */
+export const FLUSH_BYTES = 1 << 20;
+
+class TraceFile {
+  private fd: number | null;
+  private buf = "";
+  /** Bytes handed to the file so far (after flushes). */
+  written = 0;
+  /** The longest the buffer has been (for tests of the bound). */
+  peakBuffered = 0;
+  private readonly flag: string;
+  private readonly path: string;
+  private readonly encode: (e: TraceEvent) => string;
+  private readonly tail: string;
+
+  constructor(
+    flag: string,
+    path: string,
+    head: string,
+    encode: (e: TraceEvent) => string,
+    tail: string,
+  ) {
+    this.flag = flag;
+    this.path = path;
+    this.encode = encode;
+    this.tail = tail;
     try {
-      writeFileSync(path, text);
+      this.fd = openSync(path, "w");
     } catch (e) {
-      throw new UsageError(
-        `${flag}: cannot write ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? "error"})`,
-      );
+      throw this.error(e);
     }
-  };
-  if (jsonl) write("--trace", jsonl, toJsonl(events));
-  if (perfetto) write("--perfetto", perfetto, toPerfetto(events));
+    this.buf = head;
+  }
+
+  private error(e: unknown): UsageError {
+    return new UsageError(
+      `${this.flag}: cannot write ${JSON.stringify(this.path)} (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+  }
+
+  event(e: TraceEvent): void {
+    this.buf += this.encode(e);
+    if (this.buf.length >= FLUSH_BYTES) this.flush();
+  }
+
+  private flush(): void {
+    if (this.fd === null || this.buf === "") return;
+    if (this.buf.length > this.peakBuffered) this.peakBuffered = this.buf.length;
+    try {
+      this.written += writeSync(this.fd, this.buf);
+    } catch (e) {
+      this.discard();
+      throw this.error(e);
+    }
+    this.buf = "";
+  }
+
+  /** Write the end of the document and close the file. */
+  close(): void {
+    if (this.fd === null) return;
+    this.buf += this.tail;
+    this.flush();
+    this.discard();
+  }
+
+  private discard(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    this.buf = "";
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing after a failed write: the write's error is the one reported.
+    }
+  }
+}
+
+/** The trace files of one run: a sink for the model, closed (completed) after the run. */
+export class TraceFiles implements TraceSink {
+  private readonly files: TraceFile[];
+
+  private constructor(files: TraceFile[]) {
+    this.files = files;
+  }
+
+  /** Open the files asked for (null when none is). A path that cannot be written is refused. */
+  static open(jsonl?: string, perfetto?: string): TraceFiles | null {
+    const files: TraceFile[] = [];
+    try {
+      if (jsonl) files.push(new TraceFile("--trace", jsonl, "", jsonlLine, ""));
+      if (perfetto) {
+        const enc = new PerfettoEncoder();
+        files.push(
+          new TraceFile("--perfetto", perfetto, enc.head(), (e) => enc.event(e), enc.tail()),
+        );
+      }
+    } catch (e) {
+      for (const f of files) f.close();
+      throw e;
+    }
+    return files.length > 0 ? new TraceFiles(files) : null;
+  }
+
+  event(e: TraceEvent): void {
+    for (const f of this.files) f.event(e);
+  }
+
+  /** The most text any file held in memory before it was written out. */
+  peakBuffered(): number {
+    let most = 0;
+    for (const f of this.files) most = Math.max(most, f.peakBuffered);
+    return most;
+  }
+
+  /** Complete and close every file (the Perfetto document's closing bracket included). */
+  close(): void {
+    let first: unknown = null;
+    for (const f of this.files) {
+      try {
+        f.close();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== null) throw first;
+  }
+}
+
+/** Run `body` with the trace files open, and complete them whatever happens. */
+export function withTraceFiles<T>(
+  jsonl: string | undefined,
+  perfetto: string | undefined,
+  body: (sink: TraceFiles | null) => T,
+): T {
+  const files = TraceFiles.open(jsonl, perfetto);
+  let result: T;
+  try {
+    result = body(files);
+  } catch (e) {
+    try {
+      files?.close();
+    } catch {
+      // The run's own error is the one to report.
+    }
+    throw e;
+  }
+  files?.close();
+  return result;
 }

@@ -4,12 +4,16 @@
 import { INVARIANT_NAMES, type Violation } from "../check/invariants.js";
 import { runInterleavings } from "../explore/interleavings.js";
 import { runOrderings } from "../explore/orderings.js";
+import type { ReplayFile } from "../explore/replay.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import type { Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
+import type { WorldCut } from "../sim/world.js";
+import type { TraceSink } from "../trace/trace.js";
 import { replayQemuCommand } from "./explore-qemu-cmd.js";
 import { parseChoice, UsageError } from "./options.js";
-import { writeTraces } from "./output.js";
+import { withTraceFiles } from "./output.js";
+import { reportCuts } from "./run-cmd.js";
 
 export async function replayCommand(
   path: string,
@@ -34,18 +38,32 @@ export async function replayCommand(
     return replayQemuCommand(path, f, over.qemu);
   }
   if (over.qemu !== undefined) throw new UsageError("--qemu needs --vmm qemu");
+  // Traces go to their files as they happen; without --trace/--perfetto none is recorded.
+  return withTraceFiles(trace, perfetto, (sink) => replayOnModel(path, f, sink).code);
+}
+
+/**
+ * Replay `f` on the model and print what happened. Trace events go to `sink` as they
+ * happen; with no sink none is recorded, so a long replay keeps no trace in memory.
+ */
+export function replayOnModel(
+  path: string,
+  f: ReplayFile,
+  sink: TraceSink | null,
+): { readonly code: number; readonly machine: Machine | null } {
   const choice = new ReplayChoice(f.choices);
   let m: Machine | null;
   let steps: string[];
   let violations: readonly Violation[];
   let guestDmesg: string[] = [];
+  let cuts: readonly WorldCut[] = [];
   if (f.mode === "orderings") {
     const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
     const out = runOrderings(
       { machine, queues: f.queues, extras: f.extras, faults: f.faults },
       choice,
       null,
-      true,
+      sink ?? false,
     );
     m = out.machine;
     steps = out.steps.map((s) => `${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`);
@@ -54,12 +72,13 @@ export async function replayCommand(
     const out = runInterleavings(
       { machine: f.machine, invalidations: f.invalidations, vcpus: f.vcpus, inject: f.inject },
       choice,
-      true,
+      sink ?? false,
     );
     m = out.world.machine;
     steps = [...out.steps];
     violations = out.world.checker.violations();
     guestDmesg = out.world.dmesg.lines();
+    cuts = out.world.cutShort();
   }
   console.log(`replay of ${path}: ${f.mode}, profile ${f.machine.profile}`);
   print("steps", steps);
@@ -79,10 +98,12 @@ export async function replayCommand(
   }
   if (choice.mismatched())
     console.log("\nwarning: the recorded choices do not fit this version of the model");
-  writeTraces(m?.traceEvents ?? [], trace, perfetto);
   const reproduced = violations.some((v) => v.invariant === f.invariant);
   console.log(`\n${reproduced ? "reproduced" : "NOT reproduced"}: ${f.invariant}`);
-  return violations.length > 0 ? 1 : 0;
+  return {
+    code: reportCuts("cmdqv run --replay", cuts, violations.length > 0 ? 1 : 0),
+    machine: m,
+  };
 }
 
 function print(title: string, lines: readonly string[]): void {

@@ -1,14 +1,16 @@
 // `cmdqv run`: the main job. Without a scenario it runs the built-in default: boot the
 // guest on the default machine, bring up both VCMDQs, run 100 000 invalidations from the
-// vCPUs, tear the VM down, and print what happened. Exit 1 when an invariant is violated.
+// vCPUs, tear the VM down, and print what happened. Exit 1 when an invariant is violated,
+// EXIT_CUT_SHORT when the run hit the world's step cap (and no invariant was violated).
 
+import { MAX_INVALIDATIONS } from "../guest/workload.js";
 import { exitBaseline, formatSummary, invariantResults, summarize } from "../report/summary.js";
 import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
 import { formatScenarioOutcome, runScenario } from "../scenario/run.js";
-import { World } from "../sim/world.js";
+import { World, type WorldCut } from "../sim/world.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { parseIntFlag, UsageError } from "./options.js";
-import { writeTraces } from "./output.js";
+import { withTraceFiles } from "./output.js";
 import { ProgressLine } from "./progress.js";
 
 export interface RunFlags extends MachineFlags {
@@ -17,19 +19,47 @@ export interface RunFlags extends MachineFlags {
   invalidations?: string;
 }
 
+/**
+ * The exit status of a run the step cap cut short (WORLD_MAX_STEPS, src/sim/world.ts) with
+ * no invariant violated: its summary covers only the part that ran. (1 is "an invariant
+ * was violated", 2 "a usage error".)
+ */
+export const EXIT_CUT_SHORT = 3;
+
+/** Internal knobs for tests: a smaller step cap than the world's. */
+export interface RunInternals {
+  readonly maxSteps?: number;
+}
+
+/** Say on stderr what the step cap cut; the exit status for a run that would return `code`. */
+export function reportCuts(who: string, cuts: readonly WorldCut[], code: number): number {
+  if (cuts.length === 0) return code;
+  for (const c of cuts) console.error(`${who}: cut short: ${c.message}`);
+  console.error(`${who}: the summary covers only the part of the run before the cut`);
+  return code === 0 ? EXIT_CUT_SHORT : code;
+}
+
 /** The default mix: mostly VCMDQ traffic, with CFGI_CD to show the trapped main CMDQ. */
 export const DEFAULT_MIX = { TLBI_NH_VA: 6, TLBI_NH_ASID: 2, ATC_INV: 1, CFGI_CD: 1 } as const;
 
-export function defaultRun(f: RunFlags): number {
+export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
   const machine = machineFromFlags(f);
   const total =
     f.invalidations !== undefined
-      ? parseIntFlag("--invalidations", f.invalidations, 0, 1e9)
+      ? parseIntFlag("--invalidations", f.invalidations, 0, MAX_INVALIDATIONS)
       : 100_000;
-  const trace = Boolean(f.trace || f.perfetto);
-  const w = World.create({ machine, trace });
-  if (!w.ok) throw new UsageError(`the machine could not be built: ${w.error}`);
-  const world = w.value;
+  return withTraceFiles(f.trace, f.perfetto, (sink) => {
+    const w = World.create({
+      machine,
+      ...(sink ? { trace: sink } : {}),
+      ...(internals.maxSteps !== undefined ? { maxSteps: internals.maxSteps } : {}),
+    });
+    if (!w.ok) throw new UsageError(`the machine could not be built: ${w.error}`);
+    return runDefault(w.value, machine.vcpus, total);
+  });
+}
+
+function runDefault(world: World, vcpus: number, total: number): number {
   const progress = new ProgressLine();
   world.onProgress = (x) =>
     progress.update(`cmdqv run: ${x.invalidationsIssued()}/${total} invalidations issued`);
@@ -39,7 +69,7 @@ export function defaultRun(f: RunFlags): number {
     world.apply({
       kind: "workload",
       invalidations: total,
-      vcpus: machine.vcpus,
+      vcpus,
       weights: DEFAULT_MIX,
     });
   progress.done();
@@ -48,8 +78,7 @@ export function defaultRun(f: RunFlags): number {
   world.teardown();
   const s = { ...taken, invariants: invariantResults(world) };
   console.log(formatSummary(s));
-  if (trace) writeTraces(world.machine.traceEvents, f.trace, f.perfetto);
-  return s.invariants.every((i) => i.ok) ? 0 : 1;
+  return reportCuts("cmdqv run", world.cutShort(), s.invariants.every((i) => i.ok) ? 0 : 1);
 }
 
 /** `cmdqv run scenario.yaml`: errors in the file name file:line:col; exit 1 when it fails. */
@@ -60,14 +89,14 @@ export function scenarioRun(path: string, f: RunFlags): number {
     return 2;
   }
   const sc = loaded.value;
-  const trace = Boolean(f.trace || f.perfetto);
-  const progress = new ProgressLine();
-  const out = runScenario(sc, trace, (w) => {
-    progress.update(`cmdqv run ${sc.name}: ${w.invalidationsIssued()} invalidations issued`);
+  return withTraceFiles(f.trace, f.perfetto, (sink) => {
+    const progress = new ProgressLine();
+    const out = runScenario(sc, sink ?? false, (w) => {
+      progress.update(`cmdqv run ${sc.name}: ${w.invalidationsIssued()} invalidations issued`);
+    });
+    progress.done();
+    console.log(formatScenarioOutcome(out));
+    if (out.setupError !== undefined) return 1;
+    return reportCuts(`cmdqv run ${sc.name}`, out.world?.cutShort() ?? [], out.passed ? 0 : 1);
   });
-  progress.done();
-  console.log(formatScenarioOutcome(out));
-  if (out.setupError !== undefined) return 1;
-  if (trace) writeTraces(out.world?.machine.traceEvents ?? [], f.trace, f.perfetto);
-  return out.passed ? 0 : 1;
 }

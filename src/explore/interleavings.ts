@@ -11,6 +11,7 @@ import type { MachineConfig } from "../machine/config.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { World } from "../sim/world.js";
 import { CMDQ_ERR, cmdqErrorName } from "../smmu/errors.js";
+import type { TraceSink } from "../trace/trace.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 export interface InterleavingsOptions {
@@ -55,7 +56,7 @@ function* injector(w: World, choice: ChoiceSource, steps: string[]): ActorBody<v
 export function runInterleavings(
   o: InterleavingsOptions,
   choice: ChoiceSource,
-  trace?: boolean,
+  trace?: boolean | TraceSink,
 ): InterleavingsOutcome {
   const w = World.create({ machine: o.machine, choice, ...(trace ? { trace } : {}) });
   if (!w.ok) throw new Error(`the explored machine could not be built: ${w.error}`);

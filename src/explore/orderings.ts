@@ -12,6 +12,7 @@ import { createMachine, type Machine } from "../machine/machine.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { CS, encode } from "../smmu/commands.js";
+import type { TraceSink } from "../trace/trace.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 /** Optional steps beyond the gate writes. */
@@ -257,7 +258,7 @@ export function runOrderings(
   o: OrderingsOptions,
   choice: ChoiceSource,
   visited: Set<number> | null,
-  trace?: boolean,
+  trace?: boolean | TraceSink,
 ): RunOutcome {
   // Setup-time host failures (alloc_viommu's unwind) are covered by the device tests; the
   // explored phase starts once the machine is up, with the run's fault plan armed then.

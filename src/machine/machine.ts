@@ -14,7 +14,14 @@ import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { APERTURE } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
-import { NULL_TRACER, RecordingTracer, type TraceEvent, type Tracer } from "../trace/trace.js";
+import {
+  NULL_TRACER,
+  RecordingTracer,
+  StreamingTracer,
+  type TraceEvent,
+  type Tracer,
+  type TraceSink,
+} from "../trace/trace.js";
 import { VirtualClock } from "../util/clock.js";
 import { CountingIrq } from "../util/irq.js";
 import { err, ok, type Result } from "../util/result.js";
@@ -43,7 +50,7 @@ export interface Machine {
   /** The machine's virtual clock: host, VMM and guest all read time from it. */
   readonly clock: VirtualClock;
   readonly tracer: Tracer;
-  /** What the tracer recorded (empty unless built with `trace`). */
+  /** What the tracer recorded (empty unless built with `trace: true`). */
   readonly traceEvents: readonly TraceEvent[];
   readonly cmdqvIrq: CountingIrq;
   /** The SMMUv3's wired interrupts (QEMU virt SPIs 74–77). */
@@ -76,8 +83,11 @@ export const VFIO_DEVICE_NAME = { name: "vfio0", fd: 101, iommufdFd: 100 } as co
 const VFIO_HW_INFO_LEN = 40;
 
 export interface MachineOptions {
-  /** Record trace events (machine.traceEvents), stamped by the machine's clock. */
-  readonly trace?: boolean;
+  /**
+   * Trace events, stamped by the machine's clock: `true` keeps them (machine.traceEvents),
+   * a sink gets each as it happens and nothing is kept.
+   */
+  readonly trace?: boolean | TraceSink;
 }
 
 /**
@@ -90,8 +100,9 @@ export function createMachine(
 ): Result<Machine, string> {
   const pageSize = PAGE_SIZES[cfg.ramPage];
   const clock = new VirtualClock();
-  const recording = opts.trace ? new RecordingTracer(clock) : null;
-  const tracer: Tracer = recording ?? NULL_TRACER;
+  const recording = opts.trace === true ? new RecordingTracer(clock) : null;
+  const sink = typeof opts.trace === "object" ? opts.trace : null;
+  const tracer: Tracer = recording ?? (sink ? new StreamingTracer(clock, sink) : NULL_TRACER);
   const host = createHost({
     clock,
     faultPlan: cfg.faultPlan,

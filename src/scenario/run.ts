@@ -13,6 +13,7 @@ import {
   summarize,
 } from "../report/summary.js";
 import { World } from "../sim/world.js";
+import type { TraceSink } from "../trace/trace.js";
 import type { Scenario, SourcePos, Step } from "./schema.js";
 import { formatAddress, resolveAddress } from "./schema-scalars.js";
 
@@ -40,7 +41,7 @@ const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 export function runScenario(
   sc: Scenario,
-  trace?: boolean,
+  trace?: boolean | TraceSink,
   onProgress?: (w: World) => void,
 ): ScenarioOutcome {
   const boot = sc.guest.find((s) => s.kind === "boot");

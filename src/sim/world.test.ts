@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { machineConfig } from "../machine/config.js";
 import { toPerfetto } from "../trace/perfetto.js";
+import type { TraceEvent } from "../trace/trace.js";
 import { PROFILE_NAMES, type ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { WORLD_MAX_STEPS, World } from "./world.js";
 
@@ -109,6 +110,21 @@ describe("traces", () => {
       assert.ok(tracks.includes(actor), actor);
     const tids = new Set(doc.traceEvents.filter((e) => e.ph === "i").map((e) => e.tid));
     assert.equal(tids.size, tracks.length);
+  });
+});
+
+describe("traces to a sink", () => {
+  it("streams every event to the sink as it happens and keeps none in the machine", () => {
+    const kept = world("qemu-latest", { trace: true });
+    const got: TraceEvent[] = [];
+    const streamed = world("qemu-latest", { trace: { event: (e) => got.push(e) } });
+    for (const w of [kept, streamed]) {
+      w.boot();
+      w.apply({ kind: "workload", invalidations: 200, vcpus: 2 });
+    }
+    assert.equal(streamed.machine.traceEvents.length, 0);
+    assert.ok(got.length > 100, `${got.length} events`);
+    assert.deepEqual(got, kept.machine.traceEvents);
   });
 });
 

@@ -16,15 +16,15 @@ import { type WorkloadKind, type WorkloadStats, workload } from "../guest/worklo
 import type { MachineConfig } from "../machine/config.js";
 import { attachLinuxGuest } from "../machine/guest.js";
 import { createMachine, type Machine } from "../machine/machine.js";
-import type { Tracer } from "../trace/trace.js";
+import type { Tracer, TraceSink } from "../trace/trace.js";
 import { err, ok, type Result } from "../util/result.js";
 import { type ChoiceSource, RandomChoice, ReplayChoice } from "./choice.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface WorldOptions {
   readonly machine: MachineConfig;
-  /** Record trace events (machine.traceEvents). */
-  readonly trace?: boolean;
+  /** Trace events: `true` keeps them (machine.traceEvents); a sink gets them as they happen. */
+  readonly trace?: boolean | TraceSink;
   /** Default: seeded random from machine.seed. */
   readonly choice?: ChoiceSource;
   /**

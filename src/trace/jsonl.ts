@@ -3,10 +3,14 @@
 
 import type { TraceEvent } from "./trace.js";
 
+/** One event as its line of the file, newline included. */
+export function jsonlLine(e: TraceEvent): string {
+  return `${JSON.stringify({ t: e.t, actor: e.actor, name: e.name, args: e.args })}\n`;
+}
+
 export function toJsonl(events: readonly TraceEvent[]): string {
   let out = "";
-  for (const e of events)
-    out += `${JSON.stringify({ t: e.t, actor: e.actor, name: e.name, args: e.args })}\n`;
+  for (const e of events) out += jsonlLine(e);
   return out;
 }
 

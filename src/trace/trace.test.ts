@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { VirtualClock } from "../util/clock.js";
-import { fromJsonl, toJsonl } from "./jsonl.js";
-import { toPerfetto } from "./perfetto.js";
-import { NULL_TRACER, RecordingTracer } from "./trace.js";
+import { fromJsonl, jsonlLine, toJsonl } from "./jsonl.js";
+import { PerfettoEncoder, toPerfetto } from "./perfetto.js";
+import { NULL_TRACER, RecordingTracer, StreamingTracer, type TraceEvent } from "./trace.js";
 
 function sample(): RecordingTracer {
   const clock = new VirtualClock();
@@ -61,6 +61,44 @@ describe("traces", () => {
         [2, 1.5],
         [1, 1.5],
       ],
+    );
+  });
+
+  it("hands each event to a sink as it happens and keeps none itself", () => {
+    const clock = new VirtualClock();
+    const got: TraceEvent[] = [];
+    const t = new StreamingTracer(clock, { event: (e) => got.push(e) });
+    assert.equal(t.enabled, true);
+    t.emit("guest.vcpu0", "write", { addr: "0x1" });
+    clock.advance(7);
+    t.emit("host.hw", "consume", { n: 2 });
+    assert.deepEqual(got, [
+      { t: 0, actor: "guest.vcpu0", name: "write", args: { addr: "0x1" } },
+      { t: 7, actor: "host.hw", name: "consume", args: { n: 2 } },
+    ]);
+    assert.equal(Object.keys(t).includes("events"), false);
+  });
+
+  it("writes JSON Lines and Perfetto event by event, the same text as the whole-trace export", () => {
+    const events = sample().events;
+    assert.equal(events.map(jsonlLine).join(""), toJsonl(events));
+    const enc = new PerfettoEncoder();
+    const text = enc.head() + events.map((e) => enc.event(e)).join("") + enc.tail();
+    assert.equal(text, toPerfetto(events));
+    const doc = JSON.parse(text) as {
+      traceEvents: { name: string; ph: string; tid: number; args: Record<string, unknown> }[];
+      displayTimeUnit: string;
+    };
+    assert.equal(doc.displayTimeUnit, "ns");
+    // A track's names come before its first instant, so a reader can name it as it goes.
+    const seen = new Set<number>([0]);
+    for (const e of doc.traceEvents) {
+      if (e.name === "thread_name") seen.add(e.tid);
+      else assert.ok(seen.has(e.tid), `tid ${e.tid} used before it was named`);
+    }
+    assert.deepEqual(
+      doc.traceEvents.filter((e) => e.ph === "i").map((e) => e.args),
+      events.map((e) => e.args),
     );
   });
 });

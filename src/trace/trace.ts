@@ -19,10 +19,35 @@ export interface Tracer {
   emit(actor: string, name: string, args: TraceArgs): void;
 }
 
+/**
+ * Where a streaming tracer hands each event as it happens: a file writer (src/cli/output.ts)
+ * or anything else that does not need the whole trace at once.
+ */
+export interface TraceSink {
+  event(e: TraceEvent): void;
+}
+
 /** Tracing off: nothing is recorded. */
 export const NULL_TRACER: Tracer = { enabled: false, emit: () => {} };
 
-/** Keeps every event in memory (tests, `cmdqv run --trace`). */
+/** Hands every event to a sink as it happens and keeps none (`cmdqv run --trace`). */
+export class StreamingTracer implements Tracer {
+  readonly enabled = true;
+
+  private readonly clock: Clock;
+  private readonly sink: TraceSink;
+
+  constructor(clock: Clock, sink: TraceSink) {
+    this.clock = clock;
+    this.sink = sink;
+  }
+
+  emit(actor: string, name: string, args: TraceArgs): void {
+    this.sink.event({ t: this.clock.now(), actor, name, args });
+  }
+}
+
+/** Keeps every event in memory (tests and short runs). */
 export class RecordingTracer implements Tracer {
   readonly enabled = true;
   readonly events: TraceEvent[] = [];
