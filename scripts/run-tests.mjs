@@ -20,14 +20,15 @@ function find(dir, out) {
   return out;
 }
 
-// Arguments: test files, or directories to search (e.g. `test-qemu`); none → src and test.
+// Arguments: test files, or directories to search (e.g. `test-qemu`); none → src, test and
+// fuzz (the fuzzers' regression corpus).
 const only = process.argv.slice(2);
 const files =
   only.length > 0
     ? only.flatMap((a) =>
         statSync(a, { throwIfNoEntry: false })?.isDirectory() ? find(a, []).sort() : [a],
       )
-    : [...find("src", []), ...find("test", [])].sort();
+    : [...find("src", []), ...find("test", []), ...find("fuzz", [])].sort();
 if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
