@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { builtinScripts, selectScripts, TWO_QUEUE_SAMPLE } from "./catalog.js";
-import { loadScript, ScriptError } from "./script.js";
+import { loadScript, SCRIPT_MAX_BYTES, SCRIPT_MAX_STEPS, ScriptError } from "./script.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cmdqv-script-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,6 +97,26 @@ describe("a script's extension lines", () => {
     assert.throws(
       () => loadScript(file("g.qtest", "readl 0x0\ncmdqv_info\n")),
       /g\.qtest:2: cmdqv_info answers differently by VMM/,
+    );
+  });
+});
+
+describe("a script's limits", () => {
+  it("refuses a file larger than SCRIPT_MAX_BYTES before reading it", () => {
+    const p = file("big.qtest", "#".repeat(SCRIPT_MAX_BYTES + 1));
+    assert.throws(
+      () => loadScript(p),
+      new RegExp(
+        `${SCRIPT_MAX_BYTES + 1} bytes, more than the ${SCRIPT_MAX_BYTES} a script may have`,
+      ),
+    );
+  });
+
+  it("refuses a script of more than SCRIPT_MAX_STEPS steps, naming the line", () => {
+    const p = file("long.qtest", "readl 0x0\n".repeat(SCRIPT_MAX_STEPS + 1));
+    assert.throws(
+      () => loadScript(p),
+      new RegExp(`long\\.qtest:${SCRIPT_MAX_STEPS + 1}: more than ${SCRIPT_MAX_STEPS} steps`),
     );
   });
 });
