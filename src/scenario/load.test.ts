@@ -42,13 +42,15 @@ describe("a minimal scenario", () => {
   });
 
   it("fills a workload's vCPUs from the machine and its mix from the default run", () => {
-    const s = load("name: w\nmachine: { vcpus: 4 }\nguest:\n  - workload: { invalidations: 10 }\n");
-    assert.deepEqual(s.guest[0], {
+    const s = load(
+      "name: w\nmachine: { vcpus: 4 }\nguest:\n  - boot: {}\n  - workload: { invalidations: 10 }\n",
+    );
+    assert.deepEqual(s.guest[1], {
       kind: "workload",
       invalidations: 10,
       vcpus: 4,
       mix: DEFAULT_WORKLOAD_MIX,
-      at: { line: 4, col: 5 },
+      at: { line: 5, col: 5 },
     });
   });
 
@@ -348,6 +350,7 @@ guest:
       ),
       [
         's.yaml:4:19: guest[0].read.addr: offset 0x10000000 is past the end of RAM (0x10000000 bytes) (got "ram+256M")',
+        "s.yaml:5:15: guest[1].workload: no boot step before it: a workload needs the guest driver, so boot first (- boot: {})",
         "s.yaml:5:42: guest[1].workload.vcpus: the machine has 1 vCPU (got 2)",
         "s.yaml:6:26: guest[2].boot.vcmdq_rings: 3 rings for 2 VCMDQs (got a list)",
       ],

@@ -15,7 +15,7 @@ import {
 import { World } from "../sim/world.js";
 import type { TraceSink } from "../trace/trace.js";
 import type { Scenario, SourcePos, Step } from "./schema.js";
-import { formatAddress, resolveAddress } from "./schema-scalars.js";
+import { formatAddress, quoted, resolveAddress } from "./schema-scalars.js";
 
 export interface ScenarioFailure {
   /** Where the failed step is written; line 0 when it has no source position. */
@@ -176,13 +176,13 @@ function checkExpect(
   const vmm = world.machine.log.text();
   const has = (lines: readonly string[], t: string) => lines.some((l) => l.includes(t));
   for (const t of e.dmesgContains)
-    if (!has(dmesg, t)) problems.push(`guest dmesg has no line containing ${JSON.stringify(t)}`);
+    if (!has(dmesg, t)) problems.push(`guest dmesg has no line containing ${quoted(t)}`);
   for (const t of e.dmesgNotContains)
-    if (has(dmesg, t)) problems.push(`guest dmesg has a line containing ${JSON.stringify(t)}`);
+    if (has(dmesg, t)) problems.push(`guest dmesg has a line containing ${quoted(t)}`);
   for (const t of e.vmmLogContains)
-    if (!has(vmm, t)) problems.push(`VMM console has no line containing ${JSON.stringify(t)}`);
+    if (!has(vmm, t)) problems.push(`VMM console has no line containing ${quoted(t)}`);
   for (const t of e.vmmLogNotContains)
-    if (has(vmm, t)) problems.push(`VMM console has a line containing ${JSON.stringify(t)}`);
+    if (has(vmm, t)) problems.push(`VMM console has a line containing ${quoted(t)}`);
   if (e.hwQueues !== undefined) {
     const n = world.machine.host.iommufd
       .hwQueues()

@@ -69,19 +69,48 @@ function distance(a: string, b: string): number {
 
 /** The closest candidate to a typo, when it is close enough to be a likely intent. */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
+  // A third of the word (at least 1, at most 3 edits): beyond that a guess misleads.
+  const limit = Math.min(3, Math.max(1, Math.floor(input.length / 3)));
   const low = input.toLowerCase();
   let best: string | undefined;
   let bestD = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
+    // Lengths further apart than the limit are further apart than the limit in edits: no
+    // need to pay length × length for a megabyte of key.
+    if (Math.abs(c.length - input.length) > limit) continue;
     const d = distance(low, c.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = c;
     } else if (d === bestD) best = undefined; // a tie is no guess ("qemu-v6": v5 or v7?)
   }
-  // A third of the word (at least 1, at most 3 edits): beyond that a guess misleads.
-  const limit = Math.min(3, Math.max(1, Math.floor(input.length / 3)));
   return bestD <= limit ? best : undefined;
+}
+
+/** Characters of a value an error message quotes: a longer one is cut. */
+export const SHOWN_CHARS = 80;
+
+/** `s`, cut to `max` characters (never half a surrogate pair) and marked with "…". */
+export function clip(s: string, max = SHOWN_CHARS): string {
+  if (s.length <= max) return s;
+  const c = s.charCodeAt(max - 1);
+  const end = c >= 0xd800 && c <= 0xdbff ? max - 1 : max;
+  return `${s.slice(0, end)}…`;
+}
+
+/**
+ * Text as a JSON string, as errors show it: a value whose escaped form runs past
+ * SHOWN_CHARS is cut there and says how long it was (`"aaaa…"… (3145728 characters)`).
+ */
+export function quoted(s: string): string {
+  let out = "";
+  let i = 0;
+  while (i < s.length && out.length < SHOWN_CHARS) {
+    const ch = String.fromCodePoint(s.codePointAt(i)!);
+    out += JSON.stringify(ch).slice(1, -1);
+    i += ch.length;
+  }
+  return i < s.length ? `"${out}"… (${s.length} characters)` : `"${out}"`;
 }
 
 /** "a, b or c". */
@@ -150,7 +179,7 @@ export function parseAddress(v: unknown): Result<Address, string> {
         if (m[2] === undefined && !/^[a-z]+$/i.test(name)) return err("not an address");
         const guess = closest(name, REGIONS);
         return err(
-          `unknown region "${name}" (expected ${orList(REGIONS)}${guess ? `; did you mean "${guess}"?` : ""})`,
+          `unknown region ${quoted(name)} (expected ${orList(REGIONS)}${guess ? `; did you mean "${guess}"?` : ""})`,
         );
       }
       const region = name as Region;

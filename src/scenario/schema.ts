@@ -13,7 +13,11 @@ import { z } from "zod";
 import { INVARIANT_NAMES, type InvariantName } from "../check/invariants.js";
 import { DEFAULT_CMDQ_MAX_SZ_SHIFT } from "../guest/arm-smmu-v3.js";
 import type { Timing } from "../guest/execute.js";
-import { WORKLOAD_KINDS, type WorkloadKind } from "../guest/workload.js";
+import {
+  MAX_WORKLOAD_INVALIDATIONS,
+  WORKLOAD_KINDS,
+  type WorkloadKind,
+} from "../guest/workload.js";
 import { FAULT_SITES, type FaultPlan, type FaultSite } from "../host/faults.js";
 import { DEFAULT_MACHINE, MACHINE_LIMITS, type MachineConfig } from "../machine/config.js";
 import { PAGE_SIZE_NAMES, PAGE_SIZES, type PageSizeName, pageSizeName } from "../mem/types.js";
@@ -135,8 +139,12 @@ export const DEFAULT_WORKLOAD_MIX: Readonly<Partial<Record<WorkloadKind, number>
 /** VCMDQ_LOG2SIZE_MAX: the guest never asks for a bigger ring. spec: linux §4.3, qemu §5.2. */
 export const MAX_CMDQ_SZ_SHIFT = VCMDQ_LOG2SIZE_MAX;
 
-const MAX_INVALIDATIONS = 1_000_000_000;
-const MAX_WEIGHT = 1_000_000;
+/**
+ * A mix weight's ceiling: 0.1% steps are finer than any mix needs, and each vCPU's
+ * workload draws from a list holding every kind as often as its weight (weights of 10^6
+ * across five kinds and 64 vCPUs took 3.7 GB for a 1000-invalidation step).
+ */
+export const MAX_MIX_WEIGHT = 1000;
 const MAX_TIMING_NS = 1_000_000_000;
 
 // ---- the machine --------------------------------------------------------------------------
@@ -436,14 +444,14 @@ const workloadSchema = z
   .strictObject({
     invalidations: uint(
       0,
-      MAX_INVALIDATIONS,
-      "Invalidation commands issued in total across the vCPUs.",
+      MAX_WORKLOAD_INVALIDATIONS,
+      `Invalidation commands issued in total across the vCPUs (at most ${MAX_WORKLOAD_INVALIDATIONS}, and as many over the whole program).`,
     ),
     vcpus: uint(1, 64, "vCPUs issuing them (default: the machine's vCPUs).").optional(),
     mix: z
       .strictObject(
         Object.fromEntries(
-          MIX_KEYS.map((k) => [k, uint(0, MAX_WEIGHT, `Relative weight of ${k} batches.`)]),
+          MIX_KEYS.map((k) => [k, uint(0, MAX_MIX_WEIGHT, `Relative weight of ${k} batches.`)]),
         ) as Record<Lowercase<WorkloadKind>, ReturnType<typeof uint>>,
       )
       .partial()
@@ -707,15 +715,37 @@ export const scenarioSchema = z
       faultPlan,
     };
     checkMachine(machine, given, ctx);
+    // The guest driver runs a workload: without a boot before it (or since the last reset)
+    // there is no driver, and the vCPUs would spin until the world's step bound.
+    let booted: "no" | "yes" | "reset" = "no";
+    let invalidations = 0;
     const guest = s.guest.map((step, i): ScenarioStep => {
       const at = (...p: (string | number)[]) => ["guest", i, ...p];
       switch (step.kind) {
         case "workload-draft": {
+          if (booted !== "yes")
+            ctx.addIssue({
+              code: "custom",
+              message:
+                booted === "no"
+                  ? "no boot step before it: a workload needs the guest driver, so boot first (- boot: {})"
+                  : "the guest is reset before it and not booted again: boot after the reset (- boot: {})",
+              path: at("workload"),
+              params: { omitGot: true },
+            });
           if (step.vcpus !== undefined && step.vcpus > machine.vcpus)
             ctx.addIssue({
               code: "custom",
               message: `the machine has ${plural(machine.vcpus, "vCPU")}`,
               path: at("workload", "vcpus"),
+            });
+          const before = invalidations;
+          invalidations += step.invalidations;
+          if (before <= MAX_WORKLOAD_INVALIDATIONS && invalidations > MAX_WORKLOAD_INVALIDATIONS)
+            ctx.addIssue({
+              code: "custom",
+              message: `the guest program issues at most ${MAX_WORKLOAD_INVALIDATIONS} invalidations in all, and this step brings it to ${invalidations}`,
+              path: at("workload", "invalidations"),
             });
           return {
             kind: "workload",
@@ -728,7 +758,11 @@ export const scenarioSchema = z
         case "read":
           checkRamOffset(step.addr, step.size, machine, at(step.kind, "addr"), ctx);
           return step;
+        case "reset":
+          booted = "reset";
+          return step;
         case "boot":
+          booted = "yes";
           if (step.vcmdqRings.length > machine.vcmdqs)
             ctx.addIssue({
               code: "custom",
