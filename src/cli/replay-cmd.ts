@@ -77,7 +77,7 @@ export function replayOnModel(
     m = out.world.machine;
     steps = [...out.steps];
     violations = out.world.checker.violations();
-    guestDmesg = out.world.dmesg.lines();
+    guestDmesg = out.world.dmesg.listing();
     cuts = out.world.cutShort();
   }
   console.log(`replay of ${path}: ${f.mode}, profile ${f.machine.profile}`);

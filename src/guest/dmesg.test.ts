@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GuestDmesg, timestamp } from "./dmesg.js";
+import { DMESG_BUF_BYTES, DMESG_MAX_RECORDS, GuestDmesg, timestamp } from "./dmesg.js";
 
 function clockAt(t: { ns: number }) {
   return { now: () => t.ns };
@@ -50,5 +50,42 @@ describe("guest dmesg", () => {
     t.ns += 5_000_000_000;
     assert.equal(d.ratelimit("arm_smmu_cmdq_issue_cmdlist", "sync"), true);
     assert.deepEqual(d.messages(), ["arm_smmu_cmdq_issue_cmdlist: 5 callbacks suppressed"]);
+  });
+
+  it("keeps the last 4096 records as the kernel's 128 KiB log buffer does, and counts the ones it dropped", () => {
+    assert.equal(DMESG_MAX_RECORDS, 4096);
+    assert.equal(DMESG_BUF_BYTES, 128 * 1024);
+    const t = { ns: 0 };
+    const d = new GuestDmesg(clockAt(t));
+    // Short messages: the record count, not the text, is what runs out.
+    for (let i = 0; i < 500_000; i++) {
+      d.printk("err", `e${i}`);
+      t.ns += 1000;
+    }
+    const kept = d.messages();
+    assert.equal(kept.length, 4096);
+    assert.equal(d.dropped(), 500_000 - 4096);
+    assert.equal(kept[0], `e${500_000 - 4096}`);
+    assert.equal(kept.at(-1), "e499999");
+    assert.equal(d.entries().length, 4096);
+    assert.equal(d.lines().length, 4096);
+    assert.deepEqual(d.listing().slice(0, 2), [
+      "… 495904 earlier messages dropped (the log buffer holds 4096 records, 128 KiB of text)",
+      d.lines()[0],
+    ]);
+    assert.equal(d.text().split("\n").length, 4097);
+  });
+
+  it("drops the oldest records when long messages fill the 128 KiB of text first", () => {
+    const d = new GuestDmesg(clockAt({ ns: 0 }));
+    const long = "x".repeat(1000);
+    for (let i = 0; i < 1000; i++) d.printk("info", `${i} ${long}`);
+    const kept = d.messages();
+    const bytes = kept.reduce((n, m) => n + m.length, 0);
+    assert.ok(bytes <= DMESG_BUF_BYTES, `${bytes} bytes kept`);
+    assert.ok(bytes > DMESG_BUF_BYTES - 1010, "as many as fit");
+    assert.equal(d.dropped() + kept.length, 1000);
+    assert.ok(kept.at(-1)?.startsWith("999 "));
+    assert.deepEqual(new GuestDmesg(clockAt({ ns: 0 })).listing(), []);
   });
 });

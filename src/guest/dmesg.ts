@@ -7,6 +7,11 @@
 //
 // Rate-limited messages (dev_err_ratelimited and friends) follow printk's default
 // ratelimit (util/ratelimit.ts).
+//
+// The buffer is bounded as the kernel's printk ring buffer is: a log_buf of
+// 2^CONFIG_LOG_BUF_SHIFT bytes (the default shift, 17: 128 KiB of text) with one
+// descriptor per 2^PRB_AVGBITS bytes (4096 records). A message that does not fit pushes
+// out the oldest ones; `dropped()` counts them (what `dmesg` can no longer show).
 
 import { sprintf } from "../util/printf.js";
 import { Ratelimits } from "../util/ratelimit.js";
@@ -19,6 +24,11 @@ export const CMDQV_DEV = "platform NVDA200C:00";
 export const TEGRA_FMT = "tegra241_cmdqv: ";
 
 export type DmesgLevel = "err" | "warn" | "info" | "debug";
+
+/** The guest kernel's log buffer: CONFIG_LOG_BUF_SHIFT 17's 128 KiB of message text… */
+export const DMESG_BUF_BYTES = 1 << 17;
+/** …and its descriptor ring: one record per 32 bytes (PRB_AVGBITS 5), 4096 records. */
+export const DMESG_MAX_RECORDS = DMESG_BUF_BYTES >> 5;
 
 export interface DmesgLine {
   /** Virtual ns when printed. */
@@ -38,7 +48,12 @@ export function timestamp(ns: number): string {
 export class GuestDmesg {
   private readonly clock: { now(): number };
   private readonly debug: boolean;
-  private readonly log: DmesgLine[] = [];
+  /** The records, oldest first from `head` (entries before it were dropped, not yet compacted). */
+  private log: DmesgLine[] = [];
+  private head = 0;
+  /** Text bytes held (from `head` on). */
+  private bytes = 0;
+  private droppedCount = 0;
   private readonly limits: Ratelimits;
 
   constructor(clock: { now(): number }, opts: { debug?: boolean } = {}) {
@@ -51,6 +66,25 @@ export class GuestDmesg {
   printk(level: DmesgLevel, text: string): void {
     if (level === "debug" && !this.debug) return;
     this.log.push({ t: this.clock.now(), level, text });
+    this.bytes += text.length;
+    while (
+      this.log.length - this.head > DMESG_MAX_RECORDS ||
+      (this.bytes > DMESG_BUF_BYTES && this.log.length - this.head > 1)
+    ) {
+      this.bytes -= this.log[this.head]!.text.length;
+      this.head++;
+      this.droppedCount++;
+    }
+    // Compact once the dropped prefix is as long as what is kept (amortised O(1)).
+    if (this.head >= DMESG_MAX_RECORDS && this.head * 2 >= this.log.length) {
+      this.log = this.log.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Messages pushed out of the full buffer so far (oldest first), as the kernel loses them. */
+  dropped(): number {
+    return this.droppedCount;
   }
 
   /** dev_<level>(smmu->dev, …). */
@@ -80,20 +114,33 @@ export class GuestDmesg {
 
   /** Every line as dmesg prints it, timestamp first. */
   lines(): string[] {
-    return this.log.map((l) => timestamp(l.t) + l.text);
+    return this.entries().map((l) => timestamp(l.t) + l.text);
+  }
+
+  /** lines(), after a note of how many older messages the full buffer dropped, if any. */
+  listing(): string[] {
+    const lines = this.lines();
+    if (this.droppedCount > 0)
+      lines.unshift(
+        `… ${this.droppedCount} earlier messages dropped (the log buffer holds ${DMESG_MAX_RECORDS} records, ${DMESG_BUF_BYTES >> 10} KiB of text)`,
+      );
+    return lines;
   }
 
   /** The lines without timestamps (what tests compare). */
   messages(): string[] {
-    return this.log.map((l) => l.text);
+    return this.entries().map((l) => l.text);
   }
 
+  /** The records the buffer still holds, oldest first. */
   entries(): readonly DmesgLine[] {
-    return this.log;
+    return this.head === 0 ? this.log : this.log.slice(this.head);
   }
 
   /** The whole log, one line each, newline-terminated. */
   text(): string {
-    return this.log.map((l) => `${timestamp(l.t)}${l.text}\n`).join("");
+    return this.entries()
+      .map((l) => `${timestamp(l.t)}${l.text}\n`)
+      .join("");
   }
 }

@@ -89,7 +89,7 @@ export function summarize(w: World, before: ExitBaseline): RunSummary {
     profile: c.profile,
     machine: `RAM ${c.ramSize / 2 ** 20} MiB at 0x${c.ramBase.toString(16)} on ${c.ramPage} pages, SMMUv3 at 0x${c.smmuBase.toString(16)}, CMDQV at 0x${c.cmdqvBase.toString(16)} (cmdqv=${c.cmdqv}), ${c.vcmdqs} VCMDQs, ${c.vcpus} vCPUs, seed ${c.seed}`,
     bootResult: w.lastBootResult(),
-    dmesg: w.dmesg.lines(),
+    dmesg: w.dmesg.listing(),
     vmmLog: m.log.text(),
     ioctls: collapseRepeats(
       m.host.iommufd.log.condensed().filter((l) => !l.startsWith("read(veventq)")),
