@@ -2,7 +2,6 @@
 // progress line on a TTY, a final table (or --json), writes one replay file per violated
 // invariant, and exits 1 when any invariant is violated.
 
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import {
@@ -14,17 +13,20 @@ import {
   exploreTable,
   type FoundViolation,
   formatTable,
+  orderingsShards,
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
 import { exploreQemuCommand } from "./explore-qemu-cmd.js";
 import {
+  checkOutputDir,
   parseChoice,
   parseIntFlag,
   parseList,
   parseProfile,
   parseRamPage,
   UsageError,
+  writeOutFile,
 } from "./options.js";
 import { ProgressLine } from "./progress.js";
 
@@ -56,6 +58,8 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
     for (const s of FAULT_SITES) console.log(s);
     return 0;
   }
+  // Replay files are written at the end: a place they cannot go is refused before the work.
+  checkOutputDir("--out", f.out);
   const vmm = parseChoice("--vmm", f.vmm ?? "model", ["model", "qemu"] as const);
   if (vmm === "qemu") return exploreQemuCommand(f);
   for (const [flag, v] of [
@@ -93,8 +97,9 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
       `explore ${profile} ${mode}: ${p.paths} paths, ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
     );
   };
-  const result =
-    jobs > 1 && mode === "orderings" ? await sharded(opts, jobs, show) : explore(opts, show);
+  // Workers only for shards with work: as many as first choices, and as --max-paths allows.
+  const shards = jobs > 1 && mode === "orderings" ? orderingsShards(opts, jobs) : [opts];
+  const result = shards.length > 1 ? await sharded(shards, show) : explore(opts, show);
   progress.done();
   const elapsed = (Date.now() - t0) / 1000;
   const files = writeReplays(f.out, profile, result.violations);
@@ -108,6 +113,7 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
         distinct_states: result.distinctStates,
         elapsed_s: Number(elapsed.toFixed(3)),
         complete: result.complete,
+        workers: shards.length > 1 ? shards.length : 0,
         violations: result.violations.map((v, i) => ({
           invariant: v.invariant,
           replay: files[i],
@@ -124,10 +130,9 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
 
 function writeReplays(dir: string, profile: string, vs: readonly FoundViolation[]): string[] {
   if (vs.length === 0) return [];
-  mkdirSync(dir, { recursive: true });
   return vs.map((v) => {
     const path = join(dir, `${profile}-${v.invariant}.json`);
-    writeFileSync(path, `${JSON.stringify(v.replay, null, 2)}\n`);
+    writeOutFile("--out", path, `${JSON.stringify(v.replay, null, 2)}\n`);
     return path;
   });
 }
@@ -148,25 +153,23 @@ function printTable(
   });
 }
 
-/** Run N worker threads, one shard each, and merge their results. */
+/**
+ * Run one worker thread per shard and merge their results. A worker that fails (or ends
+ * without a result) stops the others, so the error is reported at once.
+ */
 async function sharded(
-  opts: ExploreOptions,
-  jobs: number,
+  shards: readonly ExploreOptions[],
   show: (p: { paths: number; states: number; violations: number }) => void,
 ): Promise<ExploreResult> {
-  const live = new Array<{ paths: number; states: number; violations: number }>(jobs).fill({
-    paths: 0,
-    states: 0,
-    violations: 0,
-  });
+  const live = shards.map(() => ({ paths: 0, states: 0, violations: 0 }));
+  const workers: Worker[] = [];
   const parts = await Promise.all(
-    Array.from(
-      { length: jobs },
-      (_, shard) =>
+    shards.map(
+      (workerData, shard) =>
         new Promise<ExploreResult>((resolve, reject) => {
-          const w = new Worker(new URL("./explore-worker.mjs", import.meta.url), {
-            workerData: { ...opts, shard, shards: jobs },
-          });
+          const w = new Worker(new URL("./explore-worker.mjs", import.meta.url), { workerData });
+          workers.push(w);
+          let done = false;
           w.on("message", (m: { kind: string; p?: never; result?: ExploreResult }) => {
             if (m.kind === "progress" && m.p) {
               live[shard] = m.p;
@@ -177,12 +180,22 @@ async function sharded(
                   violations: Math.max(a.violations, b.violations),
                 })),
               );
-            } else if (m.kind === "result" && m.result) resolve(m.result);
+            } else if (m.kind === "result" && m.result) {
+              done = true;
+              resolve(m.result);
+            }
           });
           w.on("error", reject);
+          w.on("exit", (code) => {
+            if (!done)
+              reject(new Error(`explore worker ${shard} exited (${code}) without a result`));
+          });
         }),
     ),
-  );
+  ).catch(async (e: unknown) => {
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw e;
+  });
   const byInv = new Map<string, FoundViolation>();
   for (const p of parts)
     for (const v of p.violations) {

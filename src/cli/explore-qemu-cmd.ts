@@ -4,7 +4,6 @@
 // The hardware's own ticker is a no-op: the relay steps the host after every qtest reply
 // by as much as QEMU's clock moved, so a path is deterministic.
 
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INVARIANT_NAMES } from "../check/invariants.js";
 import { formatTable } from "../explore/explorer.js";
@@ -23,7 +22,7 @@ import { FetchError } from "../real-qemu/fetch.js";
 import { NativeBuildError } from "../real-qemu/native-build.js";
 import { LaunchError } from "../real-qemu/qemu-launch.js";
 import type { Ticker } from "../real-qemu/session.js";
-import { parseIntFlag, parseList, UsageError } from "./options.js";
+import { parseIntFlag, parseList, UsageError, writeOutFile } from "./options.js";
 import { ProgressLine } from "./progress.js";
 import { RealQemuError } from "./qemu-cmd.js";
 
@@ -44,7 +43,7 @@ function runOptions(qemu: string | undefined): QemuRunOptions {
   };
 }
 
-/** The plumbing's failures (no QEMU fetched, no compiler, QEMU died): one line, exit 1. */
+/** The plumbing's failures (no QEMU fetched, no compiler, QEMU died): one line, exit 69. */
 async function known<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
@@ -134,12 +133,11 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
   });
   const elapsed = (Date.now() - t0) / 1000;
   const files: string[] = [];
-  if (result.violations.length > 0) mkdirSync(f.out, { recursive: true });
   for (const v of result.violations) {
     const path = join(f.out, `qemu-${v.invariant}.json`);
-    writeFileSync(path, `${JSON.stringify(v.replay, null, 2)}\n`);
+    writeOutFile("--out", path, `${JSON.stringify(v.replay, null, 2)}\n`);
     const run = result.runs.get(v.invariant);
-    if (run) writeFileSync(path.replace(/\.json$/, ".qtest"), `${run.script.join("\n")}\n`);
+    if (run) writeOutFile("--out", path.replace(/\.json$/, ".qtest"), `${run.script.join("\n")}\n`);
     files.push(path);
   }
   if (f.json) {

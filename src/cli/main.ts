@@ -1,11 +1,19 @@
 // The cmdqv command line: a thin layer over the programmatic API. User mistakes (bad
-// flags, bad files) print one line and exit 2; a violated invariant exits 1.
+// flags, bad files) print one line and exit 2; a violated invariant exits 1; anything
+// else is a bug here: one line, exit 70 (exit.ts has the table).
 
 import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { diffCommand, QEMU_11_1_PROFILE } from "./diff-cmd.js";
+import { EXIT, internalErrorText } from "./exit.js";
 import { exploreCommand } from "./explore-cmd.js";
-import { parseIntFlag, parseProfile, UsageError } from "./options.js";
+import {
+  checkSocketPath,
+  parseIntFlag,
+  parseProfile,
+  refuseEmptyValues,
+  UsageError,
+} from "./options.js";
 import {
   hostCommand,
   qemuFetchCommand,
@@ -30,7 +38,21 @@ program
     "A faithful model of NVIDIA Tegra241 CMDQV virtualization: run, explore and drive it.",
   )
   .exitOverride()
-  .configureOutput({ outputError: (s, write) => write(s) });
+  .configureOutput({ outputError: (s, write) => write(s) })
+  // An empty file, path or name is refused, never taken for "not given". `qemu -- ARGS`
+  // passes its arguments to QEMU as they are (an empty -append is QEMU's business).
+  .hook("preAction", (_, cmd) => {
+    refuseEmptyValues(
+      cmd.options,
+      (key) => cmd.getOptionValue(key),
+      cmd.name() === "qemu"
+        ? []
+        : cmd.registeredArguments.map((a, i) => ({
+            name: `${cmd.name()} <${a.name()}>`,
+            value: cmd.processedArgs[i],
+          })),
+    );
+  });
 
 program
   .command("explore")
@@ -152,6 +174,7 @@ REAL_QEMU_OPTIONS(
     .option("--ram-page <size>", "host page backing guest RAM: 4K, 64K, 2M, 1G")
     .option("--seed <n>", "seed of the host's page placement"),
 ).action(async (f) => {
+  if (f.socket !== undefined) checkSocketPath("--socket", f.socket);
   process.exitCode = await hostCommand(f);
 });
 
@@ -177,6 +200,7 @@ REAL_QEMU_OPTIONS(
       "where the SMMUv3, CMDQV and their SPIs are: qemu-11.1 (default), qemu-7.2-virt",
     ),
 ).action(async (f) => {
+  if (f.socket !== undefined) checkSocketPath("--socket", f.socket);
   if (f.vmm === "qemu") {
     if (f.profile !== undefined)
       throw new UsageError(
@@ -225,16 +249,24 @@ program
     });
   });
 
+/** A bug: one line (the stack with CMDQV_DEBUG), and out at once, whatever still runs. */
+function internalError(e: unknown): never {
+  process.stderr.write(`${internalErrorText(e, Boolean(process.env["CMDQV_DEBUG"]))}\n`);
+  process.exit(EXIT.internal);
+}
+process.on("uncaughtException", internalError);
+process.on("unhandledRejection", internalError);
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof UsageError) {
     console.error(`cmdqv: ${e.message}`);
-    process.exitCode = 2;
+    process.exitCode = EXIT.usage;
   } else if (e instanceof RealQemuError) {
     console.error(`cmdqv: ${e.message}`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.unavailable;
   } else if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else throw e;
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else internalError(e);
 }

@@ -1,6 +1,9 @@
 // Parsing of command-line values, with errors that name the flag and the offending value.
 // A bad value is a user mistake: it gets one clear line and exit status 2, never a stack.
 
+import { Buffer } from "node:buffer";
+import { mkdirSync, mkdtempSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { PAGE_SIZES, type PageSizeName, pageSizeName } from "../mem/types.js";
 import { parseSizeIn, parseUintIn } from "../util/parse.js";
 import { isProfileName, PROFILE_NAMES, type ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
@@ -54,4 +57,107 @@ export function parseList<T extends string>(flag: string, v: string, allowed: re
   if (v === "all") return [...allowed];
   if (v === "" || v === "none") return [];
   return v.split(",").map((x) => parseChoice(flag, x.trim(), allowed));
+}
+
+/**
+ * The longest unix socket path bind() takes whole: sun_path holds 108 bytes on Linux (104
+ * on the BSDs and macOS) including the NUL. A longer one is silently truncated by Node,
+ * so the socket would appear under another name than the one printed and cleaned up.
+ */
+export const UNIX_SOCKET_PATH_MAX = (process.platform === "linux" ? 108 : 104) - 1;
+
+/** A unix socket path to listen on: non-empty and short enough to be bound as given. */
+export function checkSocketPath(flag: string, path: string): string {
+  if (path === "") throw new UsageError(`${flag}: expected a socket path, got ""`);
+  const bytes = Buffer.byteLength(path);
+  if (bytes > UNIX_SOCKET_PATH_MAX)
+    throw new UsageError(
+      `${flag}: ${JSON.stringify(path)} is ${bytes} bytes; a unix socket path holds at most ${UNIX_SOCKET_PATH_MAX} (use a shorter or relative path)`,
+    );
+  return path;
+}
+
+/**
+ * A directory the command writes into at the end (made then if missing), checked before
+ * any work: it, or the nearest part of it that exists, must be a directory this process
+ * may write into. Nothing is created here.
+ */
+export function checkOutputDir(flag: string, dir: string): string {
+  if (dir === "") throw new UsageError(`${flag}: expected a directory, got ""`);
+  let at = dir;
+  for (;;) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(at).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const up = dirname(at);
+      // Missing (or under a non-directory): look at the part above, which must take it.
+      if ((code === "ENOENT" || code === "ENOTDIR") && up !== at) {
+        at = up;
+        continue;
+      }
+      throw new UsageError(`${flag}: cannot use ${JSON.stringify(dir)} (${code ?? "error"})`);
+    }
+    // Where it would be made, when `dir` itself is missing.
+    const made = at === dir ? "" : `cannot make ${JSON.stringify(dir)}: `;
+    if (!isDir) throw new UsageError(`${flag}: ${made}${JSON.stringify(at)} is not a directory`);
+    // A real try, not access(2): root passes access checks on read-only mounts, and /proc
+    // refuses a mkdir with ENOENT (on which Node's recursive mkdir loops forever).
+    try {
+      rmdirSync(mkdtempSync(join(at, ".cmdqv-out-")));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "error";
+      throw new UsageError(`${flag}: ${made}cannot write into ${JSON.stringify(at)} (${code})`);
+    }
+    return dir;
+  }
+}
+
+/**
+ * `mkdir -p` one directory at a time: a directory that cannot be made fails with the
+ * system's error instead of looping (Node 20's recursive mkdir spins on /proc's ENOENT).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      if (statSync(at).isDirectory()) break;
+    } catch {
+      // Missing: made below, after its parent.
+    }
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
+/** Write one file of an output directory (checked by checkOutputDir), making it if missing. */
+export function writeOutFile(flag: string, path: string, text: string): void {
+  try {
+    makeDirs(dirname(path));
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new UsageError(
+      `${flag}: cannot write ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+  }
+}
+
+/**
+ * Every option the command was given and every argument of `args` (the named ones) must
+ * be non-empty: an empty file, path or name would otherwise fall back to a default in
+ * silence (`run ''` ran the built-in job, `--socket ''` served stdio).
+ */
+export function refuseEmptyValues(
+  options: readonly { long?: string | undefined; attributeName(): string }[],
+  value: (key: string) => unknown,
+  args: readonly { name: string; value: unknown }[],
+): void {
+  const empty = (v: unknown) => v === "" || (Array.isArray(v) && v.some((x) => x === ""));
+  for (const o of options)
+    if (empty(value(o.attributeName())))
+      throw new UsageError(`${o.long ?? o.attributeName()}: expected a value, got ""`);
+  for (const a of args)
+    if (empty(a.value)) throw new UsageError(`${a.name}: expected a value, got ""`);
 }

@@ -37,7 +37,7 @@ const ticker: Ticker = (ms, fn) => {
  */
 const QEMU_REPLY_MS = Number(process.env["CMDQV_QEMU_REPLY_MS"] ?? "") || 30_000;
 
-/** Failures of the real-QEMU plumbing are the machine's, not the user's: one line, exit 1. */
+/** Failures of the real-QEMU plumbing are the machine's, not the user's: one line, exit 69. */
 class RealQemuError extends Error {}
 
 function known<T>(f: () => T): T {

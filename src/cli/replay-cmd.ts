@@ -6,7 +6,7 @@ import { runInterleavings } from "../explore/interleavings.js";
 import { runOrderings } from "../explore/orderings.js";
 import type { ReplayFile } from "../explore/replay.js";
 import { loadReplayFile } from "../explore/replay-load.js";
-import type { Machine } from "../machine/machine.js";
+import { createMachine, type Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
 import type { WorldCut } from "../sim/world.js";
 import type { TraceSink } from "../trace/trace.js";
@@ -38,6 +38,17 @@ export async function replayCommand(
     return replayQemuCommand(path, f, over.qemu);
   }
   if (over.qemu !== undefined) throw new UsageError("--qemu needs --vmm qemu");
+  // The machine as the run will build it: orderings arm their fault plan once it is up,
+  // interleavings from the start, so there a plan can fail QEMU's cold-plug of the device.
+  const built = createMachine(
+    f.mode === "orderings" ? { ...f.machine, faultPlan: { kind: "none" } } : f.machine,
+  );
+  if (!built.ok)
+    throw new UsageError(
+      f.mode === "interleavings" && f.machine.faultPlan.kind !== "none"
+        ? `${path}: machine.faultPlan: the machine cannot be built under it (${built.error})`
+        : `${path}: the machine cannot be built (${built.error})`,
+    );
   // Traces go to their files as they happen; without --trace/--perfetto none is recorded.
   return withTraceFiles(trace, perfetto, (sink) => replayOnModel(path, f, sink).code);
 }

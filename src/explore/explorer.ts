@@ -248,6 +248,30 @@ function finish(
   return { ...base, violations };
 }
 
+/**
+ * The shards `explore --jobs N` runs in the orderings mode, one worker each: shard s
+ * takes the runs whose first choice is ≡ s (mod shards). Only as many shards as there
+ * are first choices, and as the path budget allows, so no worker starts without work;
+ * a budget (maxPaths) is split among them, the first ones taking one more, so the
+ * shards together run at most maxPaths paths. Deterministic: which paths run does not
+ * depend on the threads' timing.
+ */
+export function orderingsShards(o: ExploreOptions, jobs: number): ExploreOptions[] {
+  const firstChoices = buildSteps(orderingsOptions(o, o.faults)).length;
+  const shards = Math.max(1, Math.min(jobs, firstChoices, o.maxPaths ?? jobs));
+  if (shards === 1) return [o];
+  return Array.from({ length: shards }, (_, shard) => ({
+    ...o,
+    shard,
+    shards,
+    ...(o.maxPaths !== undefined
+      ? {
+          maxPaths: Math.floor(o.maxPaths / shards) + (shard < o.maxPaths % shards ? 1 : 0),
+        }
+      : {}),
+  }));
+}
+
 export function explore(o: ExploreOptions, progress?: Progress): ExploreResult {
   switch (o.mode) {
     case "orderings":

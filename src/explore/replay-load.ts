@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { INVARIANT_NAMES } from "../check/invariants.js";
 import { FAULT_SITES } from "../host/faults.js";
-import { LAYOUTS } from "../machine/config.js";
+import { LAYOUTS, machineProblems } from "../machine/config.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { err, ok, type Result } from "../util/result.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
@@ -93,7 +93,15 @@ export function parseReplay(text: string, file: string): Result<ReplayFile, stri
     const i = r.error.issues[0]!;
     return err(`${file}: ${i.path.join(".") || "(top)"}: ${i.message}`);
   }
-  return ok(r.data as ReplayFile);
+  // Each field passed; now the machine as a whole, and the explored queues in its VINTF.
+  const f = r.data as ReplayFile;
+  const problem = machineProblems(f.machine)[0];
+  if (problem !== undefined) return err(`${file}: machine.${problem.field}: ${problem.message}`);
+  if (f.mode === "orderings" && f.queues > f.machine.vcmdqs)
+    return err(
+      `${file}: queues: ${f.queues} queues explored, but machine.vcmdqs gives the VINTF ${f.machine.vcmdqs}`,
+    );
+  return ok(f);
 }
 
 export function loadReplayFile(path: string): Result<ReplayFile, string> {

@@ -34,7 +34,7 @@ import { Smmuv3Accel } from "../vmm/smmuv3/smmuv3.js";
 import { probeCmdqv, Tegra241CmdqvDevice } from "../vmm/tegra241-cmdqv/device.js";
 import { OverlayPage0Window } from "../vmm/tegra241-cmdqv/page0-window.js";
 import { PROFILES } from "../vmm/tegra241-cmdqv/profile.js";
-import type { MachineConfig } from "./config.js";
+import { type MachineConfig, machineProblems } from "./config.js";
 
 export interface Machine {
   readonly config: MachineConfig;
@@ -98,6 +98,10 @@ export function createMachine(
   cfg: MachineConfig,
   opts: MachineOptions = {},
 ): Result<Machine, string> {
+  // A description whose fields do not fit together is refused here, as an error value,
+  // before any part of the machine could throw on it.
+  const problem = machineProblems(cfg)[0];
+  if (problem !== undefined) return err(`machine.${problem.field}: ${problem.message}`);
   const pageSize = PAGE_SIZES[cfg.ramPage];
   const clock = new VirtualClock();
   const recording = opts.trace === true ? new RecordingTracer(clock) : null;
