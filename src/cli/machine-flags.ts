@@ -6,8 +6,8 @@ import {
   MACHINE_LIMITS,
   type MachineConfig,
   machineConfig,
+  machineProblems,
 } from "../machine/config.js";
-import { PAGE_SIZES } from "../mem/types.js";
 import {
   parseChoice,
   parseIntFlag,
@@ -27,6 +27,20 @@ export interface MachineFlags {
   cmdqv?: string;
   layout?: string;
 }
+
+/** The flag that sets a machine field (the layout places the windows and SPIs). */
+const FLAG_OF: Partial<Record<keyof MachineConfig, string>> = {
+  profile: "--profile",
+  ramSize: "--ram-size",
+  ramPage: "--ram-page",
+  vcmdqs: "--vcmdqs",
+  vcpus: "--vcpus",
+  seed: "--seed",
+  cmdqv: "--cmdqv",
+  smmuBase: "--layout",
+  cmdqvBase: "--layout",
+  spis: "--layout",
+};
 
 export function machineFromFlags(
   f: MachineFlags,
@@ -59,10 +73,9 @@ export function machineFromFlags(
   if (f.cmdqv !== undefined)
     over.cmdqv = parseChoice("--cmdqv", f.cmdqv, ["off", "auto", "on"] as const);
   const cfg = machineConfig(over);
-  const page = PAGE_SIZES[cfg.ramPage];
-  if (cfg.ramSize % page !== 0)
-    throw new UsageError(
-      `--ram-size: ${cfg.ramSize} bytes is not a multiple of the ${cfg.ramPage} RAM page`,
-    );
+  // The machine as a whole, by the check replay files and createMachine use too.
+  const problem = machineProblems(cfg)[0];
+  if (problem !== undefined)
+    throw new UsageError(`${FLAG_OF[problem.field] ?? "the machine"}: ${problem.message}`);
   return cfg;
 }

@@ -77,7 +77,7 @@ program
   .option("--max-paths <n>", "stop after this many runs")
   .option("--runs <n>", "swarm: number of random runs", "1000")
   .option("--seed <n>", "swarm: seed of the first run", "1")
-  .option("--jobs <n>", "orderings: worker threads", "1")
+  .option("--jobs <n>", "orderings: worker threads (no more than shards with work)", "1")
   .option("--json", "print one JSON object", false)
   .option("--out <dir>", "where replay files are written", ".cmdqv/replays")
   .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G", "2M")

@@ -179,6 +179,12 @@ export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promi
     },
     "FIRMWARE.bin",
   );
+  // The signals are handled before we say where we listen: a supervisor may stop us as
+  // soon as it reads it.
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
   console.log(`cmdqv host: the simulated Grace host listens on ${server.socketPath}`);
   console.log("Start your QEMU with:");
   console.log(
@@ -188,10 +194,7 @@ export async function hostCommand(f: RealQemuFlags & { socket?: string }): Promi
   console.log(
     "(FIRMWARE.bin: any 64 KiB file for -S with qtest; UEFI for a real guest.) Ctrl-C ends.",
   );
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  await stopped;
   // Closing ends a connected QEMU's session (the kernel releases what it held).
   await served.close();
   return 0;
@@ -261,11 +264,11 @@ export async function qtestQemuCommand(f: RealQemuFlags & { socket?: string }): 
       await rq.dispose();
       throw e;
     });
-    process.stderr.write(`cmdqv qtest --vmm qemu: listening on ${path}\n`);
     clientDone = new Promise((resolve) => {
       process.once("SIGINT", () => resolve("eof"));
       process.once("SIGTERM", () => resolve("eof"));
     });
+    process.stderr.write(`cmdqv qtest --vmm qemu: listening on ${path}\n`);
   } else {
     const fromClient = createInterface({ input: process.stdin });
     fromClient.on("line", (l) => relay.fromClient(l));

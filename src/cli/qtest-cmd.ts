@@ -20,12 +20,15 @@ export async function qtestCommand(f: QtestFlags): Promise<number> {
     const server = await serveSocket(target, f.socket).catch((e: Error) => {
       throw new UsageError(`--socket: cannot listen on ${JSON.stringify(f.socket)} (${e.message})`);
     });
-    process.stderr.write(`cmdqv qtest: listening on ${f.socket}\n`);
-    await new Promise<void>((resolve) => {
+    const stopped = new Promise<void>((resolve) => {
       const stop = () => server.close(() => resolve());
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
+    // Said once the signals are handled: a supervisor may stop us as soon as it reads it,
+    // and the socket file must go then too.
+    process.stderr.write(`cmdqv qtest: listening on ${f.socket}\n`);
+    await stopped;
     return 0;
   }
   // A pipe or file on stdin: the blocking loop (lower latency per round trip), which moves
