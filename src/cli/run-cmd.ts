@@ -3,7 +3,7 @@
 // vCPUs, tear the VM down, and print what happened. Exit 1 when an invariant is violated,
 // EXIT_CUT_SHORT when the run hit the world's step cap (and no invariant was violated).
 
-import { MAX_INVALIDATIONS } from "../guest/workload.js";
+import { MAX_WORKLOAD_INVALIDATIONS } from "../guest/workload.js";
 import { exitBaseline, formatSummary, invariantResults, summarize } from "../report/summary.js";
 import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
 import { formatScenarioOutcome, runScenario } from "../scenario/run.js";
@@ -46,7 +46,7 @@ export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
   const machine = machineFromFlags(f);
   const total =
     f.invalidations !== undefined
-      ? parseIntFlag("--invalidations", f.invalidations, 0, MAX_INVALIDATIONS)
+      ? parseIntFlag("--invalidations", f.invalidations, 0, MAX_WORKLOAD_INVALIDATIONS)
       : 100_000;
   return withTraceFiles(f.trace, f.perfetto, (sink) => {
     const w = World.create({

@@ -31,19 +31,11 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
  * 3 scheduler steps per invalidation (a TLBI_NH_VA batch of 1–4 pages about 1.2), so this
  * stays far below the world's 50 000 000-step bound whatever the mix. Measured on a 2-core
  * machine: the default mix runs 1 M in ~8 s at ~190 MB; the costliest mix (CFGI_CD only:
- * every batch trapped and forwarded to the host) in ~17 s at ~550 MB.
+ * every batch trapped and forwarded to the host) in ~17 s at ~550 MB. A run whose guest
+ * wedges hits the step bound anyway: the world records the cut (World.cutShort) and
+ * `cmdqv run` says so and exits 3.
  */
 export const MAX_WORKLOAD_INVALIDATIONS = 1_000_000;
-
-/**
- * The most invalidations one workload may ask for (`cmdqv run --invalidations`, a
- * scenario's `workload.invalidations`). A program step runs under the world's scheduler
- * step cap (WORLD_MAX_STEPS, 50 000 000); the costliest mix a healthy guest issues (one
- * command per batch, each closed by a CMD_SYNC) takes 3.003 steps per invalidation, so 10
- * million fit with room to spare, whatever the mix, vCPUs or profile. A run that hits the
- * cap anyway (a wedged guest) says so.
- */
-export const MAX_INVALIDATIONS = 10_000_000;
 
 export interface WorkloadOptions {
   readonly seed: number;
