@@ -10,10 +10,15 @@
 //   files closed) the iommufd file is released and the release destroyed every object.
 // - no-silent-hang: a guest that saw a VCMDQ enabled gets its commands consumed, or sees
 //   an error; a CMD_SYNC that times out with nothing visible to the guest is a violation.
+//   A guest that itself took the queue away since it saw it enabled (CMDQV_EN, VINTF
+//   ENABLE, the queue's CONFIG.EN or ALLOC cleared, its BASE re-written, or a system reset,
+//   without booting again) is not owed this: see guestRevocation and docs/findings.md,
+//   "What no-silent-hang promises".
 // - isolation: hardware executes a guest-owned VINTF's commands only with that VINTF's
 //   VMID and only for SIDs of its vDEVICEs; disallowed opcodes never reach the TLB model.
 
 import type { Host } from "../host/host.js";
+import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
 import { OPCODE } from "../smmu/commands.js";
 
 export const INVARIANT_NAMES = [
@@ -36,6 +41,43 @@ export interface Violation {
 export interface GuestView {
   /** CMD_SYNC timeouts on a VCMDQ the guest believed enabled, with no error visible to it. */
   silentTimeouts(): readonly { readonly queue: string; readonly t: number }[];
+}
+
+/**
+ * The VCMDQs a guest write takes away from the guest's own driver, by the rule of
+ * no-silent-hang (docs/findings.md, "What no-silent-hang promises"): "all" for a write that
+ * clears CMDQV CONFIG.CMDQV_EN or VINTF0 CONFIG.ENABLE; the queue's global index for a write
+ * that clears its CONFIG.EN (VINTF0 page0 or the direct page0) or writes its BASE (VINTF0
+ * page1 or the direct page1); the queue and every higher one for a write that clears its
+ * CMDQ_ALLOC.ALLOC (the kernel keeps a vIOMMU's HW queues in ascending order, so none above
+ * a freed one can stay); none for anything else. `off` is the offset in the CMDQV window,
+ * `value` the bytes written, `size` bytes from `off`. On VINTF0, LVCMDQ i is global VCMDQ i
+ * (the VMM's one VINTF).
+ */
+export function guestRevocation(
+  off: number,
+  size: number,
+  value: bigint,
+  numVcmdqs: number,
+): "all" | readonly number[] | null {
+  /** The byte written at `at`, or -1 when the write does not cover it. */
+  const byteAt = (at: number): number =>
+    at >= off && at < off + size ? Number((value >> BigInt(8 * (at - off))) & 0xffn) : -1;
+  const cleared = (at: number): boolean => {
+    const b = byteAt(at);
+    return b >= 0 && (b & 1) === 0;
+  };
+  if (cleared(CFG.CONFIG) || cleared(CFG.VINTF_0)) return "all";
+  for (let q = 0; q < numVcmdqs; q++) {
+    const slot = APERTURE.VCMDQ_STRIDE * q;
+    if (cleared(CFG.CMDQ_ALLOC_0 + 4 * q))
+      return Array.from({ length: numVcmdqs - q }, (_, k) => q + k);
+    for (const page0 of [APERTURE.VINTF_PAGE0, APERTURE.VCMDQ_PAGE0])
+      if (cleared(page0 + slot + VCMDQ0.CONFIG)) return [q];
+    for (const page1 of [APERTURE.VINTF_PAGE1, APERTURE.VCMDQ_PAGE1])
+      for (let b = 0; b < 8; b++) if (byteAt(page1 + slot + VCMDQ1.BASE_L + b) >= 0) return [q];
+  }
+  return null;
 }
 
 const GUEST_OPS = new Set<number>([OPCODE.TLBI_NH_ASID, OPCODE.TLBI_NH_VA, OPCODE.ATC_INV]);

@@ -7,15 +7,16 @@
 // snapshot: restoring replays it deterministically (generators cannot be copied, and
 // replay is how a stateless model checker restores state).
 
-import { type GuestView, InvariantChecker } from "../check/invariants.js";
+import { type GuestView, guestRevocation, InvariantChecker } from "../check/invariants.js";
 import { type ActorBody, type GuestContext, read, read64, write, write64 } from "../guest/actor.js";
 import type { ArmSmmuV3 } from "../guest/arm-smmu-v3.js";
 import type { GuestDmesg } from "../guest/dmesg.js";
-import type { Tegra241Cmdqv } from "../guest/tegra241-cmdqv.js";
+import type { Tegra241Cmdqv, Tegra241Vcmdq } from "../guest/tegra241-cmdqv.js";
 import { type WorkloadKind, type WorkloadStats, workload } from "../guest/workload.js";
 import type { MachineConfig } from "../machine/config.js";
 import { attachLinuxGuest } from "../machine/guest.js";
 import { createMachine, type Machine } from "../machine/machine.js";
+import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
 import type { Tracer, TraceSink } from "../trace/trace.js";
 import { err, ok, type Result } from "../util/result.js";
 import { type ChoiceSource, RandomChoice, ReplayChoice } from "./choice.js";
@@ -76,7 +77,7 @@ export interface WorldSnapshot {
 
 /**
  * The scheduler step cap of one program step, so a wedged guest cannot spin forever. A
- * workload of MAX_INVALIDATIONS (guest/workload.ts) fits well within it; a step that hits
+ * workload of MAX_WORKLOAD_INVALIDATIONS (guest/workload.ts) fits well within it; a step that hits
  * it anyway is recorded (World.cutShort) for the caller to report.
  */
 export const WORLD_MAX_STEPS = 50_000_000;
@@ -112,6 +113,13 @@ export class World implements GuestView {
   onProgress: ((w: World) => void) | null = null;
   private readonly silent: { queue: string; t: number }[] = [];
   private readonly cuts: WorldCut[] = [];
+  /**
+   * VCMDQs (global index) the guest took away from its own driver since it last booted,
+   * or all of them ("all"): their CMD_SYNC timeouts are not silent hangs (guestRevocation).
+   */
+  private revoked: Set<number> | "all" = new Set();
+  /** Per queue, the CMD_SYNC timeouts already excused as the guest's own doing. */
+  private readonly excused = new Map<Tegra241Vcmdq, number>();
 
   private constructor(o: WorldOptions, machine: Machine) {
     this.opts = o;
@@ -205,7 +213,14 @@ export class World implements GuestView {
     const v = this.cmdqv?.vintf0();
     if (!v || (this.cmdqv?.isrRuns ?? 0) > 0) return;
     for (const q of v.lvcmdqs) {
-      if (!q?.enabled || q.cmdq.stats.syncTimeouts === 0) continue;
+      if (!q?.enabled) continue;
+      const timeouts = q.cmdq.stats.syncTimeouts;
+      if (timeouts === 0 || timeouts <= (this.excused.get(q) ?? 0)) continue;
+      if (this.revoked === "all" || this.revoked.has(q.idx)) {
+        // The guest disabled or moved this queue behind its driver's back: its own doing.
+        this.excused.set(q, timeouts);
+        continue;
+      }
       const name = `VCMDQ${q.idx}`;
       if (!this.silent.some((s) => s.queue === name))
         this.silent.push({ queue: name, t: this.machine.clock.now() });
@@ -277,9 +292,23 @@ export class World implements GuestView {
     return this.cuts;
   }
 
+  /** Note what a step takes away from the guest's driver (no-silent-hang's rule). */
+  private noteRevocation(step: WorldStep): void {
+    if (step.kind === "boot") this.revoked = new Set();
+    else if (step.kind === "reset") this.revoked = "all";
+    else if (step.kind === "write" && this.revoked !== "all") {
+      const off = step.addr - this.machine.config.cmdqvBase;
+      if (off < 0 || off >= TEGRA241_CMDQV_IO_LEN) return;
+      const r = guestRevocation(off, step.size, BigInt(step.value), this.machine.config.vcmdqs);
+      if (r === "all") this.revoked = "all";
+      else if (r !== null) for (const q of r) this.revoked.add(q);
+    }
+  }
+
   /** Apply one program step (and record it). */
   apply(step: WorldStep): number | bigint | undefined {
     this.program.push(step);
+    this.noteRevocation(step);
     switch (step.kind) {
       case "boot": {
         let result = 0;
