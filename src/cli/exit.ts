@@ -8,6 +8,11 @@ export const EXIT = {
   violation: 1,
   /** A bad flag, argument or input file: one line naming the offending value. */
   usage: 2,
+  /**
+   * `run`: the world's step cap (50 000 000 scheduler steps per program step) cut the run
+   * short with no invariant violated; stderr says what was cut (a wedged guest).
+   */
+  cutShort: 3,
   /** Real QEMU could not be run (not fetched, no compiler for the preload, it died). */
   unavailable: 69,
   /** A bug in cmdqv (EX_SOFTWARE): one line and a hint to report it. */

@@ -8,6 +8,7 @@ import { exitBaseline, formatSummary, invariantResults, summarize } from "../rep
 import { formatScenarioError, loadScenarioFile } from "../scenario/load.js";
 import { formatScenarioOutcome, runScenario } from "../scenario/run.js";
 import { World, type WorldCut } from "../sim/world.js";
+import { EXIT } from "./exit.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { parseIntFlag, UsageError } from "./options.js";
 import { withTraceFiles } from "./output.js";
@@ -21,10 +22,9 @@ export interface RunFlags extends MachineFlags {
 
 /**
  * The exit status of a run the step cap cut short (WORLD_MAX_STEPS, src/sim/world.ts) with
- * no invariant violated: its summary covers only the part that ran. (1 is "an invariant
- * was violated", 2 "a usage error".)
+ * no invariant violated: its summary covers only the part that ran (exit.ts).
  */
-export const EXIT_CUT_SHORT = 3;
+export const EXIT_CUT_SHORT = EXIT.cutShort;
 
 /** Internal knobs for tests: a smaller step cap than the world's. */
 export interface RunInternals {
