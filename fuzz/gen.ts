@@ -107,7 +107,7 @@ type Json = unknown;
 /** All paths to values in a document (objects and arrays walked). */
 function paths(doc: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
   out.push(prefix);
-  if (Array.isArray(doc)) doc.forEach((v, i) => paths(v, [...prefix, i], out));
+  if (Array.isArray(doc)) for (const [i, v] of doc.entries()) paths(v, [...prefix, i], out);
   else if (doc !== null && typeof doc === "object")
     for (const [k, v] of Object.entries(doc)) paths(v, [...prefix, k], out);
   return out;
