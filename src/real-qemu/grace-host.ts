@@ -67,6 +67,12 @@ interface EventPipe {
 
 /** User addresses the host gives QEMU's RAM files: far above anything else in the model. */
 const RAM_FILE_BASE = 0x100_0000_0000;
+/**
+ * The most live mappings one QEMU may hold: each costs a shared file and its fd, so a
+ * QEMU mapping page0 in a loop gets ENOMEM here, as past vm.max_map_count (QEMU maps it
+ * once per vIOMMU).
+ */
+export const MAX_MAPPINGS = 64;
 /** Call lines kept for `cmdqv_calls` (the kernel's own ioctl log has its own bound). */
 const MAX_CALLS = 10_000;
 /**
@@ -85,10 +91,12 @@ export class GraceHost implements HostCallHandler {
   private readonly o: GraceHostOptions;
   private readonly ramFiles = new Map<number, RamFile>();
   private nextRamBase = RAM_FILE_BASE;
+  /** QEMU's live mappings of page0, one per mmap (the same region may be mapped twice). */
   private readonly mirrors = new Map<
-    bigint,
-    { mirror: Page0Mirror; map: Mapping; file: SharedFile }
+    number,
+    { mirror: Page0Mirror; map: Mapping; file: SharedFile; offset: bigint }
   >();
+  private nextMapping = 0;
   private readonly pipes = new Map<number, EventPipe>();
   /** vEVENT bytes written to QEMU's pipes so far (the relay waits for QEMU to read them). */
   private eventBytes = 0;
@@ -96,6 +104,10 @@ export class GraceHost implements HostCallHandler {
   private readonly callLines: string[] = [];
   private callsDropped = 0;
   private ended: string | null = null;
+  /** An ioctl is being carried (its user copies may still be out). */
+  private inCall = false;
+  /** The session ended during that ioctl: the release waits for it to return. */
+  private releaseDeferred = false;
 
   constructor(o: GraceHostOptions, session: Session) {
     this.o = o;
@@ -136,13 +148,21 @@ export class GraceHost implements HostCallHandler {
         fd === this.session.hello.iommufdFd ? k : null,
       );
     } else return { errno: 25 };
-    const r = await drive(sys, mem, (f) => this.install(f, mem));
+    let r: SyscallReturn;
+    this.inCall = true;
+    try {
+      r = await drive(sys, mem, (f) => this.install(f, mem));
+    } finally {
+      this.inCall = false;
+      if (this.releaseDeferred) this.release();
+    }
     this.noteCall(`ioctl(${name}) = ${r.ret === 0 ? "0" : `-1 errno ${r.errno}`}`);
     return r.ret < 0 ? { errno: r.errno } : { ret: r.ret };
   }
 
   mmap(call: MmapCall): MapOutcome {
     if (call.kind !== FdKind.IOMMUFD) return { errno: 19 };
+    if (this.mirrors.size >= MAX_MAPPINGS) return { errno: 12 };
     const r = this.host.iommufd.mmap({
       offset: Number(call.offset),
       length: Number(call.length),
@@ -160,17 +180,22 @@ export class GraceHost implements HostCallHandler {
     }
     const slots = this.host.driver.numLvcmdqsPerVintf;
     const mirror = new Page0Mirror(file.value, r.value, slots);
-    this.mirrors.set(call.offset, { mirror, map: r.value, file: file.value });
+    this.mirrors.set(this.nextMapping++, {
+      mirror,
+      map: r.value,
+      file: file.value,
+      offset: call.offset,
+    });
     return { path: file.value.path, offset: 0n };
   }
 
   munmap(call: MunmapCall): void {
-    for (const [off, m] of this.mirrors) {
+    for (const [key, m] of this.mirrors) {
       if (m.map.length !== Number(call.length)) continue;
       m.map.unmap();
       m.file.remove();
-      this.mirrors.delete(off);
-      this.noteCall(`munmap(page0 @0x${off.toString(16)})`);
+      this.mirrors.delete(key);
+      this.noteCall(`munmap(page0 @0x${m.offset.toString(16)})`);
       return;
     }
   }
@@ -205,7 +230,16 @@ export class GraceHost implements HostCallHandler {
 
   end(reason: string): void {
     this.ended = reason;
-    // QEMU is gone: its files close as the process exits (the kernel's release runs).
+    // As in the kernel, an ioctl in progress holds QEMU's files: a connection that ends
+    // in the middle of one (its copies now fail) is released when that call returns, not
+    // under it (the VFIO device unbound between an ioctl's copy-in and its op).
+    if (this.inCall) this.releaseDeferred = true;
+    else this.release();
+  }
+
+  /** QEMU is gone: its files close as the process exits (the kernel's release runs). */
+  private release(): void {
+    this.releaseDeferred = false;
     for (const p of this.pipes.values()) {
       p.writer.close();
       if (p.file.isOpen) p.file.close();
@@ -250,15 +284,30 @@ export class GraceHost implements HostCallHandler {
     const opened = this.session.openFd(fd, "rw");
     if (!opened.ok) return null;
     const size = fstatSync(opened.value).size;
-    if (size <= 0 || size % this.o.ramPage !== 0) return null;
+    if (size <= 0 || size % this.o.ramPage !== 0) {
+      // Not RAM: nothing keeps this fd, so it goes now, not at the session's end (a QEMU
+      // naming such a file in a loop would otherwise pile up descriptors here).
+      this.session.closeOpened(opened.value);
+      return null;
+    }
     const base = Math.ceil(this.nextRamBase / this.o.ramPage) * this.o.ramPage;
+    let ram: GuestRam;
+    try {
+      ram = this.host.allocGuestRam({
+        gpaBase: base,
+        size,
+        pageSize: this.o.ramPage,
+        seed: this.o.seed,
+      });
+    } catch (e) {
+      // A file past what the model can address (GuestRam's bounds): refused like any other.
+      this.session.log(
+        `guest RAM: QEMU fd ${fd} of ${size} bytes refused: ${(e as Error).message}`,
+      );
+      this.session.closeOpened(opened.value);
+      return null;
+    }
     this.nextRamBase = base + size;
-    const ram = this.host.allocGuestRam({
-      gpaBase: base,
-      size,
-      pageSize: this.o.ramPage,
-      seed: this.o.seed,
-    });
     this.ramFiles.set(fd, { qemuFd: fd, nodeFd: opened.value, size, ram });
     this.session.log(
       `guest RAM: QEMU fd ${fd}, ${size} bytes on ${this.o.ramPage}-byte host pages`,
@@ -293,6 +342,11 @@ export class GraceHost implements HostCallHandler {
   private async install(f: InstalledFile, mem: QemuMemory): Promise<number> {
     const p = await mem.newEventPipe();
     if (!p.ok) return -p.error;
+    if (this.ended !== null) {
+      // QEMU went away during the call: end() already closed every pipe.
+      p.value.writer.close();
+      return -5; // EIO
+    }
     this.pipes.set(f.id, {
       file: f.fd,
       writer: p.value.writer,

@@ -92,9 +92,12 @@ export interface Session {
   /**
    * Opens one of QEMU's own fds through /proc for Node's fs calls, e.g. the guest-RAM memfd
    * that IOMMU_IOAS_MAP_FILE names (read/write it with readSync/writeSync at an offset).
-   * Closed with the session; errno when QEMU has no such fd.
+   * Closed with the session; errno when QEMU has no such fd, EIO once the session ended
+   * (QEMU is gone: nothing may be opened that no one would close).
    */
   openFd(fd: number, access: "r" | "rw"): Result<number, number>;
+  /** Closes an fd openFd gave (one the caller will not keep) before the session ends. */
+  closeOpened(nodeFd: number): void;
   log(line: string): void;
 }
 
@@ -280,6 +283,8 @@ class Connection {
       if (!(w.expect as readonly string[]).includes(msg.type)) {
         return `${msg.type} while waiting for ${w.expect.join("/")}`;
       }
+      const wrong = replyProblem(msg as Reply);
+      if (wrong !== null) return wrong;
       this.waiting = null;
       w.resolve(msg as Reply);
     } else if (this.busy) {
@@ -306,6 +311,7 @@ class Connection {
       pid: hello.pid,
       sharedFile: (size) => this.files.create(size),
       openFd: (fd, access) => {
+        if (this.ended) return err(Errno.EIO);
         const flags = access === "rw" ? constants.O_RDWR : constants.O_RDONLY;
         try {
           const own = openSync(`/proc/${hello.pid}/fd/${fd}`, flags);
@@ -314,6 +320,12 @@ class Connection {
         } catch (e) {
           return err(errnoOf(e));
         }
+      },
+      closeOpened: (nodeFd) => {
+        const at = this.opened.indexOf(nodeFd);
+        if (at < 0) return;
+        this.opened.splice(at, 1);
+        closeSync(nodeFd);
       },
       log: this.log,
     };
@@ -452,6 +464,12 @@ class Connection {
           await api.closeFd(readFd);
           return writer;
         }
+        // The connection may have ended while CLOSEFD was out: the session already closed
+        // its writers, so this one is closed here, not kept by nobody.
+        if (this.ended) {
+          writer.value.close();
+          return err(Errno.EIO);
+        }
         this.writers.add(writer.value);
         return ok({ readFd, writer: writer.value });
       },
@@ -464,6 +482,23 @@ class Connection {
     };
   }
 }
+
+/**
+ * What is impossible in a reply of the expected type: the preload's FAULT carries a real
+ * errno (1..4095, as the kernel's -errno range) and its PIPE two real descriptors. A
+ * handler would read FAULT(0) as a failure without an errno, and -5 as fd 5's success.
+ */
+function replyProblem(r: Reply): string | null {
+  if (r.type === "FAULT" && !(r.errno >= 1 && r.errno <= MAX_ERRNO)) {
+    return `FAULT with errno ${r.errno}`;
+  }
+  if (r.type === "PIPE" && (r.readFd < 0 || r.writeFd < 0)) {
+    return `PIPE with fds ${r.readFd}, ${r.writeFd}`;
+  }
+  return null;
+}
+/** The largest errno (include/linux/err.h MAX_ERRNO). */
+const MAX_ERRNO = 4095;
 
 function isCall(m: { readonly type: string }): m is Call {
   return CALL_TYPES.has(m.type);

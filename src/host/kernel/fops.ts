@@ -253,12 +253,24 @@ function* hwInfo(k: Iommufd, s: StructView): Syscall {
   return OK_RETURN;
 }
 
+/** The most commands one invalidation may carry: the kernel's array of 16-byte commands within the copy bound. */
+const MAX_INVALIDATE_ENTRIES = MAX_USER_COPY / 16;
+
 function* hwptInvalidate(k: Iommufd, s: StructView): Syscall {
   const entryLen = s.u32(20);
   const entryNum = s.u32(24);
   if (s.u32(28) !== 0) return failed(ERRNO.EOPNOTSUPP);
+  // iommufd_hwpt_invalidate checks this before anything is looked up or copied: entries
+  // with no array or no length are EINVAL, however many are claimed (4G of zero-length
+  // entries must not be walked one by one).
+  if (entryNum > 0 && (s.u64(8) === 0n || entryLen === 0)) {
+    s.setU32(24, 0);
+    return failed(ERRNO.EINVAL);
+  }
   const total = entryLen * entryNum;
-  if (total > MAX_USER_COPY) return failed(ERRNO.E2BIG);
+  // Bounds on what a hostile caller can make the model build: the bytes copied and the
+  // commands decoded (a 1-byte entry_len would otherwise buy a million commands per MiB).
+  if (total > MAX_USER_COPY || entryNum > MAX_INVALIDATE_ENTRIES) return failed(ERRNO.E2BIG);
   const raw = yield* copyFromUser(s.u64(8), total);
   if (raw === null) {
     s.setU32(24, 0);

@@ -185,6 +185,9 @@ function hwInfoBytes(data: HwInfoTegra241 | HwInfoArmSmmuv3): Uint8Array {
   return b;
 }
 
+/** The commands of one IOMMU_HWPT_INVALIDATE the ioctl log keeps (the count of the rest too). */
+export const LOGGED_INVALIDATE_ENTRIES = 64;
+
 const ALL_MAP_FLAGS = IOAS_MAP_FLAG.FIXED_IOVA | IOAS_MAP_FLAG.WRITEABLE | IOAS_MAP_FLAG.READABLE;
 
 export class Iommufd {
@@ -461,7 +464,18 @@ export class Iommufd {
     if (this.closed) r = err({ errno: ERRNO.EBADF, entryNum: 0 });
     else if (a.size !== undefined && a.size < min) r = err({ errno: ERRNO.EINVAL, entryNum: 0 });
     else r = hwptInvalidate(this.ctx, a);
-    this.log.record("IOMMU_HWPT_INVALIDATE", a, r);
+    // The log keeps its calls for a long run: a call's own size must be bounded too, or
+    // each large batch would pin its commands (100+ bytes of JS apiece) until trimmed.
+    const n = a.entries.length;
+    const logged =
+      n <= LOGGED_INVALIDATE_ENTRIES
+        ? a
+        : {
+            ...a,
+            entries: a.entries.slice(0, LOGGED_INVALIDATE_ENTRIES),
+            entriesNotLogged: n - LOGGED_INVALIDATE_ENTRIES,
+          };
+    this.log.record("IOMMU_HWPT_INVALIDATE", logged, r);
     return r;
   }
 
