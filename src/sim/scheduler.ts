@@ -165,7 +165,10 @@ export class Scheduler {
       past.exits += s.counters.exits;
       past.direct += s.counters.direct;
       past.ops += s.counters.ops;
-      this.slots.splice(pick, 1);
+      // Out of the scanned list, keeping spawn order (no array is allocated).
+      const slots = this.slots;
+      for (let k = pick; k < slots.length - 1; k++) slots[k] = slots[k + 1]!;
+      slots.length--;
       return true;
     }
     const op = next.value;
