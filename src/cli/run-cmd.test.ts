@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -151,6 +151,32 @@ describe("trace files", () => {
 
 describe("cmdqv run --replay", () => {
   const file = "docs/findings/one-queue-faults/qemu-v7-no-silent-hang.json";
+
+  it("refuses an interleavings file asking for more invalidations than MAX_WORKLOAD_INVALIDATIONS", () => {
+    const dir = scratch();
+    const f = loadReplayFile(file);
+    assert.ok(f.ok);
+    const path = join(dir, "big.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        cmdqv_replay: 1,
+        mode: "interleavings",
+        machine: f.value.machine,
+        invalidations: MAX_WORKLOAD_INVALIDATIONS + 1,
+        vcpus: 2,
+        inject: false,
+        choices: [],
+        invariant: "no-silent-hang",
+        message: "",
+        steps: [],
+      }),
+    );
+    const r = cmdqv(["run", "--replay", path]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /^cmdqv: .*big\.json: invalidations: .*1000000/);
+    assert.equal(r.out, "");
+  });
 
   it("records no trace unless --trace or --perfetto asks for one", () => {
     const f = loadReplayFile(file);

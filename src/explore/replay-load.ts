@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { INVARIANT_NAMES } from "../check/invariants.js";
+import { MAX_WORKLOAD_INVALIDATIONS } from "../guest/workload.js";
 import { FAULT_SITES } from "../host/faults.js";
 import { LAYOUTS, machineProblems } from "../machine/config.js";
 import { PAGE_SIZES } from "../mem/types.js";
@@ -70,7 +71,8 @@ const interleavings = z.object({
   cmdqv_replay: z.literal(1),
   mode: z.literal("interleavings"),
   machine,
-  invalidations: z.number().int().min(0).max(1e7),
+  // The bound of every workload (cmdqv run --invalidations, scenario files).
+  invalidations: z.number().int().min(0).max(MAX_WORKLOAD_INVALIDATIONS),
   vcpus: z.number().int().min(1).max(64),
   inject: z.boolean(),
   choices: z.array(z.number().int().min(0)).max(10_000_000),
