@@ -139,6 +139,11 @@ export interface ScenarioResult {
   readonly violated: readonly InvariantName[];
   /** The run summary (logs, ioctls, HW queues, VM exits, invariants); null if nothing ran. */
   readonly summary: RunSummary | null;
+  /**
+   * What the simulator's step bound (50 000 000 scheduler steps per program step) cut
+   * short, one sentence each; empty for a run that completed. `cmdqv run` exits 3 then.
+   */
+  readonly cutShort: readonly string[];
   /** What `cmdqv run <scenario>` prints. */
   readonly report: string;
 }
@@ -190,6 +195,7 @@ export function runScenario(
     failures: out.failures,
     violated: out.summary?.invariants.filter((i) => !i.ok).map((i) => i.name) ?? [],
     summary: out.summary,
+    cutShort: out.world?.cutShort().map((c) => c.message) ?? [],
     report: formatScenarioOutcome(out),
   });
 }

@@ -62,6 +62,7 @@ describe("the cmdqv API, imported by the package's name", () => {
     );
     assert.match(r.value.report, /scenario case2-as-data \(<object>\): FAILED/);
     assert.match(r.value.report, /no-silent-hang\s+VIOLATED/);
+    assert.deepEqual(r.value.cutShort, [], "the run completed");
     // The corrected design tells the guest: no hang.
     const ref = runScenario(case2("reference"));
     assert.ok(ref.ok);
