@@ -9,7 +9,8 @@ import { FUZZERS, type FuzzerName } from "./fuzzers.js";
 const ROOT = "fuzz/corpus";
 
 describe("the fuzzers' regression corpus", () => {
-  for (const name of Object.keys(FUZZERS) as FuzzerName[]) {
+  // host-socket's corpus holds single inputs, replayed by fuzz/host-socket.corpus.test.ts.
+  for (const name of (Object.keys(FUZZERS) as FuzzerName[]).filter((n) => n !== "host-socket")) {
     let files: string[] = [];
     try {
       files = readdirSync(join(ROOT, name)).filter((f) => f.endsWith(".json"));

@@ -2,6 +2,7 @@
 // time. A corpus file is `{seed, ...params}`: the same call reproduces the run.
 
 import { fuzzReplays, fuzzScenarios } from "./files.js";
+import { fuzzHostSocket } from "./host-socket.js";
 import { type FuzzOutcome, fuzzQtest } from "./qtest.js";
 
 export interface Fuzzer {
@@ -29,6 +30,29 @@ export const FUZZERS = {
     params: { files: 1000, cliRuns: 2 },
     run: (seed: number, p?: Readonly<Record<string, number>>) =>
       fuzzReplays({ seed, files: p?.["files"] ?? 1000, cliRuns: p?.["cliRuns"] ?? 2 }),
+  },
+  /**
+   * The simulated host's socket as QEMU's preload talks to it: hostile frames, replies and
+   * memory (fuzz/host-socket.ts). One call runs inputs from the seed for 10 s; a failing
+   * input's own seed is what fuzz/corpus/host-socket/ keeps (its corpus test replays it).
+   */
+  "host-socket": {
+    share: 1,
+    params: { frames: 60 },
+    run: async (seed: number, p?: Readonly<Record<string, number>>) => {
+      const r = await fuzzHostSocket({ seed, frames: p?.["frames"] ?? 60, seconds: 10 });
+      return {
+        inputs: r.inputs,
+        peakRssMb: r.peakRssMb,
+        failure:
+          r.failures.length === 0
+            ? null
+            : r.failures
+                .slice(0, 3)
+                .map((f) => `input seed ${f.seed}: ${f.description}`)
+                .join("; "),
+      };
+    },
   },
 } satisfies Record<string, Fuzzer>;
 
