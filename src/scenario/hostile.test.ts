@@ -351,3 +351,12 @@ describe("an error line", () => {
     for (const e of all) assert.ok(e.line >= 1 && e.col >= 1, formatScenarioError(e));
   });
 });
+
+describe("an error quoting a control character", () => {
+  it("stays one line: a carriage return inside a token yaml cannot read is shown escaped", () => {
+    const r = loadScenario("name: x\nguest:\n  - boot: {}\n  }\r\u0019 x\n", "f.yaml");
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    for (const e of r.error) assert.doesNotMatch(formatScenarioError(e), /[\r\n\u0000-\u001f]/);
+  });
+});

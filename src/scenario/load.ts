@@ -74,7 +74,19 @@ export function formatScenarioError(e: ScenarioError): string {
   const where = e.line > 0 ? `${e.file}:${e.line}:${e.col}` : e.file;
   const path = e.path === "" ? "" : `${e.path}: `;
   const got = e.got === undefined ? "" : ` (got ${e.got})`;
-  return `${where}: ${path}${e.message}${got}`;
+  return oneLine(`${where}: ${path}${e.message}${got}`);
+}
+
+/**
+ * An error is one line whatever it quotes: control characters (a `\r` inside a token yaml
+ * could not read, found by fuzz/files.ts) and line separators are shown escaped.
+ */
+function oneLine(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it escapes
+  return s.replace(
+    /[\u0000-\u001f\u007f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function mib(bytes: number): string {
