@@ -357,6 +357,9 @@ describe("an error quoting a control character", () => {
     const r = loadScenario("name: x\nguest:\n  - boot: {}\n  }\r\u0019 x\n", "f.yaml");
     assert.equal(r.ok, false);
     if (r.ok) return;
-    for (const e of r.error) assert.doesNotMatch(formatScenarioError(e), /[\r\n\u0000-\u001f]/);
+    for (const e of r.error) {
+      const line = formatScenarioError(e);
+      assert.ok(![...line].some((ch) => ch.charCodeAt(0) < 0x20), JSON.stringify(line));
+    }
   });
 });

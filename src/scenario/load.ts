@@ -82,11 +82,13 @@ export function formatScenarioError(e: ScenarioError): string {
  * could not read, found by fuzz/files.ts) and line separators are shown escaped.
  */
 function oneLine(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it escapes
-  return s.replace(
-    /[\u0000-\u001f\u007f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  let out = "";
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    const control = c < 0x20 || c === 0x7f || c === 0x2028 || c === 0x2029;
+    out += control ? `\\u${c.toString(16).padStart(4, "0")}` : ch;
+  }
+  return out;
 }
 
 function mib(bytes: number): string {
