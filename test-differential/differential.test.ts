@@ -12,6 +12,7 @@ import { MASKS } from "../src/differential/masks.js";
 import { describeDifference, summaryLine, totals } from "../src/differential/report.js";
 import { runScript, type ScriptOutcome } from "../src/differential/runner.js";
 import { modelSide, QEMU_11_1_PROFILE, qemuSide } from "../src/differential/sides.js";
+import { qemusStartedBy } from "../src/real-qemu/testkit.js";
 import type { ProfileName } from "../src/vmm/tegra241-cmdqv/profile.js";
 
 const sides = (profile: ProfileName) => ({
@@ -119,17 +120,8 @@ describe("cmdqv diff", () => {
     const code = await new Promise<number | null>((r) => child.on("close", r));
     assert.equal(code, 130, out);
     assert.match(out, /interrupted after \d+ of 144 scripts/);
-    // Every QEMU this run started carries its pid in CMDQV_PARENT_PID.
-    const { readdirSync, readFileSync } = await import("node:fs");
-    const mark = `CMDQV_PARENT_PID=${child.pid}\0`;
-    const left = readdirSync("/proc").filter((d) => {
-      if (!/^\d+$/.test(d)) return false;
-      try {
-        return readFileSync(`/proc/${d}/environ`, "latin1").includes(mark);
-      } catch {
-        return false;
-      }
-    });
+    // Every QEMU that run started carries its pid in CMDQV_PARENT_PID.
+    const left = qemusStartedBy(child.pid!);
     assert.deepEqual(left, [], "no QEMU of that run is left");
   });
 

@@ -7,13 +7,14 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { exploreQemuOrderings, replayOnQemu } from "../src/explore/qemu-orderings.js";
 import { loadReplayFile } from "../src/explore/replay-load.js";
 import { startQtestSession } from "../src/real-qemu/in-process.js";
+import { qemusStartedBy } from "../src/real-qemu/testkit.js";
 
 const noTicks = () => () => {};
 const watchdog = (ms: number, fn: () => void) => {
@@ -218,15 +219,7 @@ describe("the cmdqv explore --vmm qemu command", () => {
     assert.match(text, /^space\s+stopped at Ctrl-C$/m);
     assert.match(text, /stopped at Ctrl-C; the table covers the paths run/);
     // Every QEMU that run started carries its pid in CMDQV_PARENT_PID.
-    const mark = `CMDQV_PARENT_PID=${child.pid}\0`;
-    const left = readdirSync("/proc").filter((d) => {
-      if (!/^\d+$/.test(d)) return false;
-      try {
-        return readFileSync(`/proc/${d}/environ`, "latin1").includes(mark);
-      } catch {
-        return false;
-      }
-    });
+    const left = qemusStartedBy(child.pid!);
     assert.deepEqual(left, [], "no QEMU of that run is left");
   });
 });

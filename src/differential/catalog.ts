@@ -19,6 +19,7 @@ import {
   vcmdqPage1Slot,
 } from "../regs/cmdqv.js";
 import type { RegBlock } from "../regs/regdef.js";
+import { SMMU_REG } from "../regs/smmuv3.js";
 import { type Command, encode } from "../smmu/commands.js";
 import { Prng } from "../util/prng.js";
 import type { DiffScript } from "./script.js";
@@ -488,21 +489,6 @@ function disableScripts(): DiffScript[] {
     ]),
   ];
 }
-
-/** SMMUv3 registers (QEMU hw/arm/smmuv3-internal.h). */
-const SMMU_REG = {
-  CR0: 0x20,
-  CR0ACK: 0x24,
-  GBPA: 0x44,
-  GERROR: 0x60,
-  GERRORN: 0x64,
-  STRTAB_BASE: 0x80,
-  STRTAB_BASE_CFG: 0x88,
-  CMDQ_BASE: 0x90,
-  CMDQ_PROD: 0x98,
-  CMDQ_CONS: 0x9c,
-  EVENTQ_BASE: 0xa0,
-} as const;
 
 function mainCmdqScripts(): DiffScript[] {
   const vsid = QTEST_VSID;

@@ -4,7 +4,7 @@
 // Used by the *.test.ts files next to it.
 
 import type { Buffer } from "node:buffer";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import {
   type Call,
@@ -297,4 +297,20 @@ export async function realizeViommu(q: FakePreload): Promise<Realized> {
     viommuId: u32At(viommu.out, 20),
     vintf: { offset: u64At(out, 0), length: u64At(out, 8) },
   };
+}
+
+/**
+ * Processes still running that a `cmdqv` process `pid` started as QEMU: each carries that
+ * pid in CMDQV_PARENT_PID (qemu-launch.ts). Empty once the run cleaned up after itself.
+ */
+export function qemusStartedBy(pid: number): string[] {
+  const mark = `CMDQV_PARENT_PID=${pid}\0`;
+  return readdirSync("/proc").filter((d) => {
+    if (!/^\d+$/.test(d)) return false;
+    try {
+      return readFileSync(`/proc/${d}/environ`, "latin1").includes(mark);
+    } catch {
+      return false;
+    }
+  });
 }
