@@ -43,9 +43,32 @@ export class VmmLog {
     this.cap = cap;
   }
 
+  /** Told of every line as it is added, past the cap too (a console that prints as it goes). */
+  private readonly listeners: ((line: VmmLogLine) => void)[] = [];
+
   add(kind: VmmLogKind, text: string): void {
     this.counts[kind]++;
-    if (this.lines.length < this.cap) this.lines.push({ t: this.clock.now(), kind, text });
+    const keep = this.lines.length < this.cap;
+    if (!keep && this.listeners.length === 0) return;
+    const line = { t: this.clock.now(), kind, text };
+    if (keep) this.lines.push(line);
+    for (const f of this.listeners) f(line);
+  }
+
+  /** Call `f` with every line added from now on; the returned function stops it. */
+  onLine(f: (line: VmmLogLine) => void): () => void {
+    this.listeners.push(f);
+    return () => {
+      const i = this.listeners.indexOf(f);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** Lines added so far, the ones past the cap included. */
+  total(): number {
+    let n = 0;
+    for (const k of Object.values(VMM_LOG_KIND)) n += this.counts[k];
+    return n;
   }
 
   error(text: string): void {
