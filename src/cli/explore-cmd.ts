@@ -91,10 +91,14 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
     );
   const progress = new ProgressLine(!f.json);
   const t0 = Date.now();
+  // Paths to run, when known: swarm's --runs, or the --max-paths bound.
+  const total =
+    mode === "swarm" ? Math.min(opts.runs ?? 1000, opts.maxPaths ?? Infinity) : opts.maxPaths;
   const show = (p: { paths: number; states: number; violations: number }) => {
     const s = (Date.now() - t0) / 1000;
     progress.update(
-      `explore ${profile} ${mode}: ${p.paths} paths, ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
+      `explore ${profile} ${mode}: ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
+      { done: p.paths, total, unit: "paths" },
     );
   };
   // Workers only for shards with work: as many as first choices, and as --max-paths allows.

@@ -2,6 +2,7 @@
 // flags, bad files) print one line and exit 2; a violated invariant exits 1; anything
 // else is a bug here: one line, exit 70 (exit.ts has the table).
 
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { diffCommand, QEMU_11_1_PROFILE } from "./diff-cmd.js";
@@ -31,9 +32,15 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+/** The package's version, read once from package.json: `cmdqv --version`. */
+const { version } = JSON.parse(
+  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
 const program = new Command();
 program
   .name("cmdqv")
+  .version(`cmdqv ${version}`, "-V, --version", "print the version and exit")
   .description(
     "A faithful model of NVIDIA Tegra241 CMDQV virtualization: run, explore and drive it.",
   )

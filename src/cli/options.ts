@@ -38,11 +38,44 @@ export function parseRamPage(v: string): PageSizeName {
   return name.value;
 }
 
+/**
+ * The spellings parseSize (util/parse.ts) takes, for the error of a value it refuses: digits
+ * (decimal, or hex after 0x; `_` between digits) and an optional unit, a power of 1024
+ * whatever its case, which may end in iB or B.
+ */
+const SIZE_FORMS =
+  "expected a whole number of bytes or a whole number with K, M, G or T (units of 1024; KiB or KB also; e.g. 4096, 0x40000000, 512M, 1G, 1536M)";
+
+const SIZE_UNITS = ["", "K", "M", "G", "T"] as const;
+
+/**
+ * `1.5G` as the whole number it stands for in the largest unit that keeps it whole
+ * ("1536M"), or undefined when it is no such decimal or no whole number of bytes.
+ */
+export function wholeSizeSpelling(v: string): string | undefined {
+  const m = /^([0-9]+)\.([0-9]+)([kmgt])(?:iB|B)?$/i.exec(v.trim());
+  if (!m) return undefined;
+  const scale = 10n ** BigInt(m[2]!.length);
+  const unit = 1024n ** BigInt(SIZE_UNITS.indexOf(m[3]!.toUpperCase() as "K"));
+  const scaled = (BigInt(m[1]!) * scale + BigInt(m[2]!)) * unit;
+  if (scaled === 0n || scaled % scale !== 0n) return undefined;
+  const bytes = scaled / scale;
+  for (let u = SIZE_UNITS.length - 1; u >= 0; u--) {
+    const per = 1024n ** BigInt(u);
+    if (bytes % per === 0n) return `${bytes / per}${SIZE_UNITS[u]}`;
+  }
+  return undefined;
+}
+
 /** A size flag, spelt as in a scenario file (util/parse.ts): "1G", "512M", "0x40000000". */
 export function parseSizeFlag(flag: string, v: string, max: number): number {
   const n = parseSizeIn(v, 1, max);
-  if (!n.ok) throw new UsageError(`${flag}: ${n.error}, got ${JSON.stringify(v)}`);
-  return n.value;
+  if (n.ok) return n.value;
+  if (!n.error.startsWith("not a size"))
+    throw new UsageError(`${flag}: ${n.error}, got ${JSON.stringify(v)}`);
+  const whole = wholeSizeSpelling(v);
+  const hint = whole === undefined ? "" : ` (${v.trim()} is ${whole})`;
+  throw new UsageError(`${flag}: ${SIZE_FORMS}, got ${JSON.stringify(v)}${hint}`);
 }
 
 export function parseChoice<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
