@@ -8,6 +8,7 @@ import { jsonlLine } from "../trace/jsonl.js";
 import { PerfettoEncoder } from "../trace/perfetto.js";
 import type { TraceEvent, TraceSink } from "../trace/trace.js";
 import { UsageError } from "./options.js";
+import { checkTraceFiles, reportWritten, type WrittenFile } from "./output-files.js";
 
 /** Buffered text of one file is written out once it reaches this many UTF-16 units. */
 export const FLUSH_BYTES = 1 << 20;
@@ -17,10 +18,12 @@ class TraceFile {
   private buf = "";
   /** Bytes handed to the file so far (after flushes). */
   written = 0;
+  /** Events encoded into the file so far. */
+  events = 0;
   /** The longest the buffer has been (for tests of the bound). */
   peakBuffered = 0;
   private readonly flag: string;
-  private readonly path: string;
+  readonly path: string;
   private readonly encode: (e: TraceEvent) => string;
   private readonly tail: string;
 
@@ -50,6 +53,7 @@ class TraceFile {
   }
 
   event(e: TraceEvent): void {
+    this.events++;
     this.buf += this.encode(e);
     if (this.buf.length >= FLUSH_BYTES) this.flush();
   }
@@ -117,6 +121,11 @@ export class TraceFiles implements TraceSink {
     for (const f of this.files) f.event(e);
   }
 
+  /** What each file holds so far: its path, bytes written and events. */
+  written(): WrittenFile[] {
+    return this.files.map((f) => ({ path: f.path, bytes: f.written, events: f.events }));
+  }
+
   /** The most text any file held in memory before it was written out. */
   peakBuffered(): number {
     let most = 0;
@@ -144,6 +153,7 @@ export function withTraceFiles<T>(
   perfetto: string | undefined,
   body: (sink: TraceFiles | null) => T,
 ): T {
+  checkTraceFiles(jsonl, perfetto);
   const files = TraceFiles.open(jsonl, perfetto);
   let result: T;
   try {
@@ -157,5 +167,6 @@ export function withTraceFiles<T>(
     throw e;
   }
   files?.close();
+  if (files) reportWritten(files.written());
   return result;
 }
