@@ -1,4 +1,4 @@
-// The invariants of ../shared/design.md, checked after every step of a run. Each names
+// The invariants of the design, checked after every step of a run. Each names
 // what a correct VMM guarantees; a violation carries the virtual time and a sentence.
 //
 // - hw-queues-match: the host's HW queues are exactly the VCMDQs whose allocation

@@ -1,5 +1,5 @@
 // Cache vs hardware routing (spec qemu §2.6), the page0 overlay (§1.6), the review's
-// Case 1 and Case 2 (origin-v5-19-review.md), and hardware errors reaching the guest (§1.7).
+// Case 1 and Case 2 (qemu §3.6), and hardware errors reaching the guest (§1.7).
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -110,7 +110,7 @@ describe("page0 routing and the guest map", () => {
   });
 });
 
-describe("the review's failure cases (origin-v5-19-review.md)", () => {
+describe("the review's failure cases (spec qemu §3.6)", () => {
   it("Case 1 under qemu-v5: VCMDQ0 succeeds, VCMDQ1 fails, and the guest reads STATUS=0 for VCMDQ1 from hardware", () => {
     const tb = bringUp("qemu-v5", Q0, MISALIGNED);
     assert.deepEqual(tb.log.text("error"), ["IOMMU_HW_QUEUE_ALLOC failed: error -22"]);

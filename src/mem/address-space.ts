@@ -4,7 +4,7 @@
 // maps a VINTF's page0 straight into the guest (a RAM-device region): once it is there,
 // guest accesses reach the hardware directly and the VMM no longer sees them.
 //
-// Rules (after rust-vmm vm-device, spec: anchors §1.3):
+// Rules (after rust-vmm's vm-device bus, rust-vmm/vm-device src/bus/):
 // - Registration rejects overlapping RAM/MMIO (DeviceOverlap) and empty regions, as values.
 // - An access must fit entirely inside one region, else STRADDLE; nothing else decodes it.
 // - RAM does not require natural alignment (neither does Arm normal memory); an MMIO or

@@ -1,6 +1,6 @@
 // The guest's SMMU + CMDQV bring-up against the device model and the simulated host:
 // the exact register order of spec linux §4.4, both VCMDQs up on qemu-latest, and the
-// review's Case 2 under qemu-v5 and its fix under qemu-v7 (origin-v5-19-review.md).
+// review's Case 2 under qemu-v5 and its fix under qemu-v7 (spec qemu §3.6).
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -159,7 +159,7 @@ describe("guest bring-up on qemu-latest", () => {
 /** A VCMDQ0 ring 4 KiB past a 64 KiB-aligned buffer: the host refuses it (EINVAL). */
 const MISALIGNED_VCMDQ0 = { cmdqMaxSzShift: 12, cmdqv: { ringOffsets: [0x1000] } } as const;
 
-describe("the review's Case 2 with a real guest (origin-v5-19-review.md)", () => {
+describe("the review's Case 2 with a real guest (spec qemu §3.6)", () => {
   it("under qemu-v5 the guest believes VCMDQ0 is up and prints repeated CMD_SYNC timeouts", () => {
     const rig = new GuestRig({ profile: "qemu-v5", ...MISALIGNED_VCMDQ0 });
     assert.equal(rig.boot(), 0, "the probe succeeds: the cache faked EN_OK");
