@@ -220,12 +220,17 @@ export function formatAddress(a: Address): string {
 
 // ---- zod building blocks ------------------------------------------------------------------
 
-// The string side of each field for editors, kept as wide as the parsers above.
-const UINT_SRC = "0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*";
-const SIZE_SRC = "(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)([KMGTkmgt](iB|B)?)?";
+// The string side of each field for editors, spelt exactly as the parsers above read it
+// (a `_` only between digits; a unit's B upper case; a duration a whole number of ns), so
+// an editor accepts no spelling the loader refuses (src/scenario/json-schema.test.ts).
+const DEC_SRC = "[0-9](_?[0-9])*";
+const HEX_SRC = "0[xX][0-9a-fA-F](_?[0-9a-fA-F])*";
+const UINT_SRC = `${HEX_SRC}|0[oO][0-7](_?[0-7])*|0[bB][01](_?[01])*|${DEC_SRC}`;
+const SIZE_SRC = `(${HEX_SRC}|${DEC_SRC})([KMGTkmgt]([iI]?B)?)?`;
 export const UINT_PATTERN = `^(${UINT_SRC})$`;
 const SIZE_PATTERN = `^${SIZE_SRC}$`;
-const DURATION_PATTERN = "^([0-9][0-9_]*(\\.[0-9]+)?(ns|us|µs|ms|s)|[0-9][0-9_]*)$";
+/** Decimals of each unit that still make whole nanoseconds (trailing zeros aside). */
+const DURATION_PATTERN = `^([0-9][0-9_]*((\\.0+)?ns|(\\.[0-9]{1,3}0*)?(us|µs)|(\\.[0-9]{1,6}0*)?ms|(\\.[0-9]{1,9}0*)?s)|${DEC_SRC})$`;
 const ADDRESS_PATTERN = `^((${REGIONS.join("|")})(\\s*\\+\\s*${SIZE_SRC})?|${UINT_SRC})$`;
 export const RING_PATTERN = `^(auto|ram(\\s*\\+\\s*${SIZE_SRC})?|${UINT_SRC})$`;
 

@@ -376,6 +376,7 @@ const accessSize = scalar(
   },
   {
     number: { anyOf: oneOfConsts([1, 2, 4, 8]) },
+    string: { pattern: UINT_PATTERN },
     meta: { description: "Access size in bytes.", inputDefault: 4 },
   },
 );
