@@ -4,6 +4,7 @@
 import { figures, onceFigures } from "./figures.js";
 import { measure } from "./harness.js";
 import { REAL_QEMU_FIGURES, realQemuFigures } from "./real-qemu.js";
+import { BenchTable } from "./table.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -14,11 +15,15 @@ if (unknown.length > 0) {
 }
 
 const out: Record<string, number> = {};
+const table = new BenchTable([
+  ...figures.map((f) => f.name),
+  ...onceFigures.flatMap((f) => f.names.map((n) => n.name)),
+  ...REAL_QEMU_FIGURES.map((f) => f.name),
+]);
 for (const fig of figures) {
   const m = measure(fig);
   out[m.name] = m.value;
-  if (!json)
-    console.log(`${m.name.padEnd(28)} ${m.value.toLocaleString("en-US").padStart(14)} ${m.unit}`);
+  if (!json) console.log(table.row(m.name, m.value, m.unit));
   else if (process.stderr.isTTY) process.stderr.write(`measured ${m.name}\n`);
 }
 for (const fig of onceFigures) {
@@ -26,7 +31,7 @@ for (const fig of onceFigures) {
   for (const { name, unit } of fig.names) {
     const v = values[name]!;
     out[name] = v;
-    if (!json) console.log(`${name.padEnd(28)} ${v.toLocaleString("en-US").padStart(14)} ${unit}`);
+    if (!json) console.log(table.row(name, v, unit));
   }
 }
 const real = await realQemuFigures();
@@ -35,6 +40,6 @@ else
   for (const { name, unit } of REAL_QEMU_FIGURES) {
     const v = real[name]!;
     out[name] = v;
-    if (!json) console.log(`${name.padEnd(28)} ${v.toLocaleString("en-US").padStart(14)} ${unit}`);
+    if (!json) console.log(table.row(name, v, unit));
   }
 if (json) console.log(JSON.stringify(out));

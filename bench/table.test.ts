@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { figures, onceFigures } from "./figures.js";
+import { REAL_QEMU_FIGURES } from "./real-qemu.js";
+import { BenchTable, formatValue } from "./table.js";
+
+/** Every figure `npm run bench` prints, with values of each shape it gives. */
+const rows = [
+  ...figures.map((f) => ({ name: f.name, unit: f.unit })),
+  ...onceFigures.flatMap((f) => f.names),
+  ...REAL_QEMU_FIGURES,
+].map((f, i) => ({ ...f, value: [123_456_789, 3.42, 7, 1_234.5, 0.07, 98_765][i % 6]! }));
+
+describe("the bench table", () => {
+  const table = new BenchTable(rows.map((r) => r.name));
+  const lines = rows.map((r) => table.row(r.name, r.value, r.unit));
+
+  it("puts every unit in one column, after every name and number", () => {
+    const unitAt = lines.map((l, i) => l.length - rows[i]!.unit.length);
+    assert.equal(new Set(unitAt).size, 1, lines.join("\n"));
+    lines.forEach((l, i) => {
+      assert.ok(l.startsWith(rows[i]!.name), "names are left-aligned");
+      assert.ok(l.endsWith(`  ${rows[i]!.unit}`), l);
+    });
+  });
+
+  it("right-aligns the numbers on their decimal point", () => {
+    // The column where each integer part ends: one column for all rows.
+    const intEnd = lines.map((l, i) => {
+      const text = formatValue(rows[i]!.value);
+      const start = l.indexOf(text, rows[i]!.name.length);
+      assert.ok(start > 0, l);
+      const dot = text.indexOf(".");
+      return start + (dot < 0 ? text.length : dot);
+    });
+    assert.equal(new Set(intEnd).size, 1, lines.join("\n"));
+  });
+
+  it("writes values with grouped thousands and at most two decimals", () => {
+    assert.deepEqual([123_456_789, 3.42, 7, 1_234.5, 0.07, 2.345_67].map(formatValue), [
+      "123,456,789",
+      "3.42",
+      "7",
+      "1,234.5",
+      "0.07",
+      "2.35",
+    ]);
+  });
+});
