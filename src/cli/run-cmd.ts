@@ -62,7 +62,7 @@ export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
 function runDefault(world: World, vcpus: number, total: number): number {
   const progress = new ProgressLine();
   world.onProgress = (x) =>
-    progress.update(`cmdqv run: ${x.invalidationsIssued()}/${total} invalidations issued`);
+    progress.update("cmdqv run", { done: x.invalidationsIssued(), total, unit: "invalidations" });
   world.boot();
   const before = exitBaseline(world);
   if (total > 0)
@@ -92,7 +92,10 @@ export function scenarioRun(path: string, f: RunFlags): number {
   return withTraceFiles(f.trace, f.perfetto, (sink) => {
     const progress = new ProgressLine();
     const out = runScenario(sc, sink ?? false, (w) => {
-      progress.update(`cmdqv run ${sc.name}: ${w.invalidationsIssued()} invalidations issued`);
+      progress.update(`cmdqv run ${sc.name}`, {
+        done: w.invalidationsIssued(),
+        unit: "invalidations",
+      });
     });
     progress.done();
     console.log(formatScenarioOutcome(out));
