@@ -11,6 +11,7 @@
 
 import { Buffer } from "node:buffer";
 import { hex64 } from "../bits/u64.js";
+import type { QtestLog } from "./qtest-log.js";
 import type { ExtensionResult, IrqDirection, QtestTarget } from "./target.js";
 
 /**
@@ -44,6 +45,13 @@ export interface QtestSessionOptions {
    * transport stops reading its input meanwhile, so what is kept stays one read's worth.
    */
   holdReplies?: () => boolean;
+  /** QEMU's qtest log (`-qtest-log`): told of the open, every line in and out, the close. */
+  log?: QtestLog;
+  /**
+   * The answer to a `help` line, one line per command (`cmdqv qtest` on a terminal). Unset,
+   * `help` is an unknown command, as QEMU answers it: `FAIL Unknown command 'help'`.
+   */
+  help?: readonly string[];
 }
 
 /** A malformed line, answered `FAIL <reason>` (where QEMU would abort). */
@@ -203,13 +211,25 @@ export class QtestSession {
   private readonly holdReplies: (() => boolean) | undefined;
   /** Text `feed` was given while replies were held, run by `resume()`. */
   private held = "";
+  private readonly log: QtestLog | undefined;
+  private readonly help: readonly string[] | undefined;
 
   constructor(target: QtestTarget, out: (line: string) => void, options: QtestSessionOptions = {}) {
     this.target = target;
-    this.out = out;
+    const log = options.log;
+    this.log = log;
+    this.out =
+      log === undefined
+        ? out
+        : (line) => {
+            log.sent(line);
+            out(line);
+          };
+    this.help = options.help;
     this.clockCommands = options.clockCommands ?? true;
     this.onInternalError = options.onInternalError;
     this.holdReplies = options.holdReplies;
+    log?.opened();
   }
 
   /** Whether lines are waiting for the transport to take the replies already given. */
@@ -226,6 +246,7 @@ export class QtestSession {
 
   /** Stop answering (the connection went away); later IRQ reports are dropped. */
   close(): void {
+    if (!this.closed) this.log?.closed();
     this.closed = true;
     this.partial = "";
     this.held = "";
@@ -278,6 +299,7 @@ export class QtestSession {
   handleLine(line: string): void {
     if (this.closed) return;
     const text = line.endsWith("\r") ? line.slice(0, -1) : line;
+    this.log?.received(text);
     try {
       // IRQ lines the command causes are printed while it runs, before this reply.
       this.send(this.dispatch(text));
@@ -344,6 +366,13 @@ export class QtestSession {
         return this.memset(words);
       case "b64write":
         return this.b64write(words);
+      case "help":
+        // Not QEMU's: the command list for a person at a terminal, one line each.
+        if (this.help !== undefined && this.help.length > 0 && words.length === 1) {
+          for (const l of this.help.slice(0, -1)) this.send(l);
+          return this.help[this.help.length - 1] ?? "";
+        }
+        break;
       case "endianness":
         // qemu: "OK big" / "OK little" from target_words_bigendian(); aarch64 is little.
         return "OK little";
