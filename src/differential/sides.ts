@@ -13,7 +13,7 @@ import { MachineTarget } from "../qtest/machine-target.js";
 import { QtestSession } from "../qtest/protocol.js";
 import { startQtestSession } from "../real-qemu/in-process.js";
 import type { Ticker } from "../real-qemu/session.js";
-import type { VmmLogLine } from "../vmm/log.js";
+import { consoleText, LOG_ITEMS, onConsole, QEMU_PREFIX } from "../vmm/console.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 
 /** The profile real QEMU 11.1.3 is (docs/profiles.md: settled by this differential). */
@@ -75,11 +75,6 @@ class HostWatch {
   }
 }
 
-/** The model's console as QEMU would print it (error_report bare, warn_report "warning: "). */
-function modelConsole(l: VmmLogLine): string {
-  return l.kind === "warn" ? `warning: ${l.text}` : l.text;
-}
-
 /**
  * The passed-through device's StreamID as the guest sees it under QEMU's qtest: the vSID is
  * the device's PCI requester ID, and with no firmware to number the buses behind the
@@ -98,12 +93,10 @@ export function modelSide(profile: ProfileName, overrides: Partial<MachineConfig
   const out: string[] = [];
   const session = new QtestSession(target, (l) => out.push(l));
   const consoleSince = (): string[] => {
-    const lines = m.log
-      .all()
-      .slice(logSeen)
-      .filter((l) => l.kind !== "info");
+    // The model's console as QEMU prints it (vmm/console.ts), every -d item on.
+    const lines = m.log.all().slice(logSeen).filter(onConsole);
     logSeen = m.log.all().length;
-    return lines.map(modelConsole);
+    return lines.map(consoleText);
   };
   const observe = (reply: string | null, irqs: string[]): Observation => ({
     reply,
@@ -126,9 +119,6 @@ export function modelSide(profile: ProfileName, overrides: Partial<MachineConfig
   };
 }
 
-/** QEMU prefixes error_report/warn_report lines with its program name (and option context). */
-const QEMU_PREFIX = /^qemu-system-aarch64: /;
-
 export interface QemuSideOptions {
   /** A QEMU binary to use instead of the fetched Debian build. */
   readonly qemu?: string;
@@ -143,8 +133,9 @@ export async function qemuSide(o: QemuSideOptions = {}): Promise<Side> {
   const s = await startQtestSession({
     ticker: noTicks,
     qmp: true,
-    extraArgs: ["-d", "guest_errors,unimp,invalid_mem"],
-    onConsoleLine: (l) => consoleLines.push(l.replace(QEMU_PREFIX, "")),
+    extraArgs: ["-d", LOG_ITEMS.map((i) => i.name).join(",")],
+    onConsoleLine: (l) =>
+      consoleLines.push(l.startsWith(QEMU_PREFIX) ? l.slice(QEMU_PREFIX.length) : l),
     ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
   });
   const watch = new HostWatch(s.rq.host);
