@@ -496,7 +496,8 @@ describe("the JSON Schema against the loader on generated files (property)", () 
       }),
       { numRuns: 400 },
     );
-    assert.ok(seen["both take it"] > 20 && seen["both refuse it"] > 20, JSON.stringify(seen));
+    // Both kinds of file come up (about 6% are valid), so neither direction goes untested.
+    assert.ok(seen["both take it"] >= 5 && seen["both refuse it"] >= 5, JSON.stringify(seen));
   });
 });
 
