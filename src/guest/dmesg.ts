@@ -13,6 +13,8 @@
 // descriptor per 2^PRB_AVGBITS bytes (4096 records). A message that does not fit pushes
 // out the oldest ones; `dropped()` counts them (what `dmesg` can no longer show).
 
+import { CONSOLE_TRACE } from "../trace/events.js";
+import type { Tracer } from "../trace/trace.js";
 import { sprintf } from "../util/printf.js";
 import { Ratelimits } from "../util/ratelimit.js";
 
@@ -55,10 +57,13 @@ export class GuestDmesg {
   private bytes = 0;
   private droppedCount = 0;
   private readonly limits: Ratelimits;
+  /** Each printed line also becomes a `console` trace instant. */
+  private readonly tracer: Tracer | null;
 
-  constructor(clock: { now(): number }, opts: { debug?: boolean } = {}) {
+  constructor(clock: { now(): number }, opts: { debug?: boolean; tracer?: Tracer } = {}) {
     this.clock = clock;
     this.debug = opts.debug ?? false;
+    this.tracer = opts.tracer?.enabled === true ? opts.tracer : null;
     this.limits = new Ratelimits(clock, (line) => this.printk("warn", line));
   }
 
@@ -66,6 +71,8 @@ export class GuestDmesg {
   printk(level: DmesgLevel, text: string): void {
     if (level === "debug" && !this.debug) return;
     this.log.push({ t: this.clock.now(), level, text });
+    if (this.tracer !== null)
+      this.tracer.emit("guest.dmesg", CONSOLE_TRACE.GUEST, { level, msg: text });
     this.bytes += text.length;
     while (
       this.log.length - this.head > DMESG_MAX_RECORDS ||

@@ -118,7 +118,12 @@ export class Host {
     this.cfg = cfg;
     this.clock = clock;
     this.mem = new HostMemory();
-    this.hw = new CmdqvHardware({ ...DEFAULT_HW_CONFIG, ...cfg.hw }, this.mem, this.clock);
+    this.hw = new CmdqvHardware(
+      { ...DEFAULT_HW_CONFIG, ...cfg.hw },
+      this.mem,
+      this.clock,
+      cfg.tracer ?? undefined,
+    );
     this.clock.subscribe(this.hw);
     this.faults = new Faults(cfg.faultPlan);
     this.kmem = new FrameAllocator(this.mem, cfg.kernelMemBase, cfg.kernelMemSize);

@@ -31,7 +31,7 @@ export interface LinuxGuest {
 }
 
 export function attachLinuxGuest(m: Machine, o: LinuxGuestOptions = {}): LinuxGuest {
-  const dmesg = new GuestDmesg(m.clock, { debug: o.dmesgDebug ?? false });
+  const dmesg = new GuestDmesg(m.clock, { debug: o.dmesgDebug ?? false, tracer: m.tracer });
   const ramTop = m.ram.gpaBase + m.ram.size;
   const dma = new DmaAllocator(ramTop - Math.min(0x1000_0000, m.ram.size / 2), ramTop);
   const ctx = guestContext(m.as, m.clock, dmesg, dma);

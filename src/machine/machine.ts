@@ -14,6 +14,7 @@ import type { GuestRam } from "../mem/guest-ram.js";
 import { PAGE_SIZES } from "../mem/types.js";
 import { APERTURE } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
+import { CONSOLE_TRACE } from "../trace/events.js";
 import {
   NULL_TRACER,
   RecordingTracer,
@@ -123,6 +124,10 @@ export function createMachine(
   const ramMap = as.addRam("ram", ram);
   if (!ramMap.ok) return err(ramMap.error.message);
   const log = new VmmLog(host.clock);
+  if (tracer.enabled)
+    log.onLine((l) =>
+      tracer.emit("vmm.console", CONSOLE_TRACE.VMM, { kind: l.kind, text: l.text }),
+    );
   const k = host.iommufd;
   const backend = new IommufdBackend(k, log, tracer);
 

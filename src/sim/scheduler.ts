@@ -7,12 +7,38 @@
 // A finished actor leaves the slot list (its counters go to its name's totals), so a step
 // scans only live actors however many have come and gone (one per guest interrupt).
 
-import type { ActorBody } from "../guest/actor.js";
+import type { ActorBody, GuestOp } from "../guest/actor.js";
 import { type ExecCounters, executeOp, type Timing } from "../guest/execute.js";
 import type { AddressSpace } from "../mem/address-space.js";
+import { KVM_MMIO } from "../trace/events.js";
 import { NULL_TRACER, type Tracer } from "../trace/trace.js";
 import type { VirtualClock } from "../util/clock.js";
 import type { ChoiceSource } from "./choice.js";
+
+/** kvm_mmio for a trapped access that ended at `end`: from the access to the end of its handling. */
+function traceTrap(
+  tracer: Tracer,
+  actor: string,
+  op: Exclude<GuestOp, { op: "delay" }>,
+  gpa: string,
+  val: string | null,
+  end: number,
+  timing: Timing,
+): void {
+  tracer.put({
+    t: end - timing.trapNs,
+    actor,
+    name: KVM_MMIO,
+    ph: "X",
+    dur: timing.trapNs,
+    args: {
+      type: op.op === "read" || op.op === "read64" ? "read" : "write",
+      len: op.op === "read64" || op.op === "write64" ? 8 : op.size,
+      gpa,
+      val,
+    },
+  });
+}
 
 export interface ActorInfo {
   readonly name: string;
@@ -181,16 +207,17 @@ export class Scheduler {
       s.sent = executeOp(op, this.as, this.clock, this.timing, s.counters);
       if (this.tracer.enabled) {
         const v = op.op === "write" || op.op === "write64" ? op.value : s.sent;
-        this.tracer.emit(s.name, op.op, {
-          addr: `0x${op.addr.toString(16)}`,
-          value:
-            typeof v === "bigint"
-              ? `0x${v.toString(16)}`
-              : typeof v === "number"
-                ? `0x${(v >>> 0).toString(16)}`
-                : null,
-          exit: s.counters.exits > exits,
-        });
+        const addr = `0x${op.addr.toString(16)}`;
+        const value =
+          typeof v === "bigint"
+            ? `0x${v.toString(16)}`
+            : typeof v === "number"
+              ? `0x${(v >>> 0).toString(16)}`
+              : null;
+        const exit = s.counters.exits > exits;
+        // A trapped access is a slice: the VM exit's cost, which executeOp charged.
+        if (exit) traceTrap(this.tracer, s.name, op, addr, value, this.clock.now(), this.timing);
+        this.tracer.emit(s.name, op.op, { addr, value, exit });
       }
     }
     return true;

@@ -30,6 +30,24 @@ export interface TraceEventSpec {
   readonly upstream: string;
 }
 
+/** The hardware's events (src/host/hw/hw-trace.ts emits them). */
+export const HW_TRACE = {
+  QUEUE: "cmdqv_hw_queue",
+  CMD_SYNC: "cmdqv_hw_cmd_sync",
+  QUEUE_PTRS: "cmdqv_hw_queue_ptrs",
+  CMDQ_ERROR: "cmdqv_hw_cmdq_error",
+} as const;
+
+/** The guest's and the VMM's console lines. */
+export const CONSOLE_TRACE = {
+  /** A guest dmesg line (Linux's printk:console tracepoint). */
+  GUEST: "console",
+  VMM: "cmdqv_vmm_console",
+} as const;
+
+/** A trapped guest access, as a slice (Linux's kvm:kvm_mmio tracepoint). */
+export const KVM_MMIO = "kvm_mmio";
+
 const QEMU_ARM = "QEMU hw/arm/trace-events";
 const QEMU_BACKENDS = "QEMU backends/trace-events";
 const UAPI = "Linux include/uapi/linux/iommufd.h (ioctl name)";
@@ -79,7 +97,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
   guestOp("write", "1/2/4-byte write"),
   guestOp("write64", "8-byte write"),
   {
-    name: "kvm_mmio",
+    name: KVM_MMIO,
     actor: "guest.vcpuN, guest.isr, … (the scheduler's actor)",
     kind: "slice",
     args: ["type", "len", "gpa", "val"],
@@ -87,7 +105,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
     upstream: "Linux include/trace/events/kvm.h kvm_mmio",
   },
   {
-    name: "console",
+    name: CONSOLE_TRACE.GUEST,
     actor: "guest.dmesg",
     kind: "instant",
     args: ["level", "msg"],
@@ -96,7 +114,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
   },
   // ---- the VMM ------------------------------------------------------------------------
   {
-    name: "cmdqv_vmm_console",
+    name: CONSOLE_TRACE.VMM,
     actor: "vmm.console",
     kind: "instant",
     args: ["kind", "text"],
@@ -332,7 +350,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
   ),
   // ---- the hardware -------------------------------------------------------------------
   {
-    name: "cmdqv_hw_queue",
+    name: HW_TRACE.QUEUE,
     actor: "hw.vcmdqN",
     kind: "slice",
     args: ["vintf", "lvcmdq", "hyp_own"],
@@ -340,7 +358,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
     upstream: "cmdqv-only",
   },
   {
-    name: "cmdqv_hw_cmd_sync",
+    name: HW_TRACE.CMD_SYNC,
     actor: "hw.vcmdqN",
     kind: "slice",
     args: ["cons", "issued"],
@@ -348,7 +366,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
     upstream: "cmdqv-only",
   },
   {
-    name: "cmdqv_hw_queue_ptrs",
+    name: HW_TRACE.QUEUE_PTRS,
     actor: "hw.vcmdqN",
     kind: "counter",
     args: ["prod", "cons"],
@@ -356,7 +374,7 @@ export const TRACE_EVENTS: readonly TraceEventSpec[] = [
     upstream: "cmdqv-only",
   },
   {
-    name: "cmdqv_hw_cmdq_error",
+    name: HW_TRACE.CMDQ_ERROR,
     actor: "hw.vcmdqN",
     kind: "instant",
     args: ["cons", "err", "opcode"],

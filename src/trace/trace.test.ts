@@ -101,4 +101,74 @@ describe("traces", () => {
       events.map((e) => e.args),
     );
   });
+
+  it("carries slices and counters with their own times through JSON Lines and into Perfetto", () => {
+    const clock = new VirtualClock();
+    const t = new RecordingTracer(clock);
+    clock.advance(5000);
+    t.put({ t: 1000, actor: "hw.vcmdq2", name: "cmdqv_hw_queue", ph: "B", args: { vintf: 1 } });
+    t.put({
+      t: 2000,
+      actor: "hw.vcmdq2",
+      name: "cmdqv_hw_queue_ptrs",
+      ph: "C",
+      args: { prod: 4, cons: 0 },
+    });
+    t.put({
+      t: 2000,
+      actor: "hw.vcmdq2",
+      name: "cmdqv_hw_cmd_sync",
+      ph: "X",
+      dur: 40,
+      args: { cons: 3 },
+    });
+    t.emit("guest.vcpu0", "read", { addr: "0x1" });
+    t.put({ t: 6000, actor: "hw.vcmdq2", name: "cmdqv_hw_queue", ph: "E", args: {} });
+    const events = t.events;
+    assert.deepEqual(
+      events.map((e) => [e.t, e.ph ?? "i"]),
+      [
+        [1000, "B"],
+        [2000, "C"],
+        [2000, "X"],
+        [5000, "i"],
+        [6000, "E"],
+      ],
+    );
+    assert.deepEqual(fromJsonl(toJsonl(events)), { events, errors: [] });
+    assert.deepEqual(fromJsonl('{"t":1,"actor":"a","name":"n","ph":"Q","args":{}}\n').errors, [
+      "line 1: not a trace event",
+    ]);
+    const doc = JSON.parse(toPerfetto(events)) as {
+      traceEvents: {
+        name: string;
+        cat?: string;
+        ph: string;
+        ts: number;
+        dur?: number;
+        pid: number;
+        tid: number;
+        args: Record<string, unknown>;
+      }[];
+    };
+    const hw = doc.traceEvents.find(
+      (e) => e.name === "thread_name" && e.args.name === "hw.vcmdq2",
+    )!;
+    const on = doc.traceEvents.filter((e) => e.tid === hw.tid && e.ph !== "M");
+    assert.deepEqual(
+      on.map((e) => [e.ph, e.name, e.cat, e.ts, e.dur ?? null, e.args]),
+      [
+        ["B", "cmdqv_hw_queue", "hw", 1, null, { vintf: 1 }],
+        // A counter is named after its actor: Perfetto makes "hw.vcmdq2 prod" and "… cons".
+        ["C", "hw.vcmdq2", "cmdqv_hw_queue_ptrs", 2, null, { prod: 4, cons: 0 }],
+        ["X", "cmdqv_hw_cmd_sync", "hw", 2, 0.04, { cons: 3 }],
+        ["E", "cmdqv_hw_queue", "hw", 6, null, {}],
+      ],
+    );
+    for (const e of doc.traceEvents)
+      assert.ok(
+        typeof e.ts === "number" && typeof e.pid === "number" && typeof e.tid === "number",
+        JSON.stringify(e),
+      );
+  });
 });

@@ -5,18 +5,35 @@ import type { Clock } from "../util/clock.js";
 
 export type TraceArgs = Readonly<Record<string, string | number | boolean | null>>;
 
+/**
+ * What an event is on its actor's track (absent: an instant). "X" a complete slice of
+ * `dur` ns starting at `t`; "B"/"E" the begin and end of a slice (properly nested with the
+ * track's other slices); "C" a counter sample, each argument one series.
+ */
+export type TracePhase = "X" | "B" | "E" | "C";
+
 export interface TraceEvent {
-  /** Virtual ns. */
+  /** Virtual ns (a slice's start). */
   readonly t: number;
-  /** Who did it: "guest.vcpu0", "vmm.cmdqv", "host.kernel", "host.hw", … */
+  /** Who did it: "guest.vcpu0", "vmm.cmdqv", "host.kernel", "hw.vcmdq0", … */
   readonly actor: string;
+  /** A name in the catalogue (src/trace/events.ts). */
   readonly name: string;
   readonly args: TraceArgs;
+  readonly ph?: TracePhase;
+  /** Virtual ns, for "X". */
+  readonly dur?: number;
 }
 
 export interface Tracer {
   readonly enabled: boolean;
+  /** An instant, now. */
   emit(actor: string, name: string, args: TraceArgs): void;
+  /**
+   * An event with its own time and phase: slices, counters, and events of the hardware,
+   * which runs behind the clock and knows when each command completed.
+   */
+  put(e: TraceEvent): void;
 }
 
 /**
@@ -28,7 +45,7 @@ export interface TraceSink {
 }
 
 /** Tracing off: nothing is recorded. */
-export const NULL_TRACER: Tracer = { enabled: false, emit: () => {} };
+export const NULL_TRACER: Tracer = { enabled: false, emit: () => {}, put: () => {} };
 
 /** Hands every event to a sink as it happens and keeps none (`cmdqv run --trace`). */
 export class StreamingTracer implements Tracer {
@@ -45,6 +62,10 @@ export class StreamingTracer implements Tracer {
   emit(actor: string, name: string, args: TraceArgs): void {
     this.sink.event({ t: this.clock.now(), actor, name, args });
   }
+
+  put(e: TraceEvent): void {
+    this.sink.event(e);
+  }
 }
 
 /** Keeps every event in memory (tests and short runs). */
@@ -60,6 +81,10 @@ export class RecordingTracer implements Tracer {
 
   emit(actor: string, name: string, args: TraceArgs): void {
     this.events.push({ t: this.clock.now(), actor, name, args });
+  }
+
+  put(e: TraceEvent): void {
+    this.events.push(e);
   }
 
   named(name: string): TraceEvent[] {

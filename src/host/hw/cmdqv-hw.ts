@@ -20,6 +20,7 @@ import type { MmioDevice, PhysMemory, SmallSize } from "../../mem/types.js";
 import { APERTURE, BITS, V_CONFIG_RESET, VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
 import { CMDQ_ERR, withConsErr } from "../../smmu/errors.js";
 import { QUEUE_LOG2SIZE_MAX, qIsEmpty } from "../../smmu/queue.js";
+import { NULL_TRACER, type Tracer } from "../../trace/trace.js";
 import type { Clock, TimeListener } from "../../util/clock.js";
 import { ConfigPage, SID_STRIDE } from "./config-page.js";
 import { CMD_CLASS, filterCommand, OP_CLASS, type OwnerView } from "./consumer.js";
@@ -27,6 +28,7 @@ import { EffectsLog, type EffectsLogState } from "./effects-log.js";
 import { ErrorMaps, type ErrorMapsState } from "./errors.js";
 import { checkHwConfig, geometryOf, hwApertureSize, LVCMDQ_SLOTS } from "./geometry.js";
 import { EnableSet, type EnableSetState } from "./handshake.js";
+import { HwTrace } from "./hw-trace.js";
 import { HwCounters, type HwCountersState, STAT } from "./stats.js";
 import type { CmdqvDevice, HwConfig, HwGeometry, HwStats, HwUnknowns, IrqSink } from "./types.js";
 import { VcmdqRegs, type VcmdqRegsState } from "./vcmdq-state.js";
@@ -132,8 +134,11 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
   private readonly armedError: Uint8Array;
   /** The executing queue's owner, filled per command (reused). */
   private readonly owner: OwnerView;
+  private readonly tracer: Tracer;
+  /** The trace events' bookkeeping, built only when the tracer is enabled. */
+  private readonly hwTrace: HwTrace | null;
 
-  constructor(cfg: HwConfig, mem: PhysMemory, clock: Clock) {
+  constructor(cfg: HwConfig, mem: PhysMemory, clock: Clock, tracer: Tracer = NULL_TRACER) {
     checkHwConfig(cfg);
     this.geometry = geometryOf(cfg);
     this.basePhys = cfg.basePhys;
@@ -158,13 +163,18 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.armed = new Int16Array(nq);
     this.armedPos = new Int16Array(nq);
     this.counters = new HwCounters(nq);
+    this.tracer = tracer;
+    this.hwTrace = tracer.enabled ? new HwTrace(tracer, nq) : null;
     this.cp = new ConfigPage(this.geometry, this.counters, this.maps, {
       cmdqvStatus: () => this.enCmdqv.ok[0]!,
       vintfEnableOk: (v) => this.enVintf.ok[v]!,
       queueErrorActive: (q) => this.q.errorActive(q),
       configWritten: () => this.reevalCmdqv(this.t),
       vintfConfigWritten: (v) => this.reevalVintf(v, this.t),
-      allocChanged: (q) => this.reevalQueue(q, this.t),
+      allocChanged: (q) => {
+        if (this.tracer.enabled) this.traceMapping(q);
+        this.reevalQueue(q, this.t);
+      },
     });
     this.owner = {
       guest: false,
@@ -192,6 +202,14 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     this.armedPos.fill(-1);
     this.armedCount = 0;
     this.irqPending = false;
+    if (this.tracer.enabled) for (let q = 0; q < this.nq; q++) this.traceMapping(q);
+  }
+
+  /** Open or close q's lifetime slice to match CMDQ_ALLOC (tracing only). */
+  private traceMapping(q: number): void {
+    const v = this.cp.qVintf[q]!;
+    const hypOwn = v >= 0 && (this.cp.vintfConfig[v]! & BITS.VINTF_HYP_OWN) !== 0;
+    this.hwTrace!.mapping(q, this.t, v, this.cp.qLv[q]!, hypOwn);
   }
 
   /** Register an IRQ sink; edges go to every sink in registration order. */
@@ -220,6 +238,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
    * the outcome does not depend on how time is sliced into advanceTo calls.
    */
   private run(t: number): void {
+    const tracing = this.tracer.enabled;
     for (;;) {
       let qb = -1;
       let tq = INF;
@@ -245,7 +264,9 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
         // Execute qb's commands in a burst while it stays first in time order: nothing it
         // does changes another queue's schedule, and a handshake due at the same time
         // still goes after commands.
-        this.burst(qb, tq, Math.min(t, th), t2, q2);
+        this.burst(qb, tq, Math.min(t, th), t2, q2, tracing);
+        if (tracing)
+          this.hwTrace!.batch(qb, this.t, this.q.prod[qb]!, this.q.cons[qb]!, this.log2(qb));
       } else {
         if (th > t) break;
         if (th > this.t) this.t = th;
@@ -396,7 +417,14 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
    * Nothing a command does changes another queue's schedule. The queue's base, size and
    * owner are read once per burst; the loop allocates nothing.
    */
-  private burst(q: number, t0: number, limit: number, t2: number, q2: number): void {
+  private burst(
+    q: number,
+    t0: number,
+    limit: number,
+    t2: number,
+    q2: number,
+    tracing: boolean,
+  ): void {
     const regs = this.q;
     const log2 = this.log2(q);
     const idxMask = (1 << log2) - 1;
@@ -439,7 +467,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
       }
       const code = filterCommand(w, own, this.unknowns);
       if (code !== 0) {
-        this.raiseError(q, code);
+        this.raiseError(q, code, w[0]! & 0xff);
         return;
       }
       const cls = OP_CLASS[w[0]! & 0xff]!;
@@ -448,6 +476,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
         counters.inc(STAT.INVALIDATIONS);
       } else if (cls === CMD_CLASS.CMD_SYNC) {
         counters.inc(STAT.SYNCS);
+        if (tracing) this.hwTrace!.sync(q, tq, cons, log2);
       } else {
         counters.inc(STAT.NOOPS);
       }
@@ -471,8 +500,10 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
    * GERRORN. The error maps record it and one IRQ edge is raised unless VI_INT_MASK masks
    * the queue's VINTF [inf: linux §1.2 names the mask; its effect is inferred].
    */
-  private raiseError(q: number, code: number): void {
+  private raiseError(q: number, code: number, opcode = -1): void {
     const regs = this.q;
+    if (this.tracer.enabled)
+      this.hwTrace!.error(q, this.t, regs.cons[q]!, this.log2(q), code, opcode);
     regs.cons[q] = withConsErr(regs.cons[q]!, code);
     regs.gerror[q] = (regs.gerror[q]! ^ BITS.GERROR_CMDQ_ERR) >>> 0;
     this.disarm(q);
@@ -657,10 +688,13 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
           return;
         }
         regs.cons[q] = (value & CONS_WRITABLE) >>> 0;
+        if (this.tracer.enabled) this.hwTrace!.forget(q);
         this.rearm(q, now);
         return;
       case VCMDQ0.PROD:
         regs.prod[q] = (value & BITS.INDEX_MASK) >>> 0;
+        if (this.tracer.enabled)
+          this.hwTrace!.doorbell(q, now, regs.prod[q]!, regs.cons[q]!, this.log2(q));
         this.rearm(q, now);
         return;
       case VCMDQ0.CONFIG:
@@ -724,6 +758,7 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
         }
         if (r === VCMDQ1.BASE_L) regs.baseLo[q] = value;
         else regs.baseHi[q] = value;
+        if (this.tracer.enabled) this.hwTrace!.forget(q);
         this.rearm(q, now);
         return;
       case VCMDQ1.CONS_INDX_BASE_L:

@@ -5,6 +5,7 @@
 import { HostMemory } from "../../mem/host-memory.js";
 import { APERTURE, CFG, VCMDQ0, VCMDQ1 } from "../../regs/cmdqv.js";
 import { type Command, encode } from "../../smmu/commands.js";
+import type { Tracer } from "../../trace/trace.js";
 import { VirtualClock } from "../../util/clock.js";
 import { CmdqvHardware } from "./cmdqv-hw.js";
 import { DEFAULT_HW_CONFIG, DEFAULT_HW_UNKNOWNS, type HwConfig, type HwUnknowns } from "./types.js";
@@ -27,6 +28,7 @@ export interface Rig {
 export function rig(
   over: Partial<Omit<HwConfig, "unknowns">> = {},
   unknowns: Partial<HwUnknowns> = {},
+  tracer?: (clock: VirtualClock) => Tracer,
 ): Rig {
   const clock = new VirtualClock();
   const mem = new HostMemory();
@@ -36,7 +38,7 @@ export function rig(
     ...over,
     unknowns: { ...DEFAULT_HW_UNKNOWNS, ...unknowns },
   };
-  const hw = new CmdqvHardware(cfg, mem, clock);
+  const hw = new CmdqvHardware(cfg, mem, clock, tracer?.(clock));
   clock.subscribe(hw);
   const irq = { count: 0 };
   hw.onIrq({
