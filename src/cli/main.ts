@@ -15,6 +15,7 @@ import {
   refuseEmptyValues,
   UsageError,
 } from "./options.js";
+import { isQemuShaped } from "./qemu-args.js";
 import {
   hostCommand,
   qemuFetchCommand,
@@ -22,6 +23,7 @@ import {
   qtestQemuCommand,
   RealQemuError,
 } from "./qemu-cmd.js";
+import { qemuCompatCommand } from "./qemu-compat.js";
 import { qtestCommand } from "./qtest-cmd.js";
 import { replayCommand } from "./replay-cmd.js";
 import { defaultRun, type RunFlags, scenarioRun } from "./run-cmd.js";
@@ -265,7 +267,12 @@ process.on("uncaughtException", internalError);
 process.on("unhandledRejection", internalError);
 
 try {
-  await program.parseAsync(process.argv);
+  // `cmdqv qtest -qtest unix:…` is QEMU's command line (QEMU's qtest harness starts us so),
+  // which commander cannot read: qemu-args.ts does.
+  const args = process.argv.slice(2);
+  if (args[0] === "qtest" && isQemuShaped(args.slice(1)))
+    process.exitCode = await qemuCompatCommand(args.slice(1), version);
+  else await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof UsageError) {
     console.error(`cmdqv: ${e.message}`);

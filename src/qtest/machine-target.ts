@@ -10,34 +10,75 @@ import { armFault, ioctlsReply } from "./host-extensions.js";
 import type { ExtensionResult, IrqDirection, IrqReporter, QtestTarget } from "./target.js";
 
 /**
- * QOM paths that name the interrupt controller whose inputs a client intercepts. QEMU 7.2's
- * virt creates its GIC as an unattached qdev: "/machine/unattached/device[1]" (device[0] is
- * the CPU; checked with qom-list), so a script that intercepts it runs on both.
+ * How the qtest client names the devices whose interrupt pins it may intercept, as QEMU
+ * 11.1's virt names them (checked with qom-list): its vCPUs are created first, as
+ * /machine/unattached/device[0..cpus-1], then the GIC as device[cpus] (so device[1] with
+ * one vCPU); the SMMUv3 of `-device arm-smmuv3,id=ID` is /machine/peripheral/ID, which is
+ * smmuv3.1 on the command line cmdqv gives real QEMU (real-qemu/qemu-launch.ts).
  */
-export const GIC_PATHS = [
-  "/machine/gic",
-  "gic",
-  "/machine/unattached/device[0]",
-  "/machine/unattached/device[1]",
-];
+export interface QomNames {
+  readonly cpus: number;
+  readonly smmu: string;
+}
+
+export const DEFAULT_QOM_NAMES: QomNames = { cpus: 1, smmu: "/machine/peripheral/smmuv3.1" };
+
+/**
+ * QEMU virt's GIC inputs: 256 SPIs (its num-irq is 256 + 32), then 32 PPIs per vCPU
+ * (qemu: hw/intc/arm_gicv3_common.c, GPIO inputs = num_irq - 32 + 32 * num_cpu).
+ */
+const GIC_SPIS = 256;
+
+/** The named output lists of an ARM CPU in QEMU 11.1 (its unnamed list is the timers'). */
+const CPU_OUT_LISTS = ["gicv3-maintenance-interrupt", "pmu-interrupt"];
+
+type QomDevice = "gic" | "smmu" | { cpu: number };
+
+/** Our own spellings of the GIC, kept for scripts written before the QEMU names. */
+const GIC_ALIASES = ["/machine/gic"];
+
+/** Where an intercepted line is reported: the GIC's inputs or the SMMUv3's outputs. */
+type Intercept = { pins: "gic-in" | "smmu-out" | "none"; report: IrqReporter };
 
 export class MachineTarget implements QtestTarget {
   readonly m: Machine;
   readonly checker: InvariantChecker;
-  private reporter: IrqReporter | null = null;
+  private intercept: Intercept | null = null;
+  private readonly qom: QomNames;
+  /** Every full path of a modelled device, for exact and partial resolution. */
+  private readonly paths = new Map<string, QomDevice>();
 
-  constructor(m: Machine) {
+  /** What `cmdqv_vmm_log` has not yet answered. */
+
+  constructor(m: Machine, qom: QomNames = DEFAULT_QOM_NAMES) {
     this.m = m;
+    this.qom = qom;
     this.checker = new InvariantChecker(m);
-    const wire = (line: number, irq: { onChange(f: (level: boolean) => void): void }) =>
-      irq.onChange((level) => this.reporter?.(line, level));
-    // The GIC SPIs of the machine's layout (machine/config.ts LAYOUTS).
+    for (let i = 0; i < qom.cpus; i++)
+      this.paths.set(`/machine/unattached/device[${i}]`, { cpu: i });
+    this.paths.set(`/machine/unattached/device[${qom.cpus}]`, "gic");
+    for (const p of GIC_ALIASES) this.paths.set(p, "gic");
+    this.paths.set(qom.smmu, "smmu");
+    // Each source reaches the GIC at its SPI (machine/config.ts LAYOUTS) and leaves the
+    // SMMUv3 at its sysbus-irq index: eventq 0, priq 1, cmd-sync 2, gerror 3, and the
+    // CMDQV's 4 (QEMU 11.1's smmuv3 has sysbus-irq[0..4]; the CMDQV's error came as
+    // `IRQ raise 4` through irq_intercept_out … sysbus-irq).
+    const wire = (
+      spi: number,
+      index: number,
+      irq: { onChange(f: (level: boolean) => void): void },
+    ) =>
+      irq.onChange((level) => {
+        const at = this.intercept;
+        if (at?.pins === "gic-in") at.report(spi, level);
+        else if (at?.pins === "smmu-out") at.report(index, level);
+      });
     const spi = m.config.spis;
-    wire(spi.cmdqv, m.cmdqvIrq);
-    wire(spi.eventq, m.smmuIrqs.eventq);
-    wire(spi.priq, m.smmuIrqs.priq);
-    wire(spi.cmdSync, m.smmuIrqs.cmdSync);
-    wire(spi.gerror, m.smmuIrqs.gerror);
+    wire(spi.eventq, 0, m.smmuIrqs.eventq);
+    wire(spi.priq, 1, m.smmuIrqs.priq);
+    wire(spi.cmdSync, 2, m.smmuIrqs.cmdSync);
+    wire(spi.gerror, 3, m.smmuIrqs.gerror);
+    wire(spi.cmdqv, 4, m.cmdqvIrq);
   }
 
   /** After anything that may change state: the VMM's event loop, then the invariants. */
@@ -121,13 +162,79 @@ export class MachineTarget implements QtestTarget {
     return this.vnow;
   }
 
-  hasDevice(path: string): boolean {
-    return GIC_PATHS.includes(path);
+  /**
+   * The device `path` names: a full path exactly, a partial one (no leading `/`) when it
+   * ends exactly one modelled device's path, as QEMU's object_resolve_path takes an
+   * unambiguous partial path (`device[1]`, `smmuv3.1`). Devices we do not model (QEMU's
+   * pl011, virtio-mmio, …) do not resolve.
+   */
+  private resolve(path: string): { device: QomDevice; name: string } | null {
+    const exact = this.paths.get(path);
+    if (exact !== undefined) return { device: exact, name: this.nameOf(exact) };
+    if (path.startsWith("/") || path === "") return null;
+    let found: QomDevice | null = null;
+    for (const [full, device] of this.paths)
+      if (full.endsWith(`/${path}`)) {
+        if (found !== null && this.nameOf(found) !== this.nameOf(device)) return null;
+        found = device;
+      }
+    return found === null ? null : { device: found, name: this.nameOf(found) };
   }
 
-  irqIntercept(path: string, _direction: IrqDirection, report: IrqReporter): boolean {
-    if (!this.hasDevice(path)) return false;
-    this.reporter = report;
+  private nameOf(device: QomDevice): string {
+    if (device === "gic") return `/machine/unattached/device[${this.qom.cpus}]`;
+    if (device === "smmu") return this.qom.smmu;
+    return `/machine/unattached/device[${device.cpu}]`;
+  }
+
+  hasDevice(path: string): boolean {
+    return this.resolve(path) !== null;
+  }
+
+  deviceOf(path: string): string {
+    return this.resolve(path)?.name ?? path;
+  }
+
+  /**
+   * What QEMU 11.1 installs: the GIC's inputs are the SPIs our sources drive (its unnamed
+   * outputs, to the CPU, are installed and never move here); the SMMUv3's sysbus-irq
+   * outputs are its five lines, and intercepting its inputs succeeds with nothing to
+   * report (it has no input pins, only output lists); a CPU's pins never move here.
+   */
+  irqIntercept(
+    path: string,
+    direction: IrqDirection,
+    report: IrqReporter,
+    name: string | null = null,
+  ): boolean | "none" {
+    const at = this.resolve(path);
+    if (at === null) return false;
+    const { device } = at;
+    let pins: Intercept["pins"] = "none";
+    if (direction === "in") {
+      if (device === "gic") pins = "gic-in";
+    } else if (device === "gic") {
+      if (name !== null) return "none";
+    } else if (device === "smmu") {
+      if (name !== "sysbus-irq") return "none";
+      pins = "smmu-out";
+    } else if (name !== null && !CPU_OUT_LISTS.includes(name)) return "none";
+    this.intercept = { pins, report };
+    return true;
+  }
+
+  /**
+   * `set_irq_in` on the GIC's unnamed inputs: once they are intercepted the client's level
+   * is reported as QEMU's handler prints it (`IRQ raise N` for any non-zero level); before,
+   * it goes into a GIC whose state nothing here reads. Any other pin is "no-pin".
+   */
+  setIrqIn(path: string, name: string | null, line: number, level: number): boolean | "no-pin" {
+    const at = this.resolve(path);
+    if (at === null) return false;
+    const inputs = GIC_SPIS + 32 * this.qom.cpus;
+    if (at.device !== "gic" || name !== null || line < 0 || line >= inputs) return "no-pin";
+    const intercept = this.intercept;
+    if (intercept?.pins === "gic-in") intercept.report(line, level !== 0);
     return true;
   }
 

@@ -203,7 +203,7 @@ export class QtestSession {
   private readonly onInternalError: ((error: unknown, line: string) => void) | undefined;
   /** qemu: irq_levels[], zeroed when the connection opens; only changes are printed. */
   private readonly irqLevels = new Map<number, boolean>();
-  /** qemu: irq_intercept_dev (we compare QOM paths where QEMU compares devices). */
+  /** qemu: irq_intercept_dev (the target's name of the device; the path without one). */
   private intercepted: string | null = null;
   private closed = false;
   private partial = "";
@@ -428,19 +428,28 @@ export class QtestSession {
     return this.checkedSize(words, this.u64(words, index, "SIZE"));
   }
 
-  // qemu: `irq_intercept_in|out QOM-PATH`: "FAIL Unknown device" when the path does not
-  // resolve; once a device is intercepted, the same one answers OK and any other
-  // "FAIL IRQ intercept already enabled"; otherwise attach and answer OK. Only unnamed
-  // GPIO lists are intercepted. Checked on 7.2.
+  // qemu (11.1): `irq_intercept_in|out QOM-PATH [NAME]`. The device first ("FAIL Unknown
+  // device"); a NAME with _in is "FAIL Interception of named in-GPIOs not yet supported";
+  // once a device is intercepted the same one answers OK and any other "FAIL IRQ intercept
+  // already enabled"; then _in takes the device's input lists and _out its output list NAME
+  // (none: the unnamed one), "FAIL No intercepts installed" when there is none. Checked on
+  // QEMU 11.1: `irq_intercept_out /machine/peripheral/smmuv3.1` fails so, with `sysbus-irq`
+  // it is OK and the CMDQV's interrupt comes as `IRQ raise 4`.
   private irqIntercept(words: readonly string[], direction: IrqDirection): string {
     const path = this.arg(words, 1, "QOM-PATH");
+    const name = words[2] ?? null;
     if (!this.target.hasDevice(path)) return "FAIL Unknown device";
+    if (name !== null && direction === "in")
+      return "FAIL Interception of named in-GPIOs not yet supported";
+    const device = this.target.deviceOf?.(path) ?? path;
     if (this.intercepted !== null) {
-      return this.intercepted === path ? "OK" : "FAIL IRQ intercept already enabled";
+      return this.intercepted === device ? "OK" : "FAIL IRQ intercept already enabled";
     }
-    const ok = this.target.irqIntercept(path, direction, (line, level) => this.irq(line, level));
-    if (!ok) return "FAIL Unknown device";
-    this.intercepted = path;
+    const report = (line: number, level: boolean) => this.irq(line, level);
+    const installed = this.target.irqIntercept(path, direction, report, name);
+    if (installed === false) return "FAIL Unknown device";
+    if (installed === "none") return "FAIL No intercepts installed";
+    this.intercepted = device;
     return "OK";
   }
 
@@ -467,6 +476,8 @@ export class QtestSession {
       throw new Reject("set_irq_in: this machine has no settable GPIO inputs");
     }
     const ok = this.target.setIrqIn(path, name === "unnamed-gpio-in" ? null : name, num, level);
+    // qemu: qdev_get_gpio_in_named asserts the pin exists (an abort); we answer FAIL.
+    if (ok === "no-pin") throw new Reject(`set_irq_in: ${path} has no input ${num} in ${name}`);
     return ok ? "OK" : "FAIL Unknown device";
   }
 

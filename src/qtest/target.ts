@@ -63,20 +63,34 @@ export interface QtestTarget {
    */
   hasDevice(path: string): boolean;
   /**
-   * Attach `report` to the unnamed GPIO pins (`in` or `out`) of the device at `path`;
-   * false when no device resolves there (the session answers `FAIL Unknown device`).
+   * Optional: the one name of the device `path` resolves to, so that a full and a partial
+   * path of one device count as the same device (QEMU compares devices, not paths). Without
+   * it the session compares the paths as given.
+   */
+  deviceOf?(path: string): string;
+  /**
+   * Attach `report` to the GPIO pins of the device at `path`: with `in`, its input lists
+   * (`name` is then null); with `out`, its output list `name` (null: the unnamed list).
+   * False when no device resolves there (the session answers `FAIL Unknown device`),
+   * "none" when it has no such list (`FAIL No intercepts installed`).
    * The target keeps one reporter: a later call (a new qtest connection) replaces it.
    * Report every level change; the session drops repeats of the level it last printed,
    * as QEMU's `irq_levels[]` does.
    */
-  irqIntercept(path: string, direction: IrqDirection, report: IrqReporter): boolean;
+  irqIntercept(
+    path: string,
+    direction: IrqDirection,
+    report: IrqReporter,
+    name?: string | null,
+  ): boolean | "none";
   /**
    * Optional: force input pin `line` of GPIO list `name` (null for the unnamed list,
    * spelled `unnamed-gpio-in` on the wire) of the device at `path` to `level`
-   * (`set_irq_in`). False when no device resolves there. Without this member the session
-   * answers `set_irq_in` with FAIL.
+   * (`set_irq_in`). False when no device resolves there, "no-pin" when the device has no
+   * such input (QEMU aborts on an assertion; the session answers FAIL). Without this
+   * member the session answers `set_irq_in` with FAIL.
    */
-  setIrqIn?(path: string, name: string | null, line: number, level: number): boolean;
+  setIrqIn?(path: string, name: string | null, line: number, level: number): boolean | "no-pin";
   /**
    * Commands starting with `cmdqv_` that QEMU does not know (the role of QEMU's
    * `qtest_set_command_cb` hook). `args` are the words after the command, split on single
