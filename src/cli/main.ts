@@ -25,8 +25,8 @@ import {
 } from "./qemu-cmd.js";
 import { qemuCompatCommand } from "./qemu-compat.js";
 import { qtestCommand } from "./qtest-cmd.js";
-import { replayCommand } from "./replay-cmd.js";
-import { defaultRun, type RunFlags, scenarioRun } from "./run-cmd.js";
+import { type ReplayFlags, replayCommand } from "./replay-cmd.js";
+import { defaultRun, givenFlags, runModesHelp, runOption, scenarioRun } from "./run-cmd.js";
 
 // `cmdqv … | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -113,28 +113,28 @@ program
     "--perfetto <file.json>",
     "write a Perfetto/Chrome trace-event file (one track per actor)",
   )
-  .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
-  .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
-  .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
-  .option("--vcmdqs <n>", "VCMDQs in the VINTF (power of two)")
-  .option("--vcpus <n>", "guest vCPUs issuing invalidations")
-  .option("--seed <n>", "seed of the machine and the scheduler")
+  .addOption(runOption("profile"))
+  .addOption(runOption("ramSize"))
+  .addOption(runOption("ramPage"))
+  .addOption(runOption("vcmdqs"))
+  .addOption(runOption("vcpus"))
+  .addOption(runOption("seed"))
+  .addOption(runOption("layout"))
+  .addOption(runOption("cmdqv"))
+  .addOption(runOption("invalidations"))
+  .option("--vmm <vmm>", "model or qemu (real QEMU 11.1) (default: where it was found) [--replay]")
   .option(
-    "--layout <name>",
-    "where the SMMUv3, CMDQV and their SPIs are: qemu-11.1 (default), qemu-7.2-virt",
+    "--qemu <path>",
+    "--vmm qemu: another qemu-system-aarch64 instead of QEMU 11.1 [--replay]",
   )
-  .option("--cmdqv <mode>", "the arm-smmuv3 cmdqv property: off, auto, on")
-  .option("--invalidations <n>", "built-in default: invalidations to issue", "100000")
-  .option("--vmm <vmm>", "--replay on model or qemu (real QEMU 11.1; default: where it was found)")
-  .option("--qemu <path>", "--vmm qemu: another qemu-system-aarch64 instead of QEMU 11.1")
+  .addHelpText("after", runModesHelp())
   .action(
-    async (
-      scenario: string | undefined,
-      f: RunFlags & { replay?: string; vmm?: string; qemu?: string },
-    ) => {
+    async (scenario: string | undefined, all: ReplayFlags & { replay?: string }, cmd: Command) => {
+      // Only what the command line gave: a default must not override a file's machine.
+      const f = givenFlags(all, (k) => cmd.getOptionValueSource(k));
       if (f.replay) {
         if (scenario) throw new UsageError("run: give either a scenario or --replay, not both");
-        process.exitCode = await replayCommand(f.replay, f.trace, f.perfetto, f);
+        process.exitCode = await replayCommand(f.replay, f);
         return;
       }
       if (f.vmm !== undefined || f.qemu !== undefined)

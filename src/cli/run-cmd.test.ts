@@ -1,5 +1,6 @@
 // `cmdqv run` at its limits: the workload bound, a run the step cap cuts short, trace
-// files written as the run goes, and a replay that records no trace it was not asked for.
+// files written as the run goes, and a replay that records no trace it was not asked for;
+// machine flags over a scenario's machine, --profile all, and what --help says.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -12,9 +13,13 @@ import { MAX_WORKLOAD_INVALIDATIONS } from "../guest/workload.js";
 import { fromJsonl, toJsonl } from "../trace/jsonl.js";
 import { toPerfetto } from "../trace/perfetto.js";
 import type { TraceEvent } from "../trace/trace.js";
+import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
+import { MACHINE_FLAG_DEFAULTS, MACHINE_FLAGS } from "./machine-flags.js";
+import { UsageError } from "./options.js";
 import { FLUSH_BYTES, TraceFiles } from "./output.js";
 import { replayOnModel } from "./replay-cmd.js";
-import { defaultRun, EXIT_CUT_SHORT } from "./run-cmd.js";
+import { DEFAULT_RUN_INVALIDATIONS, defaultRun, EXIT_CUT_SHORT, scenarioRun } from "./run-cmd.js";
+import { captured, invariantsOf, matrixOf } from "./run-testkit.js";
 
 function cmdqv(args: string[]) {
   const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
@@ -34,22 +39,6 @@ after(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-/** Run `body` with console.log and console.error captured. */
-function captured<T>(body: () => T): { value: T; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    return { value: body(), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 describe("cmdqv run --invalidations", () => {
   it("refuses more invalidations than MAX_WORKLOAD_INVALIDATIONS with one line and exit status 2", () => {
     assert.equal(MAX_WORKLOAD_INVALIDATIONS, 1_000_000);
@@ -62,8 +51,8 @@ describe("cmdqv run --invalidations", () => {
     assert.equal(r.out, "");
   });
 
-  it("says on stderr that the step cap cut the run short, and exits with EXIT_CUT_SHORT", () => {
-    const r = captured(() => defaultRun({ invalidations: "5000" }, { maxSteps: 2000 }));
+  it("says on stderr that the step cap cut the run short, and exits with EXIT_CUT_SHORT", async () => {
+    const r = await captured(() => defaultRun({ invalidations: "5000" }, { maxSteps: 2000 }));
     assert.equal(r.value, EXIT_CUT_SHORT);
     assert.equal(EXIT_CUT_SHORT, 3);
     assert.match(
@@ -74,8 +63,8 @@ describe("cmdqv run --invalidations", () => {
     assert.ok(r.out.join("\n").includes("invariants:"), "the partial summary is printed");
   });
 
-  it("exits 0 and says nothing on stderr when the run completes", () => {
-    const r = captured(() => defaultRun({ invalidations: "300" }));
+  it("exits 0 and says nothing on stderr when the run completes", async () => {
+    const r = await captured(() => defaultRun({ invalidations: "300" }));
     assert.equal(r.value, 0);
     assert.deepEqual(r.err, []);
   });
@@ -179,23 +168,154 @@ describe("cmdqv run --replay", () => {
     assert.equal(r.out, "");
   });
 
-  it("records no trace unless --trace or --perfetto asks for one", () => {
+  it("records no trace unless --trace or --perfetto asks for one", async () => {
     const f = loadReplayFile(file);
     assert.ok(f.ok);
-    const r = captured(() => replayOnModel(file, f.value, null));
+    const r = await captured(() => replayOnModel(file, f.value, null));
     assert.equal(r.value.code, 1);
     assert.match(r.out.join("\n"), /\nreproduced: no-silent-hang$/);
     assert.equal(r.value.machine?.tracer.enabled, false);
     assert.equal(r.value.machine?.traceEvents.length, 0);
   });
 
-  it("streams the trace to the sink it is given and keeps none", () => {
+  it("streams the trace to the sink it is given and keeps none", async () => {
     const f = loadReplayFile(file);
     assert.ok(f.ok);
     const got: TraceEvent[] = [];
-    const r = captured(() => replayOnModel(file, f.value, { event: (e) => got.push(e) }));
+    const r = await captured(() => replayOnModel(file, f.value, { event: (e) => got.push(e) }));
     assert.equal(r.value.code, 1);
     assert.ok(got.length > 10, `${got.length} events`);
     assert.equal(r.value.machine?.traceEvents.length, 0);
+  });
+});
+
+const CASE2 = "scenarios/review-case2.yaml";
+
+describe("machine flags over a scenario's machine", () => {
+  it("runs the file's own profile when none is given, and the one --profile names over it", () => {
+    const own = cmdqv(["run", CASE2]);
+    assert.equal(own.code, 0, own.err);
+    assert.match(own.out, /^cmdqv run: profile qemu-v5$/m);
+    assert.match(own.out, /^ {2}no-silent-hang {7}VIOLATED \(expected\): /m);
+    const v7 = cmdqv(["run", CASE2, "--profile", "qemu-v7"]);
+    assert.equal(v7.code, 1, v7.err);
+    assert.match(v7.out, /^cmdqv run: profile qemu-v7 \(overrides the file's qemu-v5\)$/m);
+    // v7's fix: the guest is told, so no silent hang, and the v5 scenario's expectations fail.
+    assert.equal(invariantsOf(v7.out).get("no-silent-hang"), "ok");
+    assert.match(v7.out, /^scenario review-case2 \(scenarios\/review-case2\.yaml\): FAILED$/m);
+  });
+
+  it("names every other flag it lays over the file's machine, with the file's value", async () => {
+    const r = await captured(() =>
+      scenarioRun(CASE2, { seed: "7", ramPage: "64K", layout: "qemu-11.1" }),
+    );
+    const text = r.out.join("\n");
+    assert.match(text, /^cmdqv run: profile qemu-v5$/m);
+    // --layout repeats the file's: nothing overridden, nothing said.
+    assert.match(
+      text,
+      /^ {2}flags over the file's machine: --ram-page 64K \(the file's 2M\), --seed 7 \(the file's 1\)$/m,
+    );
+    assert.match(text, /^ {2}RAM 1024 MiB at 0x40000000 on 64K pages, .*, seed 7$/m);
+  });
+
+  it("refuses --vcpus and --invalidations, and a machine the file's steps no longer fit, in one line", () => {
+    const refused = (f: Parameters<typeof scenarioRun>[1], message: string) =>
+      assert.throws(
+        () => scenarioRun(CASE2, f),
+        (e) => e instanceof UsageError && e.message === message,
+      );
+    refused(
+      { vcpus: "4" },
+      "--vcpus: a scenario's workload steps run on the vCPUs its file gives (machine.vcpus, or a step's vcpus); change them there",
+    );
+    refused(
+      { invalidations: "5" },
+      "--invalidations: sets the built-in default run's workload; a scenario's workload steps give their own",
+    );
+    refused(
+      { vcmdqs: "1" },
+      `--vcmdqs 1: ${CASE2}:26:5: the boot step places 2 rings for 1 VCMDQ(s)`,
+    );
+    refused(
+      { profile: "qemu-v9" },
+      '--profile: expected one of qemu-v5, qemu-v7, qemu-11.1, qemu-latest, reference or all, got "qemu-v9"',
+    );
+    refused(
+      { profile: "all", perfetto: join(scratch(), "t.json") },
+      "--perfetto: --profile all runs once per profile, and a trace follows one run (trace one --profile at a time)",
+    );
+  });
+});
+
+describe("cmdqv run --profile all", () => {
+  it("prints a scenario's table whose every column is that profile's own run", async () => {
+    const all = await captured(() => scenarioRun(CASE2, { profile: "all" }));
+    const table = matrixOf(all.out.join("\n"));
+    const codes: number[] = [];
+    for (const p of PROFILE_NAMES) {
+      const one = await captured(() => scenarioRun(CASE2, { profile: p }));
+      codes.push(one.value);
+      const text = one.out.join("\n");
+      const col = p === "qemu-v5" ? "qemu-v5*" : p;
+      for (const [name, word] of invariantsOf(text))
+        assert.equal(table.get(name)?.get(col), word, `${p} ${name}`);
+      assert.equal(
+        table.get("scenario")?.get(col),
+        /\): passed$/m.test(text) ? "passed" : "FAILED",
+        p,
+      );
+    }
+    assert.equal(table.get("no-silent-hang")?.get("qemu-v5*"), "VIOLATED (expected)");
+    assert.equal(table.get("scenario")?.get("reference"), "FAILED");
+    // The worst of the runs': qemu-v5 passes, the others fail the v5 expectations.
+    assert.deepEqual(codes, [0, 1, 1, 1, 1]);
+    assert.equal(all.value, 1);
+    assert.ok(
+      all.out.some((l) => l.startsWith(`reference: ${CASE2}:`)),
+      "each profile's failures follow, named by profile",
+    );
+  });
+
+  it("prints the default run's table, and exits 0 when every profile's run holds", async () => {
+    const r = await captured(() => defaultRun({ profile: "all", invalidations: "200" }));
+    assert.equal(r.value, 0);
+    const table = matrixOf(r.out.join("\n"));
+    assert.deepEqual([...(table.get("isolation")?.keys() ?? [])], [...PROFILE_NAMES]);
+    for (const row of table.values()) assert.deepEqual([...new Set(row.values())], ["ok"]);
+  });
+});
+
+describe("cmdqv run --help", () => {
+  it("shows each flag's default, from where it is defined, and the modes it applies to", () => {
+    const r = cmdqv(["run", "--help"]);
+    assert.equal(r.code, 0, r.err);
+    const help = r.out.replace(/\s+/g, " ");
+    for (const [key, flag] of Object.entries(MACHINE_FLAGS)) {
+      const value = MACHINE_FLAG_DEFAULTS[key as keyof typeof MACHINE_FLAGS];
+      const line = help.slice(help.indexOf(`${flag} <`));
+      const modes = line.indexOf("[default run");
+      const shown = line.indexOf("(default: ");
+      assert.ok(modes > 0 && modes < shown, `${flag}: modes before its default`);
+      assert.match(line.slice(shown), new RegExp(`^\\(default: ${value}[;)]`), flag);
+    }
+    assert.equal(MACHINE_FLAG_DEFAULTS.ramSize, "1G");
+    assert.ok(
+      help.includes(
+        `--invalidations <n> invalidations to issue [default run] (default: ${DEFAULT_RUN_INVALIDATIONS})`,
+      ),
+    );
+    assert.ok(
+      help.includes("--vcpus <n> guest vCPUs issuing invalidations [default run] (default: 2)"),
+    );
+    assert.ok(
+      help.includes(
+        "[default run, scenario, --replay] (default: qemu-latest; a scenario's or a replay's own)",
+      ),
+    );
+    assert.ok(
+      help.includes("Modes: default run no scenario and no --replay"),
+      "the modes are listed",
+    );
   });
 });

@@ -141,8 +141,51 @@ function section(title: string, lines: readonly string[], max = 60): string[] {
   return out;
 }
 
-export function formatSummary(s: RunSummary): string {
-  const out: string[] = [`cmdqv run: profile ${s.profile}`, `  ${s.machine}`];
+/** A machine field a command-line flag set over the one a file (scenario, replay) gave. */
+export interface MachineOverride {
+  /** The flag, e.g. "--seed". */
+  readonly flag: string;
+  /** The value the run uses and the file's, spelt as the flag takes them ("7", "1"). */
+  readonly value: string;
+  readonly was: string;
+}
+
+/** What a run's text says besides its summary. */
+export interface SummaryNotes {
+  /** Machine fields the command line changed; the header names each with the file's value. */
+  readonly overrides?: readonly MachineOverride[];
+  /** Invariants the scenario declared it violates: shown as VIOLATED (expected). */
+  readonly expected?: ReadonlySet<InvariantName>;
+}
+
+/**
+ * The header's words for overrides: the profile's own (" (overrides the file's qemu-v5)",
+ * "" when the profile is the file's) and a line listing the others (null when none).
+ */
+export function overrideText(overrides: readonly MachineOverride[] = []): {
+  readonly profile: string;
+  readonly others: string | null;
+} {
+  const p = overrides.find((o) => o.flag === "--profile");
+  const rest = overrides.filter((o) => o !== p);
+  return {
+    profile: p ? ` (overrides the file's ${p.was})` : "",
+    others:
+      rest.length > 0
+        ? `flags over the file's machine: ${rest.map((o) => `${o.flag} ${o.value} (the file's ${o.was})`).join(", ")}`
+        : null,
+  };
+}
+
+/** An invariant's result as `cmdqv run` prints it: ok, VIOLATED or VIOLATED (expected). */
+export function invariantCell(ok: boolean, expected: boolean): string {
+  return ok ? "ok" : expected ? "VIOLATED (expected)" : "VIOLATED";
+}
+
+export function formatSummary(s: RunSummary, notes: SummaryNotes = {}): string {
+  const over = overrideText(notes.overrides);
+  const out: string[] = [`cmdqv run: profile ${s.profile}${over.profile}`, `  ${s.machine}`];
+  if (over.others !== null) out.push(`  ${over.others}`);
   out.push(
     `  guest boot: ${s.bootResult === null ? "not run" : s.bootResult === 0 ? "ok" : `failed (${s.bootResult})`}; virtual time ${(s.virtualNs / 1e6).toFixed(3)} ms`,
   );
@@ -170,7 +213,9 @@ export function formatSummary(s: RunSummary): string {
     `  main CMDQ path  ${String(s.mainPath.exitsPer1000).padStart(8)}   (${s.mainPath.exits} exits, ${s.mainPath.invalidations} invalidations)`,
   );
   out.push("", "invariants:");
-  for (const i of s.invariants)
-    out.push(`  ${i.name.padEnd(20)} ${i.ok ? "ok" : `VIOLATED: ${i.message}`}`);
+  for (const i of s.invariants) {
+    const cell = invariantCell(i.ok, notes.expected?.has(i.name) === true);
+    out.push(`  ${i.name.padEnd(20)} ${i.ok ? cell : `${cell}: ${i.message}`}`);
+  }
   return out.join("\n");
 }

@@ -4,23 +4,30 @@
 // invariant it violates is one it said it would violate.
 
 import type { InvariantName } from "../check/invariants.js";
+import type { MachineConfig } from "../machine/config.js";
 import {
   type ExitBaseline,
   exitBaseline,
   formatSummary,
   invariantResults,
+  type MachineOverride,
   type RunSummary,
   summarize,
 } from "../report/summary.js";
 import { World } from "../sim/world.js";
 import type { TraceSink } from "../trace/trace.js";
+import { err, ok, type Result } from "../util/result.js";
 import type { Scenario, SourcePos, Step } from "./schema.js";
-import { formatAddress, quoted, resolveAddress } from "./schema-scalars.js";
+import { type Address, formatAddress, quoted, resolveAddress } from "./schema-scalars.js";
 
 export interface ScenarioFailure {
-  /** Where the failed step is written; line 0 when it has no source position. */
+  /**
+   * Where the failed step is written; line 0 when it has no source position. An invariant
+   * the scenario does not expect fails at the step after which it was first seen violated
+   * (the last step when the teardown found it).
+   */
   readonly at: SourcePos;
-  /** Index of the failed step in the guest program; absent for the end-of-run judgement. */
+  /** Index of the failed step in the guest program; absent when no step is concerned. */
   readonly step?: number;
   readonly message: string;
 }
@@ -68,20 +75,32 @@ export function runScenario(
   if (onProgress) world.onProgress = onProgress;
   const failures: ScenarioFailure[] = [];
   let baseline: ExitBaseline = exitBaseline(world);
+  // The step after which each invariant was first seen violated: where a failure points.
+  const firstSeen = new Map<InvariantName, number>();
   for (const [i, step] of sc.guest.entries()) {
     const f = runStep(world, sc, step, expectedViolations);
     if (f) failures.push({ at: step.at, step: i, message: f });
     if (step.kind === "boot") baseline = exitBaseline(world);
+    for (const v of world.checker.violated()) if (!firstSeen.has(v)) firstSeen.set(v, i);
   }
   const taken = summarize(world, baseline);
   world.teardown();
   const summary = { ...taken, invariants: invariantResults(world) };
-  for (const v of world.checker.violated())
-    if (!expectedViolations.has(v))
-      failures.push({
-        at: { line: 0, col: 0 },
-        message: `invariant ${v} violated, and the scenario does not expect it`,
-      });
+  const last = sc.guest.length - 1;
+  for (const v of world.checker.violated()) {
+    if (expectedViolations.has(v)) continue;
+    const i = firstSeen.get(v);
+    // Found by the teardown (QEMU's exit): the last step is the nearest one written.
+    const step = i ?? last;
+    failures.push({
+      at: sc.guest[step]?.at ?? { line: 0, col: 0 },
+      step,
+      message:
+        i !== undefined
+          ? `invariant ${v} violated, and the scenario does not expect it`
+          : `invariant ${v} violated when the VM was torn down after the last step, and the scenario does not expect it`,
+    });
+  }
   return {
     scenario: sc,
     world,
@@ -93,27 +112,74 @@ export function runScenario(
 }
 
 /**
- * What `cmdqv run scenario.yaml` prints for a run: the run summary, whether the scenario
- * passed, and each failure at `file:line:col` (`file: guest[i]` for a step without a
- * source position, the file alone for the end-of-run judgement).
+ * What `cmdqv run scenario.yaml` prints for a run: the run summary (with the machine
+ * fields the command line changed, and the violations the scenario expects marked so),
+ * whether the scenario passed, and each failure (formatScenarioFailure).
  */
-export function formatScenarioOutcome(out: ScenarioOutcome): string {
+export function formatScenarioOutcome(
+  out: ScenarioOutcome,
+  overrides: readonly MachineOverride[] = [],
+): string {
   const sc = out.scenario;
   if (out.setupError !== undefined)
     return `scenario ${sc.name}: the machine could not be built: ${out.setupError}`;
   const lines: string[] = [];
-  if (out.summary) lines.push(formatSummary(out.summary));
+  if (out.summary)
+    lines.push(formatSummary(out.summary, { overrides, expected: out.expectedViolations }));
   lines.push("", `scenario ${sc.name} (${sc.file}): ${out.passed ? "passed" : "FAILED"}`);
-  for (const f of out.failures) {
-    const where =
-      f.at.line > 0
-        ? `${sc.file}:${f.at.line}:${f.at.col}`
-        : f.step !== undefined
-          ? `${sc.file}: guest[${f.step}]`
-          : sc.file;
-    lines.push(`  ${where}: ${f.message}`);
-  }
+  for (const f of out.failures) lines.push(`  ${formatScenarioFailure(sc, f)}`);
   return lines.join("\n");
+}
+
+/**
+ * A failure at `file:line:col` (`file: guest[i]` for a step without a source position,
+ * the file alone when it concerns no step).
+ */
+export function formatScenarioFailure(sc: Scenario, f: ScenarioFailure): string {
+  const where =
+    f.at.line > 0
+      ? `${sc.file}:${f.at.line}:${f.at.col}`
+      : f.step !== undefined
+        ? `${sc.file}: guest[${f.step}]`
+        : sc.file;
+  return `${where}: ${f.message}`;
+}
+
+/**
+ * `sc` on another machine (`cmdqv run`'s machine flags over the file's): the checks the
+ * loader makes against the machine, made again (each boot's rings fit the VCMDQs, each
+ * workload's vCPUs the machine's, each RAM offset the RAM), or the first step that no
+ * longer fits. A `probability` fault plan seeded by the file's machine seed (the file gave
+ * it none of its own) follows a new seed, as the file's would.
+ */
+export function scenarioOnMachine(
+  sc: Scenario,
+  machine: MachineConfig,
+): Result<Scenario, ScenarioFailure> {
+  const pastRam = (a: Address | "auto", bytes: number): string | null =>
+    a !== "auto" &&
+    typeof a !== "number" &&
+    a.region === "ram" &&
+    a.offset + bytes > machine.ramSize
+      ? `${formatAddress(a)} is past the end of RAM (${hex(machine.ramSize)} bytes)`
+      : null;
+  for (const [i, step] of sc.guest.entries()) {
+    let problem: string | null = null;
+    if (step.kind === "boot") {
+      if (step.vcmdqRings.length > machine.vcmdqs)
+        problem = `the boot step places ${step.vcmdqRings.length} rings for ${machine.vcmdqs} VCMDQ(s)`;
+      for (const r of step.vcmdqRings) problem ??= pastRam(r, 1);
+    } else if (step.kind === "workload" && step.vcpus > machine.vcpus)
+      problem = `the workload runs on ${step.vcpus} vCPUs and the machine has ${machine.vcpus}`;
+    else if (step.kind === "read" || step.kind === "write") problem = pastRam(step.addr, step.size);
+    if (problem !== null) return err({ at: step.at, step: i, message: problem });
+  }
+  const plan = sc.machine.faultPlan;
+  const reseeded =
+    plan.kind === "probability" && plan.seed === sc.machine.seed && machine.seed !== plan.seed
+      ? { ...machine, faultPlan: { ...plan, seed: machine.seed } }
+      : machine;
+  return ok({ ...sc, machine: reseeded });
 }
 
 /** Apply one step; a failed expectation returns its message. */
