@@ -47,7 +47,7 @@ describe("the --vmm qemu flags", () => {
         "--vmm",
         "qemu",
         "--trace",
-        "x.jsonl",
+        "file=x.jsonl",
       ],
       /--trace and --perfetto trace our model/,
     ],

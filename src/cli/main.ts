@@ -8,6 +8,7 @@ import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { diffCommand, QEMU_11_1_PROFILE } from "./diff-cmd.js";
 import { EXIT, internalErrorText } from "./exit.js";
 import { exploreCommand } from "./explore-cmd.js";
+import { logOption } from "./log-flag.js";
 import {
   checkSocketPath,
   parseIntFlag,
@@ -27,6 +28,7 @@ import { qemuCompatCommand } from "./qemu-compat.js";
 import { qtestCommand } from "./qtest-cmd.js";
 import { type ReplayFlags, replayCommand } from "./replay-cmd.js";
 import { defaultRun, givenFlags, runModesHelp, runOption, scenarioRun } from "./run-cmd.js";
+import { DEFAULT_TRACE, traceOption } from "./trace-flag.js";
 
 // `cmdqv … | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -108,7 +110,16 @@ program
   )
   .argument("[scenario]", "a scenario YAML file")
   .option("--replay <file>", "reproduce a counterexample written by cmdqv explore")
-  .option("--trace <file.jsonl>", "write the native trace (JSON Lines)")
+  .option(
+    "--trace <spec>",
+    "trace events, QEMU's -trace: PATTERN, enable=PATTERN, events=FILE, file=FILE.jsonl (repeatable; help lists the events)",
+    traceOption,
+  )
+  .option(
+    "--log <items>",
+    "the VMM console live on stderr, QEMU's -d: guest_errors, unimp, invalid_mem, all (help lists them)",
+    logOption,
+  )
   .option(
     "--perfetto <file.json>",
     "write a Perfetto/Chrome trace-event file (one track per actor)",
@@ -150,10 +161,13 @@ const REAL_QEMU_OPTIONS = (c: Command): Command =>
       "another qemu-system-aarch64 (e.g. your own build) instead of QEMU 11.1",
     )
     .option("--fault <site[:n]>", "fail the Nth call (default 1) at a host fault site")
-    .option(
-      "--trace",
-      "QEMU's tegra241_cmdqv* and smmuv3_accel* trace events on its console",
-      false,
+    .addOption(
+      new Option(
+        "--trace [spec]",
+        `trace events, QEMU's -trace: PATTERN, enable=PATTERN, events=FILE (repeatable; alone: ${DEFAULT_TRACE})`,
+      )
+        .preset(DEFAULT_TRACE)
+        .argParser(traceOption),
     );
 
 REAL_QEMU_OPTIONS(
@@ -199,6 +213,12 @@ REAL_QEMU_OPTIONS(
         .default("model"),
     )
     .option("--socket <path>", "listen on a unix socket instead of stdio")
+    .option(
+      "--log <items>",
+      "VMM console lines of QEMU's -d items too: guest_errors, unimp, invalid_mem, all (help lists them)",
+      logOption,
+    )
+    .option("--qtest-log <file>", "every qtest line in and out, timed, as QEMU's -qtest-log")
     .addOption(new Option("--profile <name>", `VMM behaviour: ${PROFILE_NAMES.join(", ")}`))
     .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
     .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G")
@@ -219,6 +239,11 @@ REAL_QEMU_OPTIONS(
       throw new UsageError(
         "--layout describes our model's machine; real QEMU 11.1 places its own (drop --layout)",
       );
+    for (const [o, flag] of [
+      ["log", "--log"],
+      ["qtestLog", "--qtest-log"],
+    ] as const)
+      if (f[o] !== undefined) throw new UsageError(`${flag} needs --vmm model`);
     process.exitCode = await qtestQemuCommand(f);
     return;
   }

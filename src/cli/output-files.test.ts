@@ -145,7 +145,15 @@ describe("what a run says it wrote", () => {
     const dir = scratch();
     const jsonl = join(dir, "run.jsonl");
     const perfetto = join(dir, "run.json");
-    const r = cmdqv(["run", "--invalidations", "300", "--trace", jsonl, "--perfetto", perfetto]);
+    const r = cmdqv([
+      "run",
+      "--invalidations",
+      "300",
+      "--trace",
+      `file=${jsonl}`,
+      "--perfetto",
+      perfetto,
+    ]);
     assert.equal(r.code, 0, r.err);
     const events = readFileSync(jsonl, "utf8").trimEnd().split("\n").length;
     assert.ok(events > 100);

@@ -5,10 +5,13 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { jsonlLine } from "../trace/jsonl.js";
+import { FilteredSink, TraceFilter, traceRule } from "../trace/pattern.js";
 import { PerfettoEncoder } from "../trace/perfetto.js";
 import type { TraceEvent, TraceSink } from "../trace/trace.js";
+import { ConsoleFromTrace, parseLogItems } from "./log-flag.js";
 import { UsageError } from "./options.js";
 import { checkTraceFiles, reportWritten, type WrittenFile } from "./output-files.js";
+import { TraceLinePrinter, type TraceSpec, traceSpec } from "./trace-flag.js";
 
 /** Buffered text of one file is written out once it reaches this many UTF-16 units. */
 export const FLUSH_BYTES = 1 << 20;
@@ -94,31 +97,61 @@ class TraceFile {
 /** The trace files of one run: a sink for the model, closed (completed) after the run. */
 export class TraceFiles implements TraceSink {
   private readonly files: TraceFile[];
+  /** Where events go: the files (--trace's through its patterns) and any live printer. */
+  private readonly sinks: TraceSink[];
 
-  private constructor(files: TraceFile[]) {
+  private constructor(files: TraceFile[], sinks: TraceSink[]) {
     this.files = files;
+    this.sinks = sinks;
   }
 
-  /** Open the files asked for (null when none is). A path that cannot be written is refused. */
-  static open(jsonl?: string, perfetto?: string): TraceFiles | null {
+  /**
+   * Open the outputs asked for (null when none is). `trace` is --trace's spec (a plain path:
+   * every event to that JSON Lines file): its events=/enable= patterns select what reaches
+   * its file, or stderr without file=; Perfetto gets every event. `live` sinks (the console
+   * under --log) see every event too. Text lines go through `write`. A path that cannot be
+   * written is refused.
+   */
+  static open(
+    trace?: TraceSpec | string,
+    perfetto?: string,
+    live: readonly TraceSink[] = [],
+    write: (text: string) => void = stderrLine,
+  ): TraceFiles | null {
+    const spec = typeof trace === "string" ? { rules: [traceRule("*")], file: trace } : trace;
     const files: TraceFile[] = [];
+    const sinks: TraceSink[] = [];
     try {
-      if (jsonl) files.push(new TraceFile("--trace", jsonl, "", jsonlLine, ""));
+      if (spec !== undefined) {
+        const filter = new TraceFilter(spec.rules);
+        if (spec.file !== undefined) {
+          const f = new TraceFile("--trace", spec.file, "", jsonlLine, "");
+          files.push(f);
+          sinks.push(new FilteredSink(filter, f));
+        } else sinks.push(new FilteredSink(filter, new TraceLinePrinter(write)));
+      }
       if (perfetto) {
         const enc = new PerfettoEncoder();
-        files.push(
-          new TraceFile("--perfetto", perfetto, enc.head(), (e) => enc.event(e), enc.tail()),
+        const f = new TraceFile(
+          "--perfetto",
+          perfetto,
+          enc.head(),
+          (e) => enc.event(e),
+          enc.tail(),
         );
+        files.push(f);
+        sinks.push(f);
       }
     } catch (e) {
       for (const f of files) f.close();
       throw e;
     }
-    return files.length > 0 ? new TraceFiles(files) : null;
+    sinks.push(...live);
+    return sinks.length > 0 ? new TraceFiles(files, sinks) : null;
   }
 
   event(e: TraceEvent): void {
-    for (const f of this.files) f.event(e);
+    for (const s of this.sinks) s.event(e);
   }
 
   /** What each file holds so far: its path, bytes written and events. */
@@ -147,14 +180,29 @@ export class TraceFiles implements TraceSink {
   }
 }
 
-/** Run `body` with the trace files open, and complete them whatever happens. */
+/**
+ * A line on stderr while a run may show its progress line there: on a terminal the
+ * progress line is cleared first (it is drawn again at its next update).
+ */
+export function stderrLine(text: string): void {
+  process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${text}` : text);
+}
+
+/**
+ * Run `body` with the trace outputs open, and complete them whatever happens. `trace` is
+ * --trace's values (trace-flag.ts), `log` --log's (its console lines reach us as the
+ * machine's trace events, so --log alone turns the tracer on).
+ */
 export function withTraceFiles<T>(
-  jsonl: string | undefined,
+  trace: readonly string[] | undefined,
   perfetto: string | undefined,
   body: (sink: TraceFiles | null) => T,
+  log?: string,
 ): T {
-  checkTraceFiles(jsonl, perfetto);
-  const files = TraceFiles.open(jsonl, perfetto);
+  const spec = traceSpec(trace);
+  checkTraceFiles(spec?.file, perfetto);
+  const live = log !== undefined ? [new ConsoleFromTrace(parseLogItems(log), stderrLine)] : [];
+  const files = TraceFiles.open(spec, perfetto, live);
   let result: T;
   try {
     result = body(files);

@@ -19,11 +19,13 @@ import { type RealQemu, serveGraceHost, startRealQemu, type Ticker } from "../re
 import { VirtualClock } from "../util/clock.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
+import { qemuTracePatterns } from "./trace-flag.js";
 
 export interface RealQemuFlags extends MachineFlags {
   qemu?: string;
   fault?: string;
-  trace?: boolean;
+  /** --trace's values (trace-flag.ts): passed to QEMU as `-trace enable=PATTERN`. */
+  trace?: readonly string[];
 }
 
 const ticker: Ticker = (ms, fn) => {
@@ -102,7 +104,7 @@ async function start(
     faultPlan: faultPlanOf(f.fault),
     ...(cfg.hostHw !== undefined ? { hostHw: cfg.hostHw } : {}),
     qtest,
-    ...(f.trace ? { trace: ["tegra241_cmdqv*", "smmuv3_accel*"] } : {}),
+    ...(f.trace !== undefined ? { trace: qemuTracePatterns(f.trace) ?? [] } : {}),
     extraArgs: extra,
     ...(qmp ? { qmp: true } : {}),
     log: (l) => process.stderr.write(`cmdqv host: ${l}\n`),

@@ -92,6 +92,7 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
     flags.trace,
     flags.perfetto,
     (sink) => replayOnModel(path, g, sink, { found: f, overrides }).code,
+    flags.log,
   );
 }
 

@@ -122,7 +122,15 @@ describe("trace files", () => {
     const dir = scratch();
     const jsonl = join(dir, "run.jsonl");
     const perfetto = join(dir, "run.json");
-    const r = cmdqv(["run", "--invalidations", "400", "--trace", jsonl, "--perfetto", perfetto]);
+    const r = cmdqv([
+      "run",
+      "--invalidations",
+      "400",
+      "--trace",
+      `file=${jsonl}`,
+      "--perfetto",
+      perfetto,
+    ]);
     assert.equal(r.code, 0, r.err);
     const parsed = fromJsonl(readFileSync(jsonl, "utf8"));
     assert.deepEqual(parsed.errors, []);

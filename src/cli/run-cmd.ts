@@ -49,8 +49,11 @@ import {
 import { ProgressLine } from "./progress.js";
 
 export interface RunFlags extends MachineFlags {
-  trace?: string;
+  /** --trace's values, QEMU's -trace syntax (trace-flag.ts). */
+  trace?: readonly string[];
   perfetto?: string;
+  /** --log's items, QEMU's -d syntax (log-flag.ts): the VMM console live on stderr. */
+  log?: string;
   invalidations?: string;
 }
 
@@ -253,6 +256,7 @@ export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
     (sink) =>
       runDefault(machine, sink, total, internals, "cmdqv run", (s) => console.log(formatSummary(s)))
         .code,
+    f.log,
   );
 }
 
@@ -317,12 +321,17 @@ export function scenarioRun(path: string, f: RunFlags): number {
   }
   if (f.profile === ALL_PROFILES) return scenarioUnderAll(loaded.value, f);
   const { scenario: sc, overrides } = scenarioWithFlags(loaded.value, f);
-  return withTraceFiles(f.trace, f.perfetto, (sink) => {
-    const who = `cmdqv run ${sc.name}`;
-    const out = runWithProgress(sc, sink, who);
-    console.log(formatScenarioOutcome(out, overrides));
-    return scenarioCode(out, who);
-  });
+  return withTraceFiles(
+    f.trace,
+    f.perfetto,
+    (sink) => {
+      const who = `cmdqv run ${sc.name}`;
+      const out = runWithProgress(sc, sink, who);
+      console.log(formatScenarioOutcome(out, overrides));
+      return scenarioCode(out, who);
+    },
+    f.log,
+  );
 }
 
 /** The scenario on its machine with the flags laid over it, or a usage error at its step. */

@@ -8,6 +8,7 @@ import { InvariantChecker } from "../check/invariants.js";
 import type { Machine } from "../machine/machine.js";
 import { armFault, ioctlsReply } from "./host-extensions.js";
 import type { ExtensionResult, IrqDirection, IrqReporter, QtestTarget } from "./target.js";
+import { VmmLogTail } from "./vmm-log-tail.js";
 
 /**
  * How the qtest client names the devices whose interrupt pins it may intercept, as QEMU
@@ -49,9 +50,11 @@ export class MachineTarget implements QtestTarget {
   private readonly paths = new Map<string, QomDevice>();
 
   /** What `cmdqv_vmm_log` has not yet answered. */
+  private readonly vmmLog: VmmLogTail;
 
   constructor(m: Machine, qom: QomNames = DEFAULT_QOM_NAMES) {
     this.m = m;
+    this.vmmLog = new VmmLogTail(m.log);
     this.qom = qom;
     this.checker = new InvariantChecker(m);
     for (let i = 0; i < qom.cpus; i++)
@@ -268,6 +271,8 @@ export class MachineTarget implements QtestTarget {
         m.reset();
         this.settle();
         return { ok: true, reply: "" };
+      case "cmdqv_vmm_log":
+        return this.vmmLog.take();
       default:
         return undefined;
     }
