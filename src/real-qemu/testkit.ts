@@ -225,6 +225,16 @@ export function openFds(): string[] {
   return readdirSync("/proc/self/fd").sort();
 }
 
+/**
+ * Descriptors open now that were not in `before`: what a test left open. (Not equality
+ * with `before`: another handle in the process, say a socket of an earlier test, may
+ * close in the meantime, and that is no leak.)
+ */
+export function fdsOpenedSince(before: readonly string[]): string[] {
+  const was = new Set(before);
+  return openFds().filter((fd) => !was.has(fd));
+}
+
 // linux/iommufd.h and linux/vfio.h numbers the realize below uses.
 export const NR = {
   IOMMU_IOAS_ALLOC: 0x3b81,
