@@ -4,6 +4,7 @@
 import { figures, onceFigures } from "./figures.js";
 import { measure } from "./harness.js";
 import { REAL_QEMU_FIGURES, realQemuFigures } from "./real-qemu.js";
+import { REPORT_FIGURES, reportFigures } from "./report.js";
 import { BenchTable } from "./table.js";
 
 const args = process.argv.slice(2);
@@ -19,6 +20,7 @@ const table = new BenchTable([
   ...figures.map((f) => f.name),
   ...onceFigures.flatMap((f) => f.names.map((n) => n.name)),
   ...REAL_QEMU_FIGURES.map((f) => f.name),
+  ...REPORT_FIGURES.map((f) => f.name),
 ]);
 for (const fig of figures) {
   const m = measure(fig);
@@ -42,4 +44,17 @@ else
     out[name] = v;
     if (!json) console.log(table.row(name, v, unit));
   }
+// The default run's HTML report: its size, and its load time in Debian's chromium.
+const report = await reportFigures();
+const measured = "figures" in report ? report.figures : report.partial;
+for (const { name, unit } of REPORT_FIGURES) {
+  const v = measured[name];
+  if (v !== undefined) {
+    out[name] = v;
+    if (!json) console.log(table.row(name, v, unit));
+  } else if ("skipped" in report) {
+    if (json) console.error(`bench: ${name} skipped: ${report.skipped}`);
+    else console.log(table.skipped(name, report.skipped));
+  }
+}
 if (json) console.log(JSON.stringify(out));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { figures, onceFigures } from "./figures.js";
 import { REAL_QEMU_FIGURES } from "./real-qemu.js";
+import { REPORT_FIGURES } from "./report.js";
 import { BenchTable, formatValue } from "./table.js";
 
 /** Every figure `npm run bench` prints, with values of each shape it gives. */
@@ -9,6 +10,7 @@ const rows = [
   ...figures.map((f) => ({ name: f.name, unit: f.unit })),
   ...onceFigures.flatMap((f) => f.names),
   ...REAL_QEMU_FIGURES,
+  ...REPORT_FIGURES,
 ].map((f, i) => ({ ...f, value: [123_456_789, 3.42, 7, 1_234.5, 0.07, 98_765][i % 6]! }));
 
 describe("the bench table", () => {
@@ -22,6 +24,15 @@ describe("the bench table", () => {
       assert.ok(l.startsWith(rows[i]!.name), "names are left-aligned");
       assert.ok(l.endsWith(`  ${rows[i]!.unit}`), l);
     });
+  });
+
+  it("writes why a figure was skipped where its unit would be, on the figure's own line", () => {
+    const name = REPORT_FIGURES[1].name;
+    const line = table.skipped(name, "no chromium found");
+    assert.ok(line.startsWith(name), line);
+    assert.ok(line.includes("skipped:"), line);
+    const unitAt = lines[0]!.length - rows[0]!.unit.length;
+    assert.equal(line.indexOf("no chromium found"), unitAt, `${line}\n${lines[0]}`);
   });
 
   it("right-aligns the numbers on their decimal point", () => {

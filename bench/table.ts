@@ -22,6 +22,11 @@ export class BenchTable {
     this.nameWidth = Math.max(0, ...names.map((n) => n.length));
   }
 
+  /** A figure that could not be measured: its name, "skipped:", and why in the unit column. */
+  skipped(name: string, why: string): string {
+    return `${name.padEnd(this.nameWidth)}  ${"skipped:".padStart(INT_WIDTH + FRAC_WIDTH)}  ${why}`;
+  }
+
   row(name: string, value: number, unit: string): string {
     const text = formatValue(value);
     const dot = text.indexOf(".");

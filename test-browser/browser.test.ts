@@ -47,6 +47,17 @@ describe("the chromium launcher", () => {
     assert.deepEqual(errors, ["console.error: broken: 42", "uncaught: clicked wrong"]);
   });
 
+  it("records every URL a page asks for, leaving out data: URLs", async () => {
+    const requests = await withChromium(async ({ browser }) => {
+      const w = await watchedPage(browser);
+      await w.page.setContent(
+        '<body><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><img src="http://127.0.0.1:9/x.png"></body>',
+      );
+      return w.requests;
+    });
+    assert.deepEqual(requests, ["http://127.0.0.1:9/x.png"]);
+  });
+
   it("leaves no chromium process behind once closed", async () => {
     const b = await launchChromium();
     const page = await b.browser.newPage();

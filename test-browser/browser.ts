@@ -82,21 +82,29 @@ export function processesTagged(tag: string): number[] {
   return found;
 }
 
-/** A page with what went wrong on it: console errors and uncaught exceptions, in order. */
+/**
+ * A page with what went wrong on it: console errors and uncaught exceptions, in order; and
+ * every URL it requested (data: and blob: URLs, which stay in the page, left out).
+ */
 export interface WatchedPage {
   readonly page: Page;
   readonly errors: string[];
+  readonly requests: string[];
 }
 
-/** A new page in `browser` that records its console errors and page errors. */
+/** A new page in `browser` that records its console errors, page errors and requests. */
 export async function watchedPage(browser: Browser): Promise<WatchedPage> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("request", (r) => {
+    if (!/^(?:data|blob):/.test(r.url())) requests.push(r.url());
+  });
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(`console.error: ${m.text()}`);
   });
   page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
-  return { page, errors };
+  return { page, errors, requests };
 }
 
 /**

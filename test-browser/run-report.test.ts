@@ -4,7 +4,7 @@
 // (report-kit.ts, run-truth.ts), through the page contract only.
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import {
   closeChromium,
@@ -52,11 +52,17 @@ after(async () => {
 });
 
 /** The report of `c` open in a page, and the truth of the same run. */
-function reportOf(c: RunCase): { page: () => WatchedPage; truth: () => RunTruth } {
+function reportOf(c: RunCase): {
+  page: () => WatchedPage;
+  truth: () => RunTruth;
+  file: () => string;
+} {
   let page: WatchedPage | undefined;
   let truth: RunTruth | undefined;
+  let file: string | undefined;
   before(async () => {
     const r = runReport(tmp.dir, c);
+    file = r.file;
     assert.ok(r.status === 0 || r.status === 1, `cmdqv run exited ${r.status}: ${r.stderr}`);
     assert.ok(existsSync(r.file), `no report at ${r.file}: ${r.stderr}`);
     truth = runTruth(tmp.dir, c);
@@ -70,6 +76,7 @@ function reportOf(c: RunCase): { page: () => WatchedPage; truth: () => RunTruth 
   return {
     page: () => page ?? assert.fail("the report did not open"),
     truth: () => truth ?? assert.fail("the run's truth was not taken"),
+    file: () => file ?? assert.fail("no report was written"),
   };
 }
 
@@ -77,6 +84,10 @@ function reportOf(c: RunCase): { page: () => WatchedPage; truth: () => RunTruth 
 function commonChecks(c: RunCase, r: ReturnType<typeof reportOf>): void {
   it("loads from disk with no console error or uncaught exception", () => {
     assert.deepEqual(r.page().errors, []);
+  });
+
+  it("asks for nothing but itself: no network, no other file", () => {
+    assert.deepEqual(r.page().requests, [r.page().page.url()]);
   });
 
   it("has every section of the contract, each with a heading", async () => {
@@ -158,6 +169,10 @@ function commonChecks(c: RunCase, r: ReturnType<typeof reportOf>): void {
 describe("the default run's report", () => {
   const r = reportOf(DEFAULT_RUN);
   commonChecks(DEFAULT_RUN, r);
+
+  it("stays under 5 MB", () => {
+    assert.ok(statSync(r.file()).size < 5 * 2 ** 20, `${statSync(r.file()).size} bytes`);
+  });
 
   it("says on screen that it aggregates or samples where it does not draw every event", async () => {
     const page = r.page().page;
