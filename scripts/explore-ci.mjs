@@ -21,13 +21,16 @@ for (const [profile, code] of Object.entries(expected)) {
     { encoding: "utf8" },
   );
   let summary = "";
+  let space = "";
   try {
     const o = JSON.parse(r.stdout);
-    summary = `${o.paths} paths, ${o.distinct_states} states, ${o.elapsed_s} s, violations: ${o.violations.map((v) => v.invariant).join(", ") || "none"}`;
+    space = o.space;
+    summary = `${o.paths} paths, ${o.distinct_states} distinct states, space ${o.space}, ${o.elapsed_s} s, violations: ${o.violations.map((v) => v.invariant).join(", ") || "none"}`;
   } catch {
     summary = `unparsable output: ${r.stdout.slice(0, 200)} ${r.stderr.slice(0, 500)}`;
   }
-  const ok = r.status === code;
+  // A bounded run that stopped short would pass for a clean one: the space must be whole.
+  const ok = r.status === code && space === "exhausted";
   if (!ok) bad++;
   console.log(
     `explore ${profile}: exit ${r.status} (expected ${code}) ${ok ? "ok" : "UNEXPECTED"}: ${summary}`,

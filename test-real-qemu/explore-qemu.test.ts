@@ -61,7 +61,7 @@ describe("cmdqv explore on real QEMU 11.1.3", () => {
       "ALLOC0",
       "ENABLE0",
       "CMDQV_EN",
-      "VINTF_EN [fail hw_queue_alloc:obj_alloc (call 1)]",
+      "VINTF_EN [fail hw_queue_alloc:obj_alloc (call 31)]",
       "SYNC0",
     ]);
     const script = r.runs.get("no-silent-hang")!.script;

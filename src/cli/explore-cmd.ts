@@ -1,10 +1,12 @@
 // `cmdqv explore`: orderings / fail-nth / swarm exploration with invariants. Prints a
 // progress line on a TTY, a final table (or --json), writes one replay file per violated
-// invariant, and exits 1 when any invariant is violated.
+// invariant, and exits 1 when any invariant is violated. `--jobs N` expands the orderings
+// search's levels on N worker threads; the figures are the same as on one.
 
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import {
+  counterexampleLines,
   EXPLORE_MODES,
   type ExploreOptions,
   type ExploreResult,
@@ -13,7 +15,11 @@ import {
   exploreTable,
   type FoundViolation,
   formatTable,
-  orderingsShards,
+  OrderingsSearch,
+  orderingsWorkers,
+  type Progress,
+  type SearchChunk,
+  type SearchRun,
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
@@ -94,16 +100,16 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
   // Paths to run, when known: swarm's --runs, or the --max-paths bound.
   const total =
     mode === "swarm" ? Math.min(opts.runs ?? 1000, opts.maxPaths ?? Infinity) : opts.maxPaths;
-  const show = (p: { paths: number; states: number; violations: number }) => {
+  const show: Progress = (p) => {
     const s = (Date.now() - t0) / 1000;
     progress.update(
-      `explore ${profile} ${mode}: ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
+      `explore ${profile} ${mode}: ${p.distinct} distinct states, ${Math.round(p.states / Math.max(s, 1e-3))} states/s, ${p.violations} violated invariants`,
       { done: p.paths, total, unit: "paths" },
     );
   };
-  // Workers only for shards with work: as many as first choices, and as --max-paths allows.
-  const shards = jobs > 1 && mode === "orderings" ? orderingsShards(opts, jobs) : [opts];
-  const result = shards.length > 1 ? await sharded(shards, show) : explore(opts, show);
+  // Threads only as many as have work: the first level's steps, and --max-paths.
+  const workers = jobs > 1 && mode === "orderings" ? orderingsWorkers(opts, jobs) : 1;
+  const result = workers > 1 ? await onWorkers(opts, workers, show) : explore(opts, show);
   progress.done();
   const elapsed = (Date.now() - t0) / 1000;
   const files = writeReplays(f.out, profile, result.violations);
@@ -117,12 +123,23 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
         distinct_states: result.distinctStates,
         elapsed_s: Number(elapsed.toFixed(3)),
         complete: result.complete,
-        workers: shards.length > 1 ? shards.length : 0,
+        space: result.space,
+        ...(result.failedCalls
+          ? {
+              setup_calls: result.failedCalls.setup,
+              failed_calls: [result.failedCalls.first, result.failedCalls.last],
+            }
+          : {}),
+        workers: workers > 1 ? workers : 0,
         violations: result.violations.map((v, i) => ({
           invariant: v.invariant,
           replay: files[i],
           message: v.message,
           runs: v.count,
+          steps: v.replay.steps,
+          ...(v.replay.mode === "orderings" && v.replay.faultPlan
+            ? { fault_plan: v.replay.faultPlan }
+            : {}),
         })),
       }),
     );
@@ -151,70 +168,63 @@ function printTable(
   console.log(formatTable(exploreTable(r, { profile, mode, elapsedSeconds: elapsed })));
   r.violations.forEach((v, i) => {
     console.log("");
-    console.log(`${v.invariant}: ${v.message}`);
-    console.log(`  minimal sequence: ${v.replay.steps.join(" → ")}`);
-    console.log(`  replay: cmdqv run --replay ${files[i]}`);
+    for (const line of counterexampleLines(v, files[i])) console.log(line);
   });
 }
 
 /**
- * Run one worker thread per shard and merge their results. A worker that fails (or ends
- * without a result) stops the others, so the error is reported at once.
+ * The orderings search with its levels expanded on `n` worker threads: each takes the next
+ * chunk when it is free; the search merges chunks in order, so the figures are those of
+ * one thread. A worker that fails stops the others, so the error is reported at once.
  */
-async function sharded(
-  shards: readonly ExploreOptions[],
-  show: (p: { paths: number; states: number; violations: number }) => void,
-): Promise<ExploreResult> {
-  const live = shards.map(() => ({ paths: 0, states: 0, violations: 0 }));
+async function onWorkers(o: ExploreOptions, n: number, show: Progress): Promise<ExploreResult> {
+  const search = new OrderingsSearch(o, n, show);
   const workers: Worker[] = [];
-  const parts = await Promise.all(
-    shards.map(
-      (workerData, shard) =>
-        new Promise<ExploreResult>((resolve, reject) => {
-          const w = new Worker(new URL("./explore-worker.mjs", import.meta.url), { workerData });
-          workers.push(w);
-          let done = false;
-          w.on("message", (m: { kind: string; p?: never; result?: ExploreResult }) => {
-            if (m.kind === "progress" && m.p) {
-              live[shard] = m.p;
-              show(
-                live.reduce((a, b) => ({
-                  paths: a.paths + b.paths,
-                  states: a.states + b.states,
-                  violations: Math.max(a.violations, b.violations),
-                })),
-              );
-            } else if (m.kind === "result" && m.result) {
-              done = true;
-              resolve(m.result);
+  try {
+    for (let i = 0; i < n; i++)
+      workers.push(new Worker(new URL("./explore-worker.mjs", import.meta.url), { workerData: o }));
+    await new Promise<void>((resolve, reject) => {
+      const idle = [...workers];
+      let out = 0;
+      let over = false;
+      const pump = () => {
+        if (over) return;
+        for (let c = idle.length > 0 ? search.take() : "wait"; ; c = search.take()) {
+          if (c === null) {
+            if (out === 0) {
+              over = true;
+              resolve();
             }
-          });
-          w.on("error", reject);
-          w.on("exit", (code) => {
-            if (!done)
-              reject(new Error(`explore worker ${shard} exited (${code}) without a result`));
-          });
-        }),
-    ),
-  ).catch(async (e: unknown) => {
+            return;
+          }
+          if (c === "wait") return;
+          out++;
+          idle.pop()!.postMessage(c satisfies SearchChunk);
+          if (idle.length === 0) return;
+        }
+      };
+      workers.forEach((w, k) => {
+        w.on("message", (m: { id: number; runs: SearchRun[][] }) => {
+          out--;
+          idle.push(w);
+          search.put(m.id, m.runs);
+          pump();
+        });
+        w.on("error", (e) => {
+          over = true;
+          reject(e);
+        });
+        w.on("exit", (code) => {
+          if (!over) {
+            over = true;
+            reject(new Error(`explore worker ${k} exited (${code}) in the middle of the search`));
+          }
+        });
+      });
+      pump();
+    });
+  } finally {
     await Promise.all(workers.map((w) => w.terminate()));
-    throw e;
-  });
-  const byInv = new Map<string, FoundViolation>();
-  for (const p of parts)
-    for (const v of p.violations) {
-      const prev = byInv.get(v.invariant);
-      if (!prev || v.replay.choices.length < prev.replay.choices.length)
-        byInv.set(v.invariant, { ...v, count: v.count + (prev?.count ?? 0) });
-      else byInv.set(v.invariant, { ...prev, count: prev.count + v.count });
-    }
-  return {
-    paths: parts.reduce((a, p) => a + p.paths, 0),
-    states: parts.reduce((a, p) => a + p.states, 0),
-    // Shards keep separate visited sets: a state met in two shards is counted twice.
-    distinctStates: parts.reduce((a, p) => a + p.distinctStates, 0),
-    pruned: parts.reduce((a, p) => a + p.pruned, 0),
-    complete: parts.every((p) => p.complete),
-    violations: [...byInv.values()].sort((a, b) => a.invariant.localeCompare(b.invariant)),
-  };
+  }
+  return search.result();
 }

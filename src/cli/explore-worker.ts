@@ -1,9 +1,11 @@
-// A worker thread of `cmdqv explore --jobs N`: explores one shard of the ordering space
-// (the subtrees of first choices ≡ shard mod N) and posts its result back.
+// A worker thread of `cmdqv explore --jobs N`: expands the chunks of the orderings search
+// it is handed (each state's runs one step further) and posts the runs back; the main
+// thread merges them in order (OrderingsSearch).
 
 import { parentPort, workerData } from "node:worker_threads";
-import { type ExploreOptions, explore } from "../explore/explorer.js";
+import { type ExploreOptions, expandItems, type SearchChunk } from "../explore/explorer.js";
 
 const opts = workerData as ExploreOptions;
-const result = explore(opts, (p) => parentPort?.postMessage({ kind: "progress", p }));
-parentPort?.postMessage({ kind: "result", result });
+parentPort?.on("message", (c: SearchChunk) => {
+  parentPort?.postMessage({ id: c.id, runs: expandItems(opts, c.items) });
+});

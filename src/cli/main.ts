@@ -88,7 +88,11 @@ program
   .option("--max-paths <n>", "stop after this many runs")
   .option("--runs <n>", "swarm: number of random runs", "1000")
   .option("--seed <n>", "swarm: seed of the first run", "1")
-  .option("--jobs <n>", "orderings: worker threads (no more than shards with work)", "1")
+  .option(
+    "--jobs <n>",
+    "orderings: worker threads sharing the search (the figures of one thread; no more than the first steps)",
+    "1",
+  )
   .option("--json", "print one JSON object", false)
   .option("--out <dir>", "where replay files are written", ".cmdqv/replays")
   .option("--ram-page <size>", "RAM backing page: 4K, 64K, 2M, 1G", "2M")
@@ -160,7 +164,10 @@ const REAL_QEMU_OPTIONS = (c: Command): Command =>
       "--qemu <path>",
       "another qemu-system-aarch64 (e.g. your own build) instead of QEMU 11.1",
     )
-    .option("--fault <site[:n]>", "fail the Nth call (default 1) at a host fault site")
+    .option(
+      "--fault <site[:n]>",
+      "fail the Nth call (default 1) at a host fault site, counted from the host's creation",
+    )
     .addOption(
       new Option(
         "--trace [spec]",

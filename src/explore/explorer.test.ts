@@ -1,12 +1,36 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { machineConfig } from "../machine/config.js";
-import { ReplayChoice } from "../sim/choice.js";
+import { ExhaustiveChoice, ReplayChoice } from "../sim/choice.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
-import { type ExploreOptions, explore } from "./explorer.js";
+import { type ExploreOptions, explore, exploreTable } from "./explorer.js";
 import { runInterleavings } from "./interleavings.js";
 import { buildSteps, runOrderings } from "./orderings.js";
 import { parseReplay } from "./replay-load.js";
+
+/**
+ * The search the level-by-level one must agree with: a depth-first odometer over choice
+ * vectors on one thread, each run cut at a state an earlier run reached.
+ */
+function depthFirst(o: ExploreOptions) {
+  const visited = new Set<number>();
+  const runs = new Map<string, number>();
+  const choice = new ExhaustiveChoice();
+  let paths = 0;
+  let pruned = 0;
+  do {
+    const out = runOrderings(
+      { machine: o.machine, queues: o.queues, extras: o.extras, faults: o.faults },
+      choice,
+      visited,
+    );
+    paths++;
+    if (out.pruned) pruned++;
+    for (const inv of new Set(out.checker.violations().map((v) => v.invariant)))
+      runs.set(inv, (runs.get(inv) ?? 0) + 1);
+  } while (choice.next());
+  return { paths, pruned, distinct: visited.size, runs: [...runs].sort() };
+}
 
 /** One explored VCMDQ keeps each exhaustive run under a second; two are checked where it matters. */
 function opts(profile: ProfileName, over: Partial<ExploreOptions> = {}): ExploreOptions {
@@ -58,6 +82,25 @@ describe("explore orderings", () => {
     // 6 writes have 6! = 720 orders; fingerprints collapse commuting ones.
     assert.ok(r.paths < 720 / 4, `${r.paths} paths`);
     assert.ok(r.pruned > 0);
+  });
+
+  it("reports the paths, cut runs, distinct states and runs per violation of a depth-first search", () => {
+    for (const o of [
+      opts("qemu-v7"),
+      opts("qemu-latest", { extras: ["config-rewrite"], faults: false }),
+    ]) {
+      const r = explore(o);
+      assert.deepEqual(
+        {
+          paths: r.paths,
+          pruned: r.pruned,
+          distinct: r.distinctStates,
+          runs: r.violations.map((v) => [v.invariant, v.count]),
+        },
+        depthFirst(o),
+      );
+      assert.ok(r.violations.length > 0);
+    }
   });
 
   it("stops at --max-paths and says the space was not exhausted", () => {
@@ -113,6 +156,33 @@ describe("explore fail-nth and swarm", () => {
   it("finds Case 2 under qemu-v5 by failing the nth host call in the listed order", () => {
     const r = explore(opts("qemu-v5", { mode: "fail-nth" }));
     assert.ok(r.violations.some((v) => v.invariant === "no-silent-hang"));
+  });
+
+  it("counts fail-nth's distinct states by fingerprint", () => {
+    const r = explore(opts("qemu-v5", { mode: "fail-nth" }));
+    assert.ok(
+      r.distinctStates > 0 && r.distinctStates < r.states,
+      `${r.distinctStates} of ${r.states}`,
+    );
+  });
+
+  it("says a swarm sampled the space, never that it exhausted it, and counts distinct states by fingerprint", () => {
+    const r = explore(opts("qemu-latest", { mode: "swarm", runs: 40, seed: 3 }));
+    assert.equal(r.paths, 40);
+    assert.equal(r.space, "sampled");
+    assert.equal(r.complete, false);
+    const table = exploreTable(r, { profile: "qemu-latest", mode: "swarm", elapsedSeconds: 0 });
+    const space = table.find(([k]) => k === "space")?.[1] ?? "";
+    assert.doesNotMatch(space, /exhausted/);
+    assert.match(space, /^sampled: 40 seeded random runs/);
+    // Runs repeat states (every run starts with the same machine): fewer distinct than run.
+    assert.ok(
+      r.distinctStates > 0 && r.distinctStates < r.states,
+      `${r.distinctStates} of ${r.states}`,
+    );
+    // The same runs, counted state by state, give the same number.
+    const again = explore(opts("qemu-latest", { mode: "swarm", runs: 40, seed: 3 }));
+    assert.equal(again.distinctStates, r.distinctStates);
   });
 
   it("gives the same result for the same swarm seed", () => {

@@ -1,14 +1,19 @@
 // `cmdqv explore`: run the orderings program under a choice source in one of three modes
 // and judge every run by the invariants.
-// - orderings: exhaustive (odometer over choice vectors), states fingerprinted so a state
-//   reached twice is explored once (orders of commuting writes collapse there);
-// - fail-nth: one fixed order (the listed one, or a given choice list), failing the 1st,
-//   2nd, … host call until a run consumes no injected failure (iommufd_fail_nth);
-// - swarm: seeded random orders, each run with its own random fault probability.
+// - orderings: exhaustive, level by level: each distinct state (fingerprinted) is expanded
+//   once, from the least choice list reaching it, so a state reached twice is explored
+//   once (orders of commuting writes collapse there). The figures are those of a
+//   depth-first odometer over choice vectors that cuts each run at a state already seen,
+//   whatever the number of threads expanding a level (`--jobs`);
+// - fail-nth: one fixed order (the listed one, or a given choice list), failing each host
+//   call after the machine's set-up in turn until a run consumes no injected failure
+//   (iommufd_fail_nth); calls keep their numbers from the machine's creation;
+// - swarm: seeded random orders, each run with its own random fault probability; a sample,
+//   never an exhausted space.
 // Each violated invariant yields a minimal counterexample: the choice list, shrunk.
 
 import { INVARIANT_NAMES, type InvariantName, type Violation } from "../check/invariants.js";
-import { FAULT_SITES, type FaultSite } from "../host/faults.js";
+import { describeFaultPlan, FAULT_SITES, type FaultSite } from "../host/faults.js";
 import { type MachineConfig, machineConfig } from "../machine/config.js";
 import type { PageSizeName } from "../mem/types.js";
 import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
@@ -18,9 +23,11 @@ import { runInterleavings } from "./interleavings.js";
 import {
   buildSteps,
   type ExtraStep,
+  formatStepRecord,
   type OrderingsOptions,
   type RunOutcome,
   runOrderings,
+  setupCalls,
 } from "./orderings.js";
 import type { OrderingsReplay, ReplayFile } from "./replay.js";
 
@@ -45,9 +52,6 @@ export interface ExploreOptions {
   readonly depth?: number;
   /** interleavings: invalidations the vCPUs issue together. */
   readonly invalidations?: number;
-  /** orderings: explore only runs whose first choice is ≡ shard (mod shards). */
-  readonly shard?: number;
-  readonly shards?: number;
 }
 
 export interface FoundViolation {
@@ -58,14 +62,26 @@ export interface FoundViolation {
   readonly replay: ReplayFile;
 }
 
+/**
+ * What became of the space: every path run ("exhausted"), cut by maxPaths ("cut"), or
+ * sampled at random (swarm, which never exhausts anything).
+ */
+export type ExploreSpace = "exhausted" | "cut" | "sampled";
+
 export interface ExploreResult {
+  /** Runs: each ends at a state already explored, or runs to the end. */
   readonly paths: number;
+  /** Steps run, over all runs (a run replays its prefix, so a state counts each time). */
   readonly states: number;
+  /** Distinct states by fingerprint (interleavings: distinct states at the workload's end). */
   readonly distinctStates: number;
   readonly pruned: number;
   readonly violations: readonly FoundViolation[];
-  /** True when the space was exhausted (not cut by maxPaths). */
+  /** True when the space was exhausted: `space === "exhausted"`. */
   readonly complete: boolean;
+  readonly space: ExploreSpace;
+  /** fail-nth: the calls failed, one per run, after the set-up's calls 1..setup. */
+  readonly failedCalls?: { readonly setup: number; readonly first: number; readonly last: number };
 }
 
 export type Progress = (p: {
@@ -92,6 +108,17 @@ export function exploreMachine(
   });
 }
 
+function spaceText(r: ExploreResult): string {
+  switch (r.space) {
+    case "exhausted":
+      return "exhausted";
+    case "cut":
+      return "cut by --max-paths";
+    case "sampled":
+      return `sampled: ${r.paths} seeded random runs, not exhaustive`;
+  }
+}
+
 /**
  * The table `cmdqv explore` prints, as rows of [label, value]: the run's figures, then
  * every invariant, "ok" or "VIOLATED in N runs".
@@ -106,9 +133,17 @@ export function exploreTable(
     ["paths", String(r.paths)],
     ["states", String(r.states)],
     ["distinct states", String(r.distinctStates)],
-    ["space", r.complete ? "exhausted" : "cut by --max-paths"],
-    ["elapsed", `${run.elapsedSeconds.toFixed(2)} s`],
+    ["space", spaceText(r)],
   ];
+  const f = r.failedCalls;
+  if (f)
+    rows.push([
+      "host calls failed",
+      f.last >= f.first
+        ? `${f.first} to ${f.last}, one per run (1 to ${f.setup} are the machine's set-up)`
+        : `none (the set-up's ${f.setup} calls are all there are)`,
+    ]);
+  rows.push(["elapsed", `${run.elapsedSeconds.toFixed(2)} s`]);
   for (const inv of INVARIANT_NAMES) {
     const v = r.violations.find((x) => x.invariant === inv);
     rows.push([inv, v ? `VIOLATED in ${v.count} runs` : "ok"]);
@@ -122,25 +157,77 @@ export function formatTable(rows: readonly (readonly [string, string])[]): strin
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
 }
 
+/** The lines that follow a violated invariant's row: its fault plan, sequence and replay. */
+export function counterexampleLines(v: FoundViolation, file: string | undefined): string[] {
+  const lines = [`${v.invariant}: ${v.message}`];
+  const plan = v.replay.mode === "orderings" ? v.replay.faultPlan : undefined;
+  if (plan && plan.kind !== "none") lines.push(`  fault plan: ${describeFaultPlan(plan)}`);
+  lines.push(`  minimal sequence: ${v.replay.steps.join(" → ")}`);
+  if (file !== undefined) lines.push(`  replay: cmdqv run --replay ${file}`);
+  return lines;
+}
+
 function orderingsOptions(o: ExploreOptions, faults: boolean): OrderingsOptions {
   return { machine: o.machine, queues: o.queues, extras: o.extras, faults };
 }
 
+/** Each violated invariant once, with the first message a run gave for it. */
+export interface RunViolation {
+  readonly invariant: InvariantName;
+  readonly message: string;
+}
+
+function firstPerInvariant(vs: readonly Violation[]): RunViolation[] {
+  const out: RunViolation[] = [];
+  for (const v of vs)
+    if (!out.some((x) => x.invariant === v.invariant))
+      out.push({ invariant: v.invariant, message: v.message });
+  return out;
+}
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < Math.min(a.length, b.length); i++)
+    if (a[i] !== b[i]) return (a[i] ?? 0) < (b[i] ?? 0);
+  return a.length < b.length;
+}
+
+/**
+ * Runs per violated invariant, and the run each counterexample starts from: the first
+ * added, or (`least`) the least choice list, which the depth-first order meets first.
+ */
 class Collector {
   readonly byInvariant = new Map<
     InvariantName,
-    { first: Violation; choices: number[]; count: number; faultPlan: OrderingsReplay["faultPlan"] }
+    { message: string; choices: number[]; count: number; faultPlan: OrderingsReplay["faultPlan"] }
   >();
+  private readonly least: boolean;
 
-  add(out: RunOutcome, choices: readonly number[], faultPlan: OrderingsReplay["faultPlan"]): void {
-    const seen = new Set<InvariantName>();
-    for (const v of out.checker.violations()) {
-      if (seen.has(v.invariant)) continue;
-      seen.add(v.invariant);
+  constructor(least: boolean) {
+    this.least = least;
+  }
+
+  add(
+    vs: readonly RunViolation[],
+    choices: readonly number[],
+    faultPlan: OrderingsReplay["faultPlan"],
+  ): void {
+    for (const v of vs) {
       const e = this.byInvariant.get(v.invariant);
-      if (e) e.count++;
-      else
-        this.byInvariant.set(v.invariant, { first: v, choices: [...choices], count: 1, faultPlan });
+      if (!e)
+        this.byInvariant.set(v.invariant, {
+          message: v.message,
+          choices: [...choices],
+          count: 1,
+          faultPlan,
+        });
+      else {
+        e.count++;
+        if (this.least && lexLess(choices, e.choices)) {
+          e.message = v.message;
+          e.choices = [...choices];
+          e.faultPlan = faultPlan;
+        }
+      }
     }
   }
 }
@@ -217,59 +304,38 @@ function finish(
   o: ExploreOptions,
   faults: boolean,
   c: Collector,
-  base: Omit<ExploreResult, "violations">,
+  base: Omit<ExploreResult, "violations" | "complete">,
 ): ExploreResult {
   const violations: FoundViolation[] = [];
   for (const [inv, e] of c.byInvariant) {
     const choices = shrink(o, faults, e.choices, inv, e.faultPlan);
     const out = violates(o, faults, choices, inv, e.faultPlan);
     const steps = out ? out.steps : [];
-    const v = out?.checker.violations().find((x) => x.invariant === inv) ?? e.first;
+    const message =
+      out?.checker.violations().find((x) => x.invariant === inv)?.message ?? e.message;
     violations.push({
       invariant: inv,
-      message: v.message,
+      message,
       count: e.count,
       replay: {
         cmdqv_replay: 1,
         mode: "orderings",
-        machine: e.faultPlan ? { ...o.machine, faultPlan: e.faultPlan } : o.machine,
+        fault_numbering: "machine-creation",
+        machine: o.machine,
         queues: o.queues,
         extras: [...o.extras],
         faults,
         choices,
         invariant: inv,
-        message: v.message,
-        steps: steps.map((s) => (s.fault ? `${s.step} [fail ${s.fault}]` : s.step)),
+        message,
+        steps: steps.map(formatStepRecord),
+        injected: steps.flatMap((s) => (s.faults ?? []).map((f) => ({ step: s.step, ...f }))),
         faultPlan: e.faultPlan,
       },
     });
   }
   violations.sort((a, b) => a.invariant.localeCompare(b.invariant));
-  return { ...base, violations };
-}
-
-/**
- * The shards `explore --jobs N` runs in the orderings mode, one worker each: shard s
- * takes the runs whose first choice is ≡ s (mod shards). Only as many shards as there
- * are first choices, and as the path budget allows, so no worker starts without work;
- * a budget (maxPaths) is split among them, the first ones taking one more, so the
- * shards together run at most maxPaths paths. Deterministic: which paths run does not
- * depend on the threads' timing.
- */
-export function orderingsShards(o: ExploreOptions, jobs: number): ExploreOptions[] {
-  const firstChoices = buildSteps(orderingsOptions(o, o.faults)).length;
-  const shards = Math.max(1, Math.min(jobs, firstChoices, o.maxPaths ?? jobs));
-  if (shards === 1) return [o];
-  return Array.from({ length: shards }, (_, shard) => ({
-    ...o,
-    shard,
-    shards,
-    ...(o.maxPaths !== undefined
-      ? {
-          maxPaths: Math.floor(o.maxPaths / shards) + (shard < o.maxPaths % shards ? 1 : 0),
-        }
-      : {}),
-  }));
+  return { ...base, complete: base.space === "exhausted", violations };
 }
 
 export function explore(o: ExploreOptions, progress?: Progress): ExploreResult {
@@ -285,46 +351,218 @@ export function explore(o: ExploreOptions, progress?: Progress): ExploreResult {
   }
 }
 
-function exploreOrderings(o: ExploreOptions, progress?: Progress): ExploreResult {
-  const c = new Collector();
-  const visited = new Set<number>();
-  const shards = o.shards ?? 1;
-  const shard = o.shard ?? 0;
-  const firstChoices = buildSteps(orderingsOptions(o, o.faults)).length;
-  let paths = 0;
-  let states = 0;
-  let pruned = 0;
-  let complete = true;
-  // Shard by the first choice: this worker enumerates the subtrees of its first steps.
-  outer: for (let first = shard; first < firstChoices; first += shards) {
-    const choice = new ExhaustiveChoice(shards > 1 ? [first] : []);
-    do {
-      if (o.maxPaths !== undefined && paths >= o.maxPaths) {
-        complete = false;
-        break outer;
-      }
-      const out = runOrderings(orderingsOptions(o, o.faults), choice, visited);
-      paths++;
-      states += out.states;
-      if (out.pruned) pruned++;
-      c.add(out, choice.recorded() as number[], undefined);
-      if (progress && paths % 64 === 0)
-        progress({ paths, states, distinct: visited.size, violations: c.byInvariant.size });
-    } while (choice.next());
-    if (shards <= 1) break;
-  }
-  return finish(o, o.faults, c, { paths, states, distinctStates: visited.size, pruned, complete });
+// ---- orderings: the level-by-level search ---------------------------------------------
+
+/** A state the orderings search expands: the least choice list that reaches it. */
+export interface SearchItem {
+  readonly path: readonly number[];
+  /** Explored steps applied on the way. */
+  readonly depth: number;
+  /** No step is left: expanding it runs the syncs to the end, each fault choice there a run. */
+  readonly terminal: boolean;
 }
 
+/** One run an expansion made: one more step from its item (or, from a terminal one, to the end). */
+export interface SearchRun {
+  /** Every choice the run consulted. */
+  readonly path: readonly number[];
+  /** Steps it ran. */
+  readonly steps: number;
+  /** The state it stopped at (-1: it ran to the end). */
+  readonly fingerprint: number;
+  readonly terminal: boolean;
+  readonly violations: readonly RunViolation[];
+}
+
+/**
+ * Expand states: every run that takes one more step from each (every step left, and with
+ * faults every host call of that step that may fail), or from a terminal state every run
+ * to the end. Pure: the same items give the same runs on any thread.
+ */
+export function expandItems(o: ExploreOptions, items: readonly SearchItem[]): SearchRun[][] {
+  return items.map((it) => {
+    const runs: SearchRun[] = [];
+    const choice = new ExhaustiveChoice(it.path);
+    const limits = it.terminal ? {} : { stopAfter: it.depth + 1 };
+    do {
+      const out = runOrderings(orderingsOptions(o, o.faults), choice, null, false, limits);
+      runs.push({
+        path: [...choice.recorded()],
+        steps: out.states,
+        fingerprint: out.fingerprint ?? -1,
+        terminal: out.terminal ?? false,
+        violations: firstPerInvariant(out.checker.violations()),
+      });
+    } while (choice.next());
+    return runs;
+  });
+}
+
+/** A chunk of a level's states, handed to whichever thread is free. */
+export interface SearchChunk {
+  readonly id: number;
+  readonly items: readonly SearchItem[];
+}
+
+/**
+ * The orderings search, level by level (a level: the states after as many steps). Chunks of
+ * states are expanded anywhere and in any order (`take`, `put`) and merged in order, so
+ * the result depends on neither threads nor timing. A state's first run in that order
+ * comes from the least choice list reaching it: it is expanded; every other run reaching
+ * it ends there, as a run of a depth-first odometer that cuts at states already seen
+ * would. So paths, cut runs, distinct states and runs per violation are that search's, on
+ * one thread or many. The next level's chunks are handed out as soon as the runs that
+ * make them are merged: threads do not wait at the end of a level. `--max-paths` keeps
+ * the first N runs in this order.
+ */
+export class OrderingsSearch {
+  private readonly o: ExploreOptions;
+  private readonly progress: Progress | undefined;
+  private readonly size: number;
+  private readonly visited = new Set<number>();
+  private readonly c = new Collector(true);
+  /** Chunks made and not yet handed out, in id order. */
+  private readonly ready: SearchChunk[] = [];
+  /** Every chunk not yet merged, by id. */
+  private readonly items = new Map<number, readonly SearchItem[]>();
+  private readonly pending = new Map<number, readonly (readonly SearchRun[])[]>();
+  private nextId = 0;
+  /** Chunks merged: the next to merge has this id. */
+  private merged = 0;
+  /** The last chunk of the level being merged; states it leads to are the next level's. */
+  private levelEnd = 0;
+  /** The next level's states met so far, not yet in a chunk. */
+  private building: SearchItem[] = [];
+  private paths = 0;
+  private states = 0;
+  private pruned = 0;
+  private cut = false;
+
+  /** `width`: threads expanding at once (one thread takes the states in larger chunks). */
+  constructor(o: ExploreOptions, width: number, progress?: Progress) {
+    this.o = o;
+    this.size = width > 1 ? 8 : 64;
+    this.progress = progress;
+    this.emit([{ path: [], depth: 0, terminal: false }]);
+  }
+
+  private emit(items: SearchItem[]): void {
+    const id = this.nextId++;
+    this.items.set(id, items);
+    this.ready.push({ id, items });
+  }
+
+  /** The next chunk to expand; "wait" while chunks are out that may make more; null when done. */
+  take(): SearchChunk | "wait" | null {
+    if (this.cut) return null;
+    const c = this.ready.shift();
+    if (c) return c;
+    return this.merged < this.nextId ? "wait" : null;
+  }
+
+  /** The runs of chunk `id` (one list per state), in any order of ids. */
+  put(id: number, runs: readonly (readonly SearchRun[])[]): void {
+    if (this.cut || id < this.merged) return;
+    this.pending.set(id, runs);
+    for (let k = this.merged; !this.cut && this.pending.has(k); k = this.merged) {
+      const r = this.pending.get(k)!;
+      this.pending.delete(k);
+      this.mergeChunk(this.items.get(k)!, r);
+      this.items.delete(k);
+      this.merged++;
+      if (k === this.levelEnd && !this.cut) {
+        // The level is merged: the next one is whole.
+        if (this.building.length > 0) this.emit(this.building);
+        this.building = [];
+        if (
+          this.nextId > this.merged &&
+          this.o.maxPaths !== undefined &&
+          this.paths >= this.o.maxPaths
+        )
+          this.cut = true;
+        this.levelEnd = this.nextId - 1;
+      }
+    }
+    this.progress?.({
+      paths: this.paths,
+      states: this.states,
+      distinct: this.visited.size,
+      violations: this.c.byInvariant.size,
+    });
+  }
+
+  private mergeChunk(items: readonly SearchItem[], runs: readonly (readonly SearchRun[])[]): void {
+    const max = this.o.maxPaths;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      for (const run of runs[i]!) {
+        if (max !== undefined && this.paths >= max) {
+          this.cut = true;
+          return;
+        }
+        this.states += run.steps;
+        if (!item.terminal && !this.visited.has(run.fingerprint)) {
+          this.visited.add(run.fingerprint);
+          this.building.push({ path: run.path, depth: item.depth + 1, terminal: run.terminal });
+          if (this.building.length === this.size) {
+            this.emit(this.building);
+            this.building = [];
+          }
+          continue;
+        }
+        // A run that ends: at a state already reached by a lesser list, or at the end.
+        if (!item.terminal) this.pruned++;
+        this.paths++;
+        this.c.add(run.violations, run.path, undefined);
+      }
+    }
+  }
+
+  /** The result, counterexamples shrunk (call once the search is done). */
+  result(): ExploreResult {
+    return finish(this.o, this.o.faults, this.c, {
+      paths: this.paths,
+      states: this.states,
+      distinctStates: this.visited.size,
+      pruned: this.pruned,
+      space: this.cut ? "cut" : "exhausted",
+    });
+  }
+}
+
+/**
+ * Threads worth starting for `explore --jobs N` in the orderings mode: no more than the
+ * first level's steps (what the second level is made of) nor than the path budget.
+ */
+export function orderingsWorkers(o: ExploreOptions, jobs: number): number {
+  const firstSteps = buildSteps(orderingsOptions(o, o.faults)).length;
+  return Math.max(1, Math.min(jobs, firstSteps, o.maxPaths ?? jobs));
+}
+
+function exploreOrderings(o: ExploreOptions, progress?: Progress): ExploreResult {
+  const search = new OrderingsSearch(o, 1, progress);
+  for (let c = search.take(); c !== null; c = search.take()) {
+    if (c === "wait") throw new Error("orderings search: a chunk is out on one thread");
+    search.put(c.id, expandItems(o, c.items));
+  }
+  return search.result();
+}
+
+// ---- fail-nth and swarm -----------------------------------------------------------------
+
 function exploreFailNth(o: ExploreOptions, progress?: Progress): ExploreResult {
-  const c = new Collector();
+  const c = new Collector(false);
   const order = o.order ?? [];
+  // Calls keep their numbers from the machine's creation: the set-up's come first.
+  const setup = setupCalls(o.machine).calls;
+  const seen = new Set<number>();
   let paths = 0;
   let states = 0;
-  let complete = true;
-  for (let nth = 1; ; nth++) {
+  let last = setup;
+  let space: ExploreSpace = "exhausted";
+  for (let nth = setup + 1; ; nth++) {
     if (o.maxPaths !== undefined && paths >= o.maxPaths) {
-      complete = false;
+      space = "cut";
       break;
     }
     const faultPlan = { kind: "nth", nth } as const;
@@ -332,25 +570,36 @@ function exploreFailNth(o: ExploreOptions, progress?: Progress): ExploreResult {
       { ...orderingsOptions(o, false), machine: { ...o.machine, faultPlan } },
       new ReplayChoice(order),
       null,
+      false,
+      { seen },
     );
     paths++;
     states += out.states;
-    c.add(out, [...order], faultPlan);
-    progress?.({ paths, states, distinct: states, violations: c.byInvariant.size });
+    c.add(firstPerInvariant(out.checker.violations()), order, faultPlan);
+    progress?.({ paths, states, distinct: seen.size, violations: c.byInvariant.size });
     // Stop when a run consumed no injected failure: every host call has been failed once.
     if ((out.machine?.host.faults.injectedFaults().length ?? 0) === 0) break;
+    last = nth;
   }
-  return finish(o, false, c, { paths, states, distinctStates: states, pruned: 0, complete });
+  return finish(o, false, c, {
+    paths,
+    states,
+    distinctStates: seen.size,
+    pruned: 0,
+    space,
+    failedCalls: { setup, first: setup + 1, last },
+  });
 }
 
 function exploreSwarm(o: ExploreOptions, progress?: Progress): ExploreResult {
-  const c = new Collector();
+  const c = new Collector(false);
   const runs = o.runs ?? 1000;
   const seed0 = o.seed ?? 1;
   const probs = [0, 0, 0.02, 0.1, 0.3];
   let paths = 0;
   let states = 0;
-  const visited = new Set<number>();
+  // Every state a run passes, by fingerprint (nothing is cut: runs are independent samples).
+  const seen = new Set<number>();
   for (let r = 0; r < runs; r++) {
     if (o.maxPaths !== undefined && paths >= o.maxPaths) break;
     const seed = (seed0 + r) >>> 0;
@@ -358,14 +607,22 @@ function exploreSwarm(o: ExploreOptions, progress?: Progress): ExploreResult {
     const faultPlan = p > 0 ? ({ kind: "probability", seed, p: allSites(p) } as const) : undefined;
     const choice = new RandomChoice(seed);
     const machine = faultPlan ? { ...o.machine, faultPlan } : o.machine;
-    const out = runOrderings({ ...orderingsOptions(o, false), machine }, choice, null);
+    const out = runOrderings({ ...orderingsOptions(o, false), machine }, choice, null, false, {
+      seen,
+    });
     paths++;
     states += out.states;
-    c.add(out, choice.recorded() as number[], faultPlan);
+    c.add(firstPerInvariant(out.checker.violations()), choice.recorded(), faultPlan);
     if (progress && paths % 64 === 0)
-      progress({ paths, states, distinct: visited.size, violations: c.byInvariant.size });
+      progress({ paths, states, distinct: seen.size, violations: c.byInvariant.size });
   }
-  return finish(o, false, c, { paths, states, distinctStates: states, pruned: 0, complete: true });
+  return finish(o, false, c, {
+    paths,
+    states,
+    distinctStates: seen.size,
+    pruned: 0,
+    space: "sampled",
+  });
 }
 
 function allSites(p: number): Partial<Record<FaultSite, number>> {
@@ -389,10 +646,10 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
   const ends = new Set<number>();
   let paths = 0;
   let states = 0;
-  let complete = true;
+  let space: ExploreSpace = "exhausted";
   do {
     if (o.maxPaths !== undefined && paths >= o.maxPaths) {
-      complete = false;
+      space = "cut";
       break;
     }
     const choice = new DepthBoundedChoice(inner, depth);
@@ -428,14 +685,15 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
       });
     }
     if (progress && paths % 16 === 0)
-      progress({ paths, states, distinct: paths, violations: found.size });
+      progress({ paths, states, distinct: ends.size, violations: found.size });
   } while (inner.next());
   return {
     paths,
     states,
     distinctStates: ends.size,
     pruned: 0,
-    complete,
+    complete: space === "exhausted",
+    space,
     violations: [...found.values()].sort((a, b) => a.invariant.localeCompare(b.invariant)),
   };
 }

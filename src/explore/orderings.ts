@@ -4,15 +4,17 @@
 // the Linux-like enable of each queue through the VINTF aperture and a short workload
 // (TLBI_NH_ASID + CMD_SYNC, CONS polled for 1 s). Invariants are checked after every step.
 // A host call may fail (one per run) when the choice source says so: fail-nth as a choice.
+// Every step records the host calls that failed in it, numbered from the machine's creation.
 
 import { type GuestView, InvariantChecker } from "../check/invariants.js";
-import type { FaultSite } from "../host/faults.js";
+import { type FaultRecord, type FaultSite, formatFault } from "../host/faults.js";
 import type { MachineConfig } from "../machine/config.js";
 import { createMachine, type Machine } from "../machine/machine.js";
 import { APERTURE, BITS, CFG, VCMDQ0, VCMDQ1 } from "../regs/cmdqv.js";
 import type { ChoiceSource } from "../sim/choice.js";
 import { CS, encode } from "../smmu/commands.js";
 import type { TraceSink } from "../trace/trace.js";
+import { err, ok, type Result } from "../util/result.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
 
 /** Optional steps beyond the gate writes. */
@@ -39,8 +41,14 @@ export interface OrderingsOptions {
 
 export interface StepRecord {
   readonly step: string;
-  /** A host call the explorer failed during this step, if any. */
+  /**
+   * The host calls that failed during this step, if any, as `SITE (call N)` (comma
+   * separated), N numbered from the machine's creation: chosen by the explorer or by the
+   * run's fault plan.
+   */
   readonly fault?: string;
+  /** The same failed calls as data. */
+  readonly faults?: readonly FaultRecord[];
 }
 
 export interface RunOutcome {
@@ -49,12 +57,24 @@ export interface RunOutcome {
   readonly steps: readonly StepRecord[];
   readonly checker: InvariantChecker;
   readonly machine: Machine | null;
-  /** The machine could not be built (a setup-time error); not explored further. */
-  readonly setupError?: string;
   readonly states: number;
+  /** Host calls the machine's set-up made: the explored phase's calls are numbered after them. */
+  readonly setupCalls: number;
+  /** With `stopAfter`: the fingerprint of the state the run stopped at. */
+  readonly fingerprint?: number;
+  /** With `stopAfter`: whether no step is left at that state (the run would sync next). */
+  readonly terminal?: boolean;
 }
 
 const RING_SLOT = 0x20_0000;
+/**
+ * The hardware's effects log in an explored run. A run executes a few invalidations (a
+ * TLBI and a CMD_SYNC per queue), and the checker reads them after every step; the
+ * default 65 536-entry log made each run allocate and zero 2 MB, a third of the
+ * explorer's time, and the page faults and unmaps of it kept `--jobs` threads from
+ * running side by side.
+ */
+const RUN_EFFECTS = 256;
 const SETTLE_NS = 10_000;
 const ONE_SECOND = 1_000_000_000;
 
@@ -250,38 +270,85 @@ function ringAt(g: Guest, i: number): number {
   return q ? q.gpa : ringGpa(g.m.config, i);
 }
 
+/** How far a run goes, and what it records of the states it passes. */
+export interface RunLimits {
+  /**
+   * Stop right after this many explored steps, with the fingerprint of the state reached
+   * (the level-by-level search expands one step at a time).
+   */
+  readonly stopAfter?: number;
+  /** Record the fingerprint of every state passed, cutting nothing (distinct states of sampled runs). */
+  readonly seen?: Set<number>;
+}
+
+/**
+ * The host calls a machine's set-up makes (QEMU's cold-plug of the device), in all and per
+ * site. Explored runs number their calls after these: the first call an exploration can
+ * fail is `calls + 1` (docs/scenarios.md, "Fault numbering").
+ */
+export function setupCalls(machine: MachineConfig): SetupCalls {
+  const r = setupCallsOf(machine);
+  if (!r.ok) throw new Error(`the explored machine could not be built: ${r.error}`);
+  return r.value;
+}
+
+export interface SetupCalls {
+  readonly calls: number;
+  readonly siteCalls: Readonly<Partial<Record<FaultSite, number>>>;
+}
+
+/** setupCalls, with a machine that cannot be built as an error value. */
+export function setupCallsOf(machine: MachineConfig): Result<SetupCalls, string> {
+  const m = createMachine({ ...machine, faultPlan: { kind: "none" } });
+  if (!m.ok) return err(m.error);
+  const st = m.value.host.faults.state();
+  m.value.teardown();
+  return ok({ calls: st.calls, siteCalls: st.siteCalls });
+}
+
+/** The step as sequences print it: `ENABLE0 [fail hw_queue_alloc:obj_alloc (call 31)]`. */
+export function formatStepRecord(s: StepRecord): string {
+  return s.fault ? `${s.step} [fail ${s.fault}]` : s.step;
+}
+
 /**
  * One run: build the machine, apply the steps in the order `choice` picks (cutting the
  * run when a state repeats), then enable and sync every queue, tear down, and check.
+ *
+ * Host calls are numbered from the machine's creation, as everywhere (docs/scenarios.md,
+ * "Fault numbering"). A plan that names calls (`nth`, `site`) is the machine's from its
+ * creation, as a scenario's; the explored calls come after the set-up's, so a plan naming a
+ * set-up call fails the build. A probability plan is armed once the machine is set up (its
+ * draws start there), so a random fault never stops the cold-plug.
  */
 export function runOrderings(
   o: OrderingsOptions,
   choice: ChoiceSource,
   visited: Set<number> | null,
   trace?: boolean | TraceSink,
+  limits: RunLimits = {},
 ): RunOutcome {
-  // Setup-time host failures (alloc_viommu's unwind) are covered by the device tests; the
-  // explored phase starts once the machine is up, with the run's fault plan armed then.
+  const plan = o.machine.faultPlan;
+  const fromCreation = plan.kind === "nth" || plan.kind === "site";
+  const built = fromCreation ? o.machine : { ...o.machine, faultPlan: { kind: "none" as const } };
   const m = createMachine(
-    { ...o.machine, faultPlan: { kind: "none" } },
-    {
-      trace: trace ?? false,
-    },
+    { ...built, hostHw: { effectsCapacity: RUN_EFFECTS, ...built.hostHw } },
+    { trace: trace ?? false },
   );
   if (!m.ok) throw new Error(`the explored machine could not be built: ${m.error}`);
   const machine = m.value;
-  machine.host.faults.replan(o.machine.faultPlan);
+  const faults = machine.host.faults;
+  const setup = faults.callCount();
+  if (!fromCreation) faults.setPlan(plan);
   const g = new Guest(machine);
   const checker = new InvariantChecker(machine, g);
   const records: StepRecord[] = [];
   let faultUsed = false;
-  let faultNote: string | undefined;
   if (o.faults) {
-    machine.host.faults.setChooser((site: FaultSite, call: number) => {
+    faults.setChooser(() => {
       if (faultUsed) return false;
       if (choice.int(2) === 1) {
         faultUsed = true;
-        faultNote = `${site} (call ${call})`;
         return true;
       }
       return false;
@@ -289,39 +356,57 @@ export function runOrderings(
   }
   const steps = buildSteps(o);
   const log2 = o.log2size ?? 12;
-  const finish = (pruned: boolean): RunOutcome => ({
+  const finish = (pruned: boolean, fingerprint?: number): RunOutcome => ({
     pruned,
     steps: records,
     checker,
     machine,
     states: records.length,
+    setupCalls: setup,
+    ...(fingerprint !== undefined ? { fingerprint, terminal: steps.length === 0 } : {}),
   });
+  // A step's record names the host calls that failed during it, whoever failed them.
+  const record = (name: string, injectedBefore: number) => {
+    const all = faults.injectedFaults();
+    if (all.length === injectedBefore) {
+      records.push({ step: name });
+      return;
+    }
+    const failed = all.slice(injectedBefore);
+    records.push({ step: name, fault: failed.map(formatFault).join(", "), faults: failed });
+  };
 
   while (steps.length > 0) {
     const k = choice.int(steps.length);
     const step = steps.splice(k, 1)[0]!;
-    faultNote = undefined;
+    const before = faults.injectedFaults().length;
     step.apply(g);
     machine.host.clock.advance(SETTLE_NS);
     machine.pollEvents();
-    records.push(faultNote ? { step: step.name, fault: faultNote } : { step: step.name });
+    record(step.name, before);
     checker.check();
-    if (visited && (choice.pastPrefix?.() ?? true)) {
+    const stop = limits.stopAfter !== undefined && records.length >= limits.stopAfter;
+    const cut = visited !== null && (choice.pastPrefix?.() ?? true);
+    if (stop || cut || limits.seen) {
       const h = machineFingerprint(machine, new Hasher());
       h.u32(faultUsed ? 1 : 0);
       for (const s of steps) for (let c = 0; c < s.name.length; c++) h.u32(s.name.charCodeAt(c));
       const fp = h.digest();
-      if (visited.has(fp)) return finish(true);
-      visited.add(fp);
+      limits.seen?.add(fp);
+      if (stop) return finish(false, fp);
+      if (cut && visited) {
+        if (visited.has(fp)) return finish(true);
+        visited.add(fp);
+      }
     }
   }
   for (let i = 0; i < o.queues; i++) {
-    faultNote = undefined;
+    const before = faults.injectedFaults().length;
     syncQueue(g, i, log2);
-    records.push(faultNote ? { step: `SYNC${i}`, fault: faultNote } : { step: `SYNC${i}` });
+    record(`SYNC${i}`, before);
     checker.check();
   }
-  machine.host.faults.setChooser(null);
+  faults.setChooser(null);
   const problems = machine.teardown();
   checker.checkTeardown(problems);
   return finish(false);

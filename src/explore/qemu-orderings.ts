@@ -53,7 +53,7 @@ export interface QemuOrderingsOptions extends QemuRunOptions {
   /** Only calls at these sites may be failed (default: every site). */
   readonly faultSites?: readonly FaultSite[];
   readonly maxPaths?: number;
-  /** QEMU processes at once: shards of the first choice, as the model's --jobs. */
+  /** QEMU processes at once: shards of the first choice (no state is cut, so they split the space). */
   readonly jobs?: number;
   /** Asked before each path: true ends the exploration there (Ctrl-C), paths in hand finish. */
   readonly stop?: () => boolean;
@@ -61,8 +61,11 @@ export interface QemuOrderingsOptions extends QemuRunOptions {
 
 export interface QemuStepRecord {
   readonly step: string;
-  /** The host call failed during this step: its site, which call at that site in the
-   * step (1-based), and its number in the path's explored phase. */
+  /**
+   * The host call failed during this step: its site, which call at that site in the step
+   * (1-based, what a replay arms), and its number counted from the host's creation (QEMU's
+   * realize included), as every fault is numbered (docs/scenarios.md, "Fault numbering").
+   */
   readonly fault?: { readonly site: FaultSite; readonly nth: number; readonly call: number };
 }
 
@@ -184,10 +187,11 @@ async function runPath(
       transcript.push({ line, reply });
       return reply;
     };
-    // QEMU's realize is over once the relay's first probe is answered: faults count from here.
+    // QEMU's realize is over once the relay's first probe is answered: the explored phase
+    // starts here. Its calls keep the numbers they have counted from the host's creation
+    // (realize's calls included), as every fault the model prints (docs/scenarios.md).
     await Promise.race([s.relay.drained(), died, hung]);
     const faults = s.rq.host.faults;
-    faults.replan({ kind: "none" });
     // The step under way: the site calls made before it, and the call the chooser failed.
     const cur: {
       sites: Readonly<Partial<Record<FaultSite, number>>>;
@@ -380,6 +384,7 @@ export async function exploreQemuOrderings(
     const replay: OrderingsReplay = {
       cmdqv_replay: 1,
       mode: "orderings",
+      fault_numbering: "machine-creation",
       vmm: "qemu",
       machine,
       queues: o.queues,
@@ -389,6 +394,9 @@ export async function exploreQemuOrderings(
       invariant: inv,
       message: e.v.message,
       steps: e.run.steps.map(formatStep),
+      injected: e.run.steps.flatMap((s) =>
+        s.fault ? [{ step: s.step, site: s.fault.site, call: s.fault.call }] : [],
+      ),
       faultPlan: undefined,
     };
     violations.push({ invariant: inv, message: e.v.message, count: e.count, replay });
@@ -399,6 +407,7 @@ export async function exploreQemuOrderings(
     distinctStates: 0,
     pruned: 0,
     complete,
+    space: complete ? "exhausted" : "cut",
     violations,
     qemu,
     runs,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Faults } from "./faults.js";
+import { Faults, formatFault } from "./faults.js";
 
 describe("Faults", () => {
   it("fails nothing without a plan, but counts every call", () => {
@@ -43,6 +43,21 @@ describe("Faults", () => {
     assert.equal(f.check("mmap:vma_alloc"), true);
     assert.equal(f.check("mmap:vma_alloc"), false);
     assert.throws(() => f.arm("mmap:vma_alloc", 0), RangeError);
+  });
+
+  it("keeps numbering calls from its creation when the plan changes", () => {
+    const f = new Faults();
+    f.check("ioas_alloc:obj_alloc");
+    f.check("hw_queue_alloc:pin");
+    f.setPlan({ kind: "nth", nth: 3 });
+    assert.equal(f.check("hw_queue_alloc:pin"), true);
+    f.setPlan({ kind: "site", site: "hw_queue_alloc:pin", nth: 3 });
+    assert.equal(f.check("hw_queue_alloc:pin"), true);
+    assert.deepEqual(f.injectedFaults(), [
+      { site: "hw_queue_alloc:pin", call: 3 },
+      { site: "hw_queue_alloc:pin", call: 4 },
+    ]);
+    assert.equal(formatFault(f.injectedFaults()[1]!), "hw_queue_alloc:pin (call 4)");
   });
 
   it("recognises site names so user input can be validated", () => {

@@ -1,6 +1,8 @@
 // Named fault sites, as Linux's fail_nth and TigerBeetle's VOPR: every fallible host
 // operation asks `faults.check(site)` first; a fault plan decides whether it fails.
 // The site chooses the errno it returns (ENOMEM for an allocation, EFAULT for a copy…).
+// Calls are numbered 1, 2, 3… from the host's creation, across all sites, whatever the
+// plan and whoever reads the number: docs/scenarios.md, "Fault numbering".
 
 import { Prng } from "../util/prng.js";
 
@@ -47,9 +49,12 @@ export type FaultSite = (typeof FAULT_SITES)[number];
 
 export type FaultPlan =
   | { readonly kind: "none" }
-  /** Fail the nth call (1-based) counted across every site, as iommufd_fail_nth. */
+  /**
+   * Fail the nth call (1-based) counted across every site, as iommufd_fail_nth. Calls are
+   * numbered from the host's creation (docs/scenarios.md, "Fault numbering").
+   */
   | { readonly kind: "nth"; readonly nth: number }
-  /** Fail the nth call (1-based) at one named site. */
+  /** Fail the nth call (1-based, from the host's creation) at one named site. */
   | { readonly kind: "site"; readonly site: FaultSite; readonly nth: number }
   /** Fail each call at a site with a probability (swarm testing), seeded. */
   | {
@@ -60,7 +65,7 @@ export type FaultPlan =
 
 export interface FaultRecord {
   readonly site: FaultSite;
-  /** Which call overall (1-based) this was. */
+  /** Which call overall (1-based, numbered from the host's creation) this was. */
   readonly call: number;
 }
 
@@ -125,15 +130,13 @@ export class Faults {
   }
 
   /**
-   * Start counting afresh under a new plan (the explorer arms its plan after machine
-   * setup, so "the nth call" counts the explored phase only).
+   * Switch to another plan without renumbering: calls keep counting from the host's
+   * creation (docs/scenarios.md, "Fault numbering"), so call N means the same call under
+   * every plan. The explorer arms a probability plan this way once the machine is set up.
    */
-  replan(plan: FaultPlan): void {
+  setPlan(plan: FaultPlan): void {
     this.plan = plan;
     this.rng = plan.kind === "probability" ? new Prng(plan.seed) : null;
-    this.calls = 0;
-    this.siteCalls.clear();
-    this.injected = [];
   }
 
   /** Arm a one-shot fault: the `nth` next call (1-based) at `site` fails. */
@@ -173,5 +176,26 @@ export class Faults {
 
   static isSite(name: string): name is FaultSite {
     return (FAULT_SITES as readonly string[]).includes(name);
+  }
+}
+
+/** A fault as every sequence prints it: `SITE (call N)`, N numbered from the host's creation. */
+export function formatFault(f: FaultRecord): string {
+  return `${f.site} (call ${f.call})`;
+}
+
+/** A fault plan in words, for the line a replay or an exploration prints. */
+export function describeFaultPlan(plan: FaultPlan): string {
+  switch (plan.kind) {
+    case "none":
+      return "none";
+    case "nth":
+      return `fail host call ${plan.nth} (any site; calls counted from the machine's creation)`;
+    case "site":
+      return `fail call ${plan.nth} at ${plan.site} (counted from the machine's creation)`;
+    case "probability": {
+      const sites = Object.keys(plan.p).length;
+      return `fail calls at random (seed ${plan.seed}, ${sites} site${sites === 1 ? "" : "s"})`;
+    }
   }
 }

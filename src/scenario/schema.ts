@@ -362,7 +362,7 @@ const faultsSchema = z
   })
   .meta({
     description:
-      "Host fault plan, one of: {site, nth} fails the nth call at a named site; {nth} fails the nth host call overall; {seed, probability} fails calls at random. Calls are counted from the machine's creation.",
+      "Host fault plan, one of: {site, nth} fails the nth call at a named site; {nth} fails the nth host call overall; {seed, probability} fails calls at random. Calls are counted from the machine's creation (docs/scenarios.md, Fault numbering).",
   });
 
 // ---- the guest program --------------------------------------------------------------------
