@@ -182,7 +182,7 @@ describe("the cmdqv explore --vmm qemu command", () => {
       assert.match(r.out, row);
     const json = join(out, "qemu-no-silent-hang.json");
     const qtest = join(out, "qemu-no-silent-hang.qtest");
-    assert.ok(r.out.includes(`replay: cmdqv run --replay ${json} --vmm qemu`), r.out);
+    assert.ok(r.out.includes(`replay: npx cmdqv run --replay ${json} --vmm qemu`), r.out);
     const replay = cmdqv(["run", "--replay", json]);
     assert.equal(replay.code, 1, replay.err);
     assert.match(replay.out, /^reproduced on real QEMU: no-silent-hang$/m);

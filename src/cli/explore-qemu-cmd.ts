@@ -22,6 +22,7 @@ import { FetchError } from "../real-qemu/fetch.js";
 import { NativeBuildError } from "../real-qemu/native-build.js";
 import { LaunchError } from "../real-qemu/qemu-launch.js";
 import type { Ticker } from "../real-qemu/session.js";
+import { CMDQV_COMMAND, shellWord } from "../util/shell.js";
 import { parseIntFlag, parseList, UsageError, writeOutFile } from "./options.js";
 import { ProgressLine } from "./progress.js";
 import { RealQemuError } from "./qemu-cmd.js";
@@ -166,8 +167,10 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
       console.log("");
       console.log(`${v.invariant}: ${v.message}`);
       console.log(`  first sequence: ${v.replay.steps.join(" → ")}`);
-      console.log(`  replay: cmdqv run --replay ${files[i]} --vmm qemu`);
-      console.log(`  qtest:  cmdqv qtest --vmm qemu < ${files[i]!.replace(/\.json$/, ".qtest")}`);
+      console.log(`  replay: ${CMDQV_COMMAND} run --replay ${shellWord(files[i]!)} --vmm qemu`);
+      console.log(
+        `  qtest:  ${CMDQV_COMMAND} qtest --vmm qemu < ${shellWord(files[i]!.replace(/\.json$/, ".qtest"))}`,
+      );
     });
   }
   if (interrupted) {

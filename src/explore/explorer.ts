@@ -18,6 +18,7 @@ import { type MachineConfig, machineConfig } from "../machine/config.js";
 import type { PageSizeName } from "../mem/types.js";
 import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from "../sim/choice.js";
 import { Prng } from "../util/prng.js";
+import { CMDQV_COMMAND, shellWord } from "../util/shell.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import { runInterleavings } from "./interleavings.js";
 import {
@@ -163,7 +164,7 @@ export function counterexampleLines(v: FoundViolation, file: string | undefined)
   const plan = v.replay.mode === "orderings" ? v.replay.faultPlan : undefined;
   if (plan && plan.kind !== "none") lines.push(`  fault plan: ${describeFaultPlan(plan)}`);
   lines.push(`  minimal sequence: ${v.replay.steps.join(" → ")}`);
-  if (file !== undefined) lines.push(`  replay: cmdqv run --replay ${file}`);
+  if (file !== undefined) lines.push(`  replay: ${CMDQV_COMMAND} run --replay ${shellWord(file)}`);
   return lines;
 }
 
