@@ -128,6 +128,10 @@ program
     "--perfetto <file.json>",
     "write a Perfetto/Chrome trace-event file (one track per actor)",
   )
+  .option(
+    "--report <file.html>",
+    "write the run's report: one self-contained HTML page (timeline, registers, queues, host objects, logs)",
+  )
   .addOption(runOption("profile"))
   .addOption(runOption("ramSize"))
   .addOption(runOption("ramPage"))

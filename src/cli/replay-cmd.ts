@@ -9,6 +9,8 @@ import { runOrderings } from "../explore/orderings.js";
 import type { ReplayFile } from "../explore/replay.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import { createMachine, type Machine } from "../machine/machine.js";
+import type { ReportCollector } from "../report/report-collector.js";
+import { reportCollectorFor } from "../report/run-report.js";
 import { type MachineOverride, overrideText } from "../report/summary.js";
 import { ReplayChoice } from "../sim/choice.js";
 import type { WorldCut } from "../sim/world.js";
@@ -24,6 +26,7 @@ import {
   type ProfileColumn,
   worstExit,
 } from "./profile-matrix.js";
+import { checkReportFile, type ReplayForReport, teeSink, writeReplayReport } from "./report-out.js";
 import {
   checkRunProfile,
   type RunFlags,
@@ -67,6 +70,10 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
       throw new UsageError(`${path}: --vmm qemu replays orderings files only, not ${f.mode}`);
     if (flags.trace !== undefined || flags.perfetto !== undefined)
       throw new UsageError("--trace and --perfetto trace our model; real QEMU has no such trace");
+    if (flags.report !== undefined)
+      throw new UsageError(
+        "--report: a report is drawn from our model's trace, register accesses and ioctl log; a real-QEMU replay would need QEMU's -trace events, the guest's register accesses over qtest and the simulated host's ioctl log turned into the report's data (replay with --vmm model for a report)",
+      );
     const given = givenMachineFlags(flags)[0];
     if (given === "profile")
       throw new UsageError(
@@ -88,11 +95,74 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
   const unbuildable = buildProblem(path, g);
   if (unbuildable !== null) throw new UsageError(unbuildable);
   // Traces go to their files as they happen; without --trace/--perfetto none is recorded.
+  const report = flags.report;
+  if (report !== undefined) checkReportFile(report, flags.trace, flags.perfetto);
+  const collector = report !== undefined ? reportCollectorFor(g.machine) : null;
   return withTraceFiles(
     flags.trace,
     flags.perfetto,
-    (sink) => replayOnModel(path, g, sink, { found: f, overrides }).code,
+    (sink) =>
+      replayOnModel(
+        path,
+        g,
+        teeSink(sink, collector),
+        { found: f, overrides },
+        report !== undefined && collector !== null
+          ? (run) => reportReplay(report, path, g, run, collector, overrides)
+          : undefined,
+      ).code,
     flags.log,
+  );
+}
+
+/** The replay's data for its report. */
+function forReport(file: ReplayFile, run: ReplayRun): ReplayForReport {
+  return {
+    file,
+    steps: run.steps,
+    violations: run.violations,
+    reproduced: run.reproduced,
+    endNs: run.machine?.host.clock.now() ?? 0,
+  };
+}
+
+/**
+ * --report of a replay on the model: the page, with the same steps run under reference
+ * beside it (unless this run is reference's, or reference cannot build the machine).
+ */
+function reportReplay(
+  report: string,
+  path: string,
+  g: ReplayFile,
+  run: ReplayRun,
+  collector: ReportCollector,
+  overrides: readonly MachineOverride[],
+): void {
+  if (run.machine === null) {
+    console.error("--report: no report: the replay built no machine");
+    return;
+  }
+  const r: ReplayFile = { ...g, machine: { ...g.machine, profile: "reference" } };
+  const reference =
+    g.machine.profile === "reference" || buildProblem(path, r) !== null
+      ? null
+      : forReport(r, replayRun(r, null));
+  const over = overrideText(overrides);
+  const notes = [
+    `${g.mode} replay of ${path}, ${g.invariant} found on ${overrides.find((o) => o.flag === "--profile")?.was ?? g.machine.profile}${over.profile}`,
+    ...(over.others !== null ? [over.others] : []),
+    ...(run.mismatched
+      ? ["warning: the recorded choices do not fit this run: the steps differ from the ones found"]
+      : []),
+  ];
+  writeReplayReport(
+    report,
+    `cmdqv run --replay ${path}`,
+    run.machine,
+    forReport(g, run),
+    collector,
+    notes,
+    reference,
   );
 }
 
@@ -179,6 +249,7 @@ export function replayOnModel(
   f: ReplayFile,
   sink: TraceSink | null,
   origin: ReplayOrigin = { found: f, overrides: [] },
+  onRun?: (run: ReplayRun) => void,
 ): { readonly code: number; readonly machine: Machine | null } {
   const run = replayRun(f, sink);
   const over = overrideText(origin.overrides);
@@ -225,6 +296,7 @@ export function replayOnModel(
       ? `\n${verdict} ${here}: ${f.invariant} (found on ${was})`
       : `\n${verdict}: ${f.invariant}`,
   );
+  onRun?.(run);
   return {
     code: reportCuts("cmdqv run --replay", run.cuts, run.violations.length > 0 ? 1 : 0),
     machine: m,

@@ -8,6 +8,7 @@
 import { Option } from "commander";
 import { MAX_WORKLOAD_INVALIDATIONS } from "../guest/workload.js";
 import { LAYOUT_NAMES, type MachineConfig } from "../machine/config.js";
+import { captureQueues, reportCollectorFor } from "../report/run-report.js";
 import {
   exitBaseline,
   formatSummary,
@@ -47,6 +48,7 @@ import {
   worstExit,
 } from "./profile-matrix.js";
 import { ProgressLine } from "./progress.js";
+import { checkReportFile, teeSink, writeReportFile } from "./report-out.js";
 
 export interface RunFlags extends MachineFlags {
   /** --trace's values, QEMU's -trace syntax (trace-flag.ts). */
@@ -55,6 +57,8 @@ export interface RunFlags extends MachineFlags {
   /** --log's items, QEMU's -d syntax (log-flag.ts): the VMM console live on stderr. */
   log?: string;
   invalidations?: string;
+  /** --report's path: the run's report page (src/report/run-report.ts). */
+  report?: string;
 }
 
 /**
@@ -224,6 +228,10 @@ function refuseTracesOfAll(f: RunFlags): void {
     throw new UsageError(
       `${flag}: --profile ${ALL_PROFILES} runs once per profile, and a trace follows one run (trace one --profile at a time)`,
     );
+  if (f.profile === ALL_PROFILES && f.report !== undefined)
+    throw new UsageError(
+      `--report: --profile ${ALL_PROFILES} runs once per profile, and a report follows one run (report one --profile at a time)`,
+    );
 }
 
 export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
@@ -250,12 +258,20 @@ export function defaultRun(f: RunFlags, internals: RunInternals = {}): number {
     return worstExit(columns.map((c) => c.code));
   }
   const machine = machineFromFlags(f);
+  if (f.report !== undefined) checkReportFile(f.report, f.trace, f.perfetto);
   return withTraceFiles(
     f.trace,
     f.perfetto,
     (sink) =>
-      runDefault(machine, sink, total, internals, "cmdqv run", (s) => console.log(formatSummary(s)))
-        .code,
+      runDefault(
+        machine,
+        sink,
+        total,
+        internals,
+        "cmdqv run",
+        (s) => console.log(formatSummary(s)),
+        f.report,
+      ).code,
     f.log,
   );
 }
@@ -268,10 +284,13 @@ function runDefault(
   internals: RunInternals,
   who: string,
   show: (s: RunSummary) => void = () => {},
+  report?: string,
 ): { readonly summary: RunSummary; readonly code: number } {
+  const collector = report !== undefined ? reportCollectorFor(machine) : null;
+  const trace = teeSink(sink, collector);
   const w = World.create({
     machine,
-    ...(sink ? { trace: sink } : {}),
+    ...(trace ? { trace } : {}),
     ...(internals.maxSteps !== undefined ? { maxSteps: internals.maxSteps } : {}),
   });
   if (!w.ok) throw new UsageError(`the machine could not be built: ${w.error}`);
@@ -289,11 +308,24 @@ function runDefault(
       weights: DEFAULT_MIX,
     });
   progress.done();
+  const queues = collector
+    ? captureQueues(world.machine, "when the guest's work ended, before the VM's teardown")
+    : null;
   const taken = summarize(world, before);
   // QEMU exits: the teardown invariants (nothing refused, nothing left) are judged too.
   world.teardown();
   const summary = { ...taken, invariants: invariantResults(world) };
   show(summary);
+  if (report !== undefined && collector && queues)
+    writeReportFile(report, {
+      kind: "run",
+      command: `cmdqv run (${total} invalidations)`,
+      machine: world.machine,
+      collector,
+      queues,
+      violations: world.checker.violations(),
+      machineText: summary.machine,
+    });
   const code = reportCuts(who, world.cutShort(), summary.invariants.every((i) => i.ok) ? 0 : 1);
   return { summary, code };
 }
@@ -321,17 +353,44 @@ export function scenarioRun(path: string, f: RunFlags): number {
   }
   if (f.profile === ALL_PROFILES) return scenarioUnderAll(loaded.value, f);
   const { scenario: sc, overrides } = scenarioWithFlags(loaded.value, f);
+  if (f.report !== undefined) checkReportFile(f.report, f.trace, f.perfetto);
   return withTraceFiles(
     f.trace,
     f.perfetto,
     (sink) => {
       const who = `cmdqv run ${sc.name}`;
-      const out = runWithProgress(sc, sink, who);
+      const collector = f.report !== undefined ? reportCollectorFor(sc.machine) : null;
+      const out = runWithProgress(sc, teeSink(sink, collector), who);
       console.log(formatScenarioOutcome(out, overrides));
+      if (f.report !== undefined && collector) scenarioReport(f.report, path, out, collector);
       return scenarioCode(out, who);
     },
     f.log,
   );
+}
+
+/** A scenario run's report (none when its machine could not be built: said on stderr). */
+function scenarioReport(
+  report: string,
+  path: string,
+  out: ScenarioOutcome,
+  collector: ReturnType<typeof reportCollectorFor>,
+): void {
+  const world = out.world;
+  if (world === null) {
+    console.error(`--report: no report: the machine could not be built (${out.setupError})`);
+    return;
+  }
+  writeReportFile(report, {
+    kind: "run",
+    command: `cmdqv run ${path}`,
+    machine: world.machine,
+    collector,
+    queues: captureQueues(world.machine, "when the scenario ended (after the VM's teardown)"),
+    violations: world.checker.violations(),
+    ...(out.summary ? { machineText: out.summary.machine } : {}),
+    notes: out.failures.map((x) => formatScenarioFailure(out.scenario, x)),
+  });
 }
 
 /** The scenario on its machine with the flags laid over it, or a usage error at its step. */

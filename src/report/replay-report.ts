@@ -1,0 +1,105 @@
+// A replay's steps for the run report: each step with the virtual time it ended, and the
+// step after which the file's invariant was first violated.
+//
+// An orderings run checks the invariants after every step but does not say when a step
+// ended, so the report replays the recorded choices again, stopping after 1, 2, … explored
+// steps (runOrderings' `stopAfter`): the machine's clock then is the step's end. The
+// checker stamps a violation with the clock when it checks, right after the step, so the
+// first step ending at or after a violation's time is the step that violated it. These
+// runs are short (a few register writes each). The SYNC steps that follow the explored ones
+// cannot be stopped after: a violation found after the last explored step belongs to the
+// one SYNC step when there is one, else to the SYNC step of the VCMDQ the violation names,
+// else to the last step (the teardown found it). An interleavings run has its boot, the
+// hardware event (its time is in its text) and the workload; a violation belongs to the
+// workload once the guest booted.
+
+import type { Violation } from "../check/invariants.js";
+import { runOrderings } from "../explore/orderings.js";
+import type { ReplayFile } from "../explore/replay.js";
+import { ReplayChoice } from "../sim/choice.js";
+import type { StepData, StepsData } from "./report-data.js";
+
+/** What the replay did: its step texts, its violations, and the clock at its end. */
+export interface ReplayOutcome {
+  readonly steps: readonly string[];
+  readonly violations: readonly Violation[];
+  readonly endNs: number;
+  readonly reproduced: boolean;
+}
+
+/** The end time of each explored step of an orderings replay (not its SYNC steps). */
+function orderingsStepEnds(f: Extract<ReplayFile, { mode: "orderings" }>): number[] {
+  const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
+  const ends: number[] = [];
+  for (let k = 1; ; k++) {
+    const out = runOrderings(
+      { machine, queues: f.queues, extras: f.extras, faults: f.faults },
+      new ReplayChoice(f.choices),
+      null,
+      false,
+      { stopAfter: k },
+    );
+    // Past the explored steps the run goes on to its SYNC steps: no prefix stops there.
+    if (out.fingerprint === undefined || out.machine === null) break;
+    ends.push(out.machine.host.clock.now());
+    if (out.terminal === true) break;
+  }
+  return ends;
+}
+
+/** The step (index) a violation found after the explored steps belongs to. */
+function afterExplored(steps: readonly string[], from: number, message: string): number | null {
+  const rest = steps.length - from;
+  if (rest <= 0) return steps.length > 0 ? steps.length - 1 : null;
+  if (rest === 1) return from;
+  const q = /VCMDQ(\d+)/.exec(message)?.[1];
+  if (q !== undefined) {
+    const k = steps.findIndex((s, i) => i >= from && s.startsWith(`SYNC${q}`));
+    if (k >= 0) return k;
+  }
+  return steps.length - 1;
+}
+
+/**
+ * The replay's steps for the page, with their end times where known, and a function that
+ * gives each violation its step (for the verdicts).
+ */
+export function replaySteps(
+  f: ReplayFile,
+  out: ReplayOutcome,
+): { readonly steps: StepsData; readonly stepOf: (v: Violation) => number | null } {
+  const list: StepData[] = [];
+  let stepOf: (v: Violation) => number | null;
+  if (f.mode === "orderings") {
+    const ends = orderingsStepEnds(f);
+    out.steps.forEach((text, i) => {
+      const t = ends[i] ?? (i === out.steps.length - 1 ? out.endNs : undefined);
+      list.push(t !== undefined ? { text, t } : { text });
+    });
+    stepOf = (v) => {
+      // The first explored step after which the same invariant shows: its end is v.t or later.
+      const k = ends.findIndex((t) => t >= v.t);
+      if (k >= 0) return k;
+      return afterExplored(out.steps, ends.length, v.message);
+    };
+  } else {
+    const booted = out.steps[0]?.endsWith("→ 0") ?? false;
+    out.steps.forEach((text, i) => {
+      const at = /^at (\d+) ns:/.exec(text)?.[1];
+      const t = at !== undefined ? Number(at) : i === out.steps.length - 1 ? out.endNs : undefined;
+      list.push(t !== undefined ? { text, t } : { text });
+    });
+    stepOf = () => (booted ? out.steps.length - 1 : 0);
+  }
+  const v = out.violations.find((x) => x.invariant === f.invariant);
+  return {
+    steps: {
+      list,
+      violating: v !== undefined ? stepOf(v) : null,
+      invariant: f.invariant,
+      message: v?.message ?? f.message,
+      reproduced: out.reproduced,
+    },
+    stepOf,
+  };
+}

@@ -1,0 +1,754 @@
+// What the run report keeps of a run's trace, as it happens: a TraceSink that takes every
+// event the model emits (teed with any trace files) and keeps, in bounded memory,
+//
+// - the events drawn one by one: every configuration, ioctl, IRQ, console and error event
+//   (up to ALWAYS_CAP of one name on one lane), and the first FULL_PER_KEY of each dense
+//   kind (guest accesses, PROD/CONS samples, CMD_SYNC waits, the trapped main CMDQ's
+//   traffic);
+// - past that, each dense kind counted per time bucket (with the least and greatest PROD
+//   and CONS of each bucket), plus an evenly spread sample of its events to click on;
+// - the CMDQV register file as the guest saw it: every change of every register the guest
+//   (or, where guest accesses are not traced, the VMM's trapped-access events) read or
+//   wrote, decoded with the register tables; a register that changes very often keeps
+//   only the last value of each bucket past REG_FULL changes;
+// - EN_OK / ENABLE_OK changes, turned into events of their own on the "regs" lane.
+//
+// Time buckets start 1 µs wide and double whenever the run outgrows MAX_BUCKETS of them.
+// Nothing here runs unless a report was asked for.
+
+import { APERTURE, type CmdqvTables, cmdqvTables, TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
+import type { RegBlock } from "../regs/regdef.js";
+import { CONSOLE_TRACE, HW_TRACE, KVM_MMIO } from "../trace/events.js";
+import type { TraceArgs, TraceEvent, TraceSink } from "../trace/trace.js";
+import { emulatedParam } from "../vmm/tegra241-cmdqv/regs-cache.js";
+import { CMDQV_TRACE } from "../vmm/tegra241-cmdqv/trace-events.js";
+import {
+  type Aggregate,
+  delta,
+  EV,
+  type Lane,
+  type LaneKind,
+  type LogLine,
+  type RegisterData,
+  type RegisterHistory,
+  type RegisterInfo,
+  type TimelineData,
+} from "./report-data.js";
+
+/** How much the collector keeps. The defaults keep the default run's report near 2 MB. */
+export interface CollectorLimits {
+  /** Events of one dense kind on one lane drawn one by one before aggregation starts. */
+  readonly fullPerKey: number;
+  /** Samples kept per aggregated kind (spread evenly over the run). */
+  readonly samplesPerKey: number;
+  /** Events of one other kind on one lane (ioctls, configuration) kept before aggregation. */
+  readonly alwaysCap: number;
+  /** Time buckets over the run, at most. */
+  readonly maxBuckets: number;
+  /** Changes of one register kept one by one before its history keeps a value per bucket. */
+  readonly regFull: number;
+}
+
+export const DEFAULT_COLLECTOR_LIMITS: CollectorLimits = {
+  fullPerKey: 1500,
+  samplesPerKey: 600,
+  alwaysCap: 20_000,
+  maxBuckets: 2048,
+  regFull: 1500,
+};
+
+export interface CollectorOptions {
+  /** Guest-physical base of the CMDQV window, or null when the machine has none. */
+  readonly cmdqvBase: number | null;
+  /** VCMDQs the guest sees (the register tables' geometry). */
+  readonly vcmdqs: number;
+  /** Guest RAM, to tell RAM accesses from MMIO. */
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly limits?: Partial<CollectorLimits>;
+}
+
+/** Names whose events come in the tens of thousands: counted per bucket past the limit. */
+const DENSE = new Set<string>([
+  "read",
+  "write",
+  "read64",
+  "write64",
+  KVM_MMIO,
+  HW_TRACE.QUEUE_PTRS,
+  HW_TRACE.CMD_SYNC,
+  "smmuv3_cmdq_opcode",
+  "smmuv3_cmdq_consume",
+  "smmuv3_cmdq_consume_out",
+  "smmuv3_read_mmio",
+  "smmuv3_write_mmio",
+  "smmuv3_accel_invalidate",
+  CMDQV_TRACE.READ_MMIO,
+  CMDQV_TRACE.READ_VCMDQ_PAGE0,
+  CMDQV_TRACE.READ_VCMDQ_PAGE1,
+]);
+
+const GUEST_OPS = new Set(["read", "write", "read64", "write64"]);
+
+/** The lane a synthetic EN_OK event goes on, and the one violations go on. */
+export const REGS_LANE = "cmdqv.regs";
+export const CHECK_LANE = "check";
+
+/** Fields whose changes are events of their own (EN_OK changes). */
+const ENABLE_FIELDS = new Set(["CMDQ_EN_OK", "ENABLE_OK", "CMDQV_ENABLED"]);
+
+/** What kind of guest access an event is, for its flags and its label. */
+type AccessClass = "trapped" | "direct" | "ram" | "mmio";
+
+interface Sample {
+  readonly t: number;
+  readonly dur: number;
+  readonly args: string;
+  readonly flags: number;
+  readonly a: number;
+}
+
+interface Bucket {
+  n: number;
+  ranges: Map<string, [number, number]> | null;
+}
+
+interface KeyState {
+  readonly lane: number;
+  readonly name: number;
+  readonly label: string;
+  readonly dense: boolean;
+  total: number;
+  full: number;
+  /** Events counted in buckets (not drawn one by one, unless sampled). */
+  aggregated: number;
+  readonly buckets: Map<number, Bucket>;
+  stride: number;
+  samples: Sample[];
+}
+
+interface RegState {
+  readonly reg: number;
+  readonly t: number[];
+  readonly v: number[];
+  last: number | undefined;
+  changes: number;
+  sampledFrom: number | null;
+  /** Past regFull: per bucket, the last change (by time). */
+  readonly buckets: Map<number, { t: number; v: number }>;
+}
+
+/** `0x1f` or 31 or true → a number (NaN when it is none). */
+export function argNumber(v: string | number | boolean | null | undefined): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string" && /^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16);
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
+  return Number.NaN;
+}
+
+/** A hex text that may be wider than 32 bits → its low and high u32 halves. */
+function halves(v: string | number | boolean | null | undefined): [number, number] | null {
+  if (typeof v === "number") return [v >>> 0, Math.floor(v / 2 ** 32) >>> 0];
+  if (typeof v !== "string" || !/^0x[0-9a-f]+$/i.test(v)) return null;
+  const big = BigInt(v);
+  return [Number(big & 0xffff_ffffn), Number((big >> 32n) & 0xffff_ffffn)];
+}
+
+function laneKind(actor: string): LaneKind {
+  if (actor === "guest.isr") return "isr";
+  if (actor === "guest.dmesg") return "dmesg";
+  if (actor.startsWith("guest.")) return "guest";
+  if (actor === "vmm.console") return "console";
+  if (actor.startsWith("vmm.")) return "vmm";
+  if (actor.startsWith("host.")) return "host";
+  if (actor.startsWith("hw.")) return "hw";
+  if (actor === REGS_LANE) return "regs";
+  return "check";
+}
+
+const LANE_LABELS: Readonly<Record<string, string>> = {
+  "guest.isr": "guest IRQ handler",
+  "guest.dmesg": "guest dmesg",
+  "vmm.cmdqv": "VMM CMDQV device model",
+  "vmm.smmuv3": "VMM SMMUv3",
+  "vmm.iommufd": "VMM iommufd backend",
+  "vmm.console": "VMM console",
+  "host.kernel": "host kernel (iommufd, VFIO)",
+  [REGS_LANE]: "CMDQV registers (EN_OK)",
+  [CHECK_LANE]: "invariant checker",
+};
+
+function laneLabel(actor: string): string {
+  const known = LANE_LABELS[actor];
+  if (known !== undefined) return known;
+  const vcpu = /^guest\.vcpu(\d+)$/.exec(actor);
+  if (vcpu) return `guest vCPU ${vcpu[1]}`;
+  const hw = /^hw\.vcmdq(\d+)$/.exec(actor);
+  if (hw) return `CMDQV hardware VCMDQ ${hw[1]} (global)`;
+  return actor;
+}
+
+/** Lane order on screen: guest, VMM, host, hardware, then the report's own lanes. */
+const KIND_ORDER: readonly LaneKind[] = [
+  "guest",
+  "isr",
+  "dmesg",
+  "vmm",
+  "console",
+  "host",
+  "hw",
+  "regs",
+  "check",
+];
+
+/** Whether an event stands out as an error. */
+function isError(e: TraceEvent): boolean {
+  const a = e.args;
+  if (e.name === HW_TRACE.CMDQ_ERROR || e.name === "smmuv3_cmdq_consume_error") return true;
+  if (e.name === "smmuv3_write_gerror") return true;
+  if (e.actor === "host.kernel") return typeof a.ret === "string" && a.ret !== "ok";
+  if (e.actor === "vmm.iommufd") return typeof a.ret === "number" && a.ret !== 0;
+  if (e.name === CONSOLE_TRACE.VMM) return a.kind === "error" || a.kind === "guest_error";
+  if (e.name === CONSOLE_TRACE.GUEST) return a.level === "err";
+  if (e.actor === CHECK_LANE) return true;
+  return false;
+}
+
+/** Every register of the guest's CMDQV window, from the tables, by window offset. */
+export function cmdqvRegisters(vcmdqs: number): {
+  readonly regs: readonly RegisterInfo[];
+  readonly tables: CmdqvTables;
+} {
+  const tables = cmdqvTables({
+    numVcmdqs: vcmdqs,
+    numVintfs: 1,
+    numSids: 16,
+    param: emulatedParam(vcmdqs),
+    lvcmdqsPerVintf: vcmdqs,
+  });
+  const pages: [string, RegBlock, number, string][] = [
+    ["config", tables.config, 0, ""],
+    ["vcmdq0", tables.page0, APERTURE.VCMDQ_PAGE0, ""],
+    ["vcmdq1", tables.page1, APERTURE.VCMDQ_PAGE1, ""],
+    ["vintf0", tables.vintfPage0, APERTURE.VINTF_PAGE0, "VINTF0 "],
+    ["vintf1", tables.vintfPage1, APERTURE.VINTF_PAGE1, "VINTF0 "],
+  ];
+  const regs: RegisterInfo[] = [];
+  for (const [page, block, base, prefix] of pages)
+    for (const r of block.regs)
+      regs.push({
+        name: prefix + r.name,
+        offset: base + r.offset,
+        page,
+        access: r.access,
+        fields: r.fields.map((f) => [f.name, f.shift, f.width] as const),
+      });
+  return { regs, tables };
+}
+
+export class ReportCollector implements TraceSink {
+  private readonly limits: CollectorLimits;
+  private readonly opts: CollectorOptions;
+  private readonly lanes: string[] = [];
+  private readonly laneIndex = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly stringIndex = new Map<string, number>();
+  private readonly keys = new Map<string, KeyState>();
+  // Events drawn one by one, in arrival order (sorted by time at the end).
+  private readonly evT: number[] = [];
+  private readonly evDur: number[] = [];
+  private readonly evLane: number[] = [];
+  private readonly evName: number[] = [];
+  private readonly evArgs: number[] = [];
+  private readonly evFlags: number[] = [];
+  private bucketNs = 1024;
+  private totalEvents = 0;
+  private first = Number.POSITIVE_INFINITY;
+  private last = 0;
+  // The register file.
+  private readonly regInfo: readonly RegisterInfo[];
+  private readonly regAt = new Map<number, number>();
+  private readonly regState = new Map<number, RegState>();
+  private readonly tables: CmdqvTables;
+  private readonly stepMarks: { step: number; t: number }[] = [];
+  private readonly dmesg: LogLine[] = [];
+  private readonly console: LogLine[] = [];
+  private logsDropped = 0;
+
+  constructor(opts: CollectorOptions) {
+    this.opts = opts;
+    this.limits = { ...DEFAULT_COLLECTOR_LIMITS, ...opts.limits };
+    const { regs, tables } = cmdqvRegisters(opts.vcmdqs);
+    this.regInfo = regs;
+    this.tables = tables;
+    regs.forEach((r, i) => {
+      this.regAt.set(r.offset, i);
+    });
+  }
+
+  /** The register tables of the guest's CMDQV window. */
+  cmdqvTables(): CmdqvTables {
+    return this.tables;
+  }
+
+  /** Events the run emitted so far (synthetic ones not counted). */
+  total(): number {
+    return this.totalEvents;
+  }
+
+  /** Per lane and name, how many events arrived (tests hold the aggregates to these). */
+  counts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const k of this.keys.values()) {
+      const id = `${this.lanes[k.lane]}\u0000${this.strings[k.name]}`;
+      out.set(id, (out.get(id) ?? 0) + k.total);
+    }
+    return out;
+  }
+
+  event(e: TraceEvent): void {
+    this.totalEvents++;
+    if (e.name === CONSOLE_TRACE.GUEST) this.logLine(this.dmesg, e.t, dmesgLine(e), isError(e));
+    else if (e.name === CONSOLE_TRACE.VMM)
+      this.logLine(this.console, e.t, String(e.args.text), isError(e));
+    this.take(e);
+  }
+
+  private logLine(into: LogLine[], t: number, text: string, error: boolean): void {
+    if (into.length >= this.limits.alwaysCap) {
+      this.logsDropped++;
+      return;
+    }
+    into.push(error ? { t, text, error } : { t, text });
+  }
+
+  /** The guest's dmesg and the VMM console, line by line with their times. */
+  logs(): {
+    readonly dmesg: readonly LogLine[];
+    readonly console: readonly LogLine[];
+    readonly dropped: number;
+  } {
+    return { dmesg: this.dmesg, console: this.console, dropped: this.logsDropped };
+  }
+
+  /** An event the report adds (a violation, a step): drawn one by one, not counted as traced. */
+  addSynthetic(e: TraceEvent): void {
+    this.take(e);
+  }
+
+  /** A step's end (replays): drawn as a line across the timeline. */
+  markStep(step: number, t: number): void {
+    this.stepMarks.push({ step, t });
+  }
+
+  private take(e: TraceEvent): void {
+    const t = e.t;
+    if (t < this.first) this.first = t;
+    const end = t + (e.dur ?? 0);
+    if (end > this.last) this.last = end;
+    this.fitBuckets(end);
+    const lane = this.lane(e.actor);
+    let cls: AccessClass | null = null;
+    if (GUEST_OPS.has(e.name)) cls = this.accessClass(e.args);
+    this.registers(e, cls);
+    const key = this.key(lane, e.name, cls);
+    key.total++;
+    let flags = isError(e) ? EV.ERROR : 0;
+    if (cls === "trapped" || e.name === KVM_MMIO) flags |= EV.TRAPPED;
+    else if (cls === "direct") flags |= EV.DIRECT;
+    else if (cls === "ram") flags |= EV.RAM;
+    if (e.ph === "C") flags |= EV.COUNTER;
+    else if (e.ph === "B") flags |= EV.BEGIN;
+    else if (e.ph === "E") flags |= EV.END;
+    const cap = key.dense ? this.limits.fullPerKey : this.limits.alwaysCap;
+    // Errors are drawn one by one whatever the kind.
+    if (key.full < cap || (flags & EV.ERROR) !== 0) {
+      key.full++;
+      this.keep(t, e.dur ?? 0, lane, key.name, this.intern(JSON.stringify(e.args)), flags);
+      return;
+    }
+    this.aggregate(key, e);
+    const a = key.aggregated++;
+    if (a % key.stride === 0) {
+      key.samples.push({
+        t,
+        dur: e.dur ?? 0,
+        args: JSON.stringify(e.args),
+        flags: flags | EV.SAMPLED,
+        a,
+      });
+      if (key.samples.length > this.limits.samplesPerKey) {
+        key.stride *= 2;
+        key.samples = key.samples.filter((s) => s.a % key.stride === 0);
+      }
+    }
+  }
+
+  private keep(t: number, dur: number, lane: number, name: number, args: number, flags: number) {
+    this.evT.push(t);
+    this.evDur.push(dur);
+    this.evLane.push(lane);
+    this.evName.push(name);
+    this.evArgs.push(args);
+    this.evFlags.push(flags);
+  }
+
+  private lane(actor: string): number {
+    let i = this.laneIndex.get(actor);
+    if (i === undefined) {
+      i = this.lanes.length;
+      this.lanes.push(actor);
+      this.laneIndex.set(actor, i);
+    }
+    return i;
+  }
+
+  private intern(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIndex.set(s, i);
+    }
+    return i;
+  }
+
+  private key(lane: number, name: string, cls: AccessClass | null): KeyState {
+    const id = `${lane}\u0000${name}\u0000${cls ?? ""}`;
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      const what = cls === null ? name : `${cls === "direct" ? "direct page0" : cls} ${name}`;
+      k = {
+        lane,
+        name: this.intern(name),
+        label: `${what} on ${this.lanes[lane]}`,
+        dense: DENSE.has(name),
+        total: 0,
+        full: 0,
+        aggregated: 0,
+        buckets: new Map(),
+        stride: 1,
+        samples: [],
+      };
+      this.keys.set(id, k);
+    }
+    return k;
+  }
+
+  private accessClass(a: TraceArgs): AccessClass {
+    if (a.exit === true) return "trapped";
+    const addr = argNumber(a.addr);
+    const base = this.opts.cmdqvBase;
+    if (base !== null && addr >= base && addr < base + TEGRA241_CMDQV_IO_LEN) return "direct";
+    if (addr >= this.opts.ramBase && addr < this.opts.ramBase + this.opts.ramSize) return "ram";
+    return "mmio";
+  }
+
+  private aggregate(key: KeyState, e: TraceEvent): void {
+    const b = Math.floor(e.t / this.bucketNs);
+    let bucket = key.buckets.get(b);
+    if (bucket === undefined) {
+      bucket = { n: 0, ranges: null };
+      key.buckets.set(b, bucket);
+    }
+    bucket.n++;
+    if (e.ph !== "C") return;
+    bucket.ranges ??= new Map();
+    for (const [k, v] of Object.entries(e.args)) {
+      if (typeof v !== "number") continue;
+      const r = bucket.ranges.get(k);
+      if (r === undefined) bucket.ranges.set(k, [v, v]);
+      else {
+        if (v < r[0]) r[0] = v;
+        if (v > r[1]) r[1] = v;
+      }
+    }
+  }
+
+  /** Widen the buckets (doubling) until `t` falls within maxBuckets of them. */
+  private fitBuckets(t: number): void {
+    let factor = 1;
+    while (t >= this.bucketNs * factor * this.limits.maxBuckets) factor *= 2;
+    if (factor === 1) return;
+    this.bucketNs *= factor;
+    for (const k of this.keys.values()) {
+      const old = [...k.buckets];
+      k.buckets.clear();
+      for (const [b, v] of old) {
+        const nb = Math.floor(b / factor);
+        const into = k.buckets.get(nb);
+        if (into === undefined) k.buckets.set(nb, v);
+        else {
+          into.n += v.n;
+          if (v.ranges !== null) {
+            into.ranges ??= new Map();
+            for (const [name, [lo, hi]] of v.ranges) {
+              const r = into.ranges.get(name);
+              if (r === undefined) into.ranges.set(name, [lo, hi]);
+              else {
+                r[0] = Math.min(r[0], lo);
+                r[1] = Math.max(r[1], hi);
+              }
+            }
+          }
+        }
+      }
+    }
+    for (const s of this.regState.values()) {
+      const old = [...s.buckets];
+      s.buckets.clear();
+      for (const [b, v] of old) {
+        const nb = Math.floor(b / factor);
+        const into = s.buckets.get(nb);
+        if (into === undefined || v.t >= into.t) s.buckets.set(nb, v);
+      }
+    }
+  }
+
+  // ---- the register file -------------------------------------------------------------
+
+  /** A guest access or a VMM register event: the register's value as seen, at its time. */
+  private registers(e: TraceEvent, cls: AccessClass | null): void {
+    const base = this.opts.cmdqvBase;
+    if (base === null) return;
+    const a = e.args;
+    if (cls !== null) {
+      if (cls !== "trapped" && cls !== "direct") return;
+      const off = argNumber(a.addr) - base;
+      if (!(off >= 0 && off < TEGRA241_CMDQV_IO_LEN)) return;
+      const v = halves(a.value);
+      if (v === null) return;
+      this.seen(e.t, off, v[0]);
+      if (e.name === "read64" || e.name === "write64") this.seen(e.t, off + 4, v[1]);
+      return;
+    }
+    if (e.actor !== "vmm.cmdqv") return;
+    let off: number;
+    switch (e.name) {
+      case CMDQV_TRACE.READ_MMIO:
+      case CMDQV_TRACE.WRITE_MMIO:
+        off = argNumber(a.offset);
+        break;
+      case CMDQV_TRACE.READ_VCMDQ_PAGE0:
+      case CMDQV_TRACE.WRITE_VCMDQ_PAGE0:
+      case CMDQV_TRACE.READ_VCMDQ_PAGE1:
+      case CMDQV_TRACE.WRITE_VCMDQ_PAGE1: {
+        const page1 = e.name.endsWith("page1");
+        const rel = argNumber(a.offset0) - (page1 ? APERTURE.VCMDQ_PAGE1 : APERTURE.VCMDQ_PAGE0);
+        const vi = a.aperture === "vi";
+        const page = page1
+          ? vi
+            ? APERTURE.VINTF_PAGE1
+            : APERTURE.VCMDQ_PAGE1
+          : vi
+            ? APERTURE.VINTF_PAGE0
+            : APERTURE.VCMDQ_PAGE0;
+        off = page + APERTURE.VCMDQ_STRIDE * argNumber(a.index) + rel;
+        break;
+      }
+      default:
+        return;
+    }
+    const v = halves(a.val);
+    if (v === null || !Number.isFinite(off)) return;
+    this.seen(e.t, off, v[0]);
+    // A 64-bit value (BASE, CONS_INDX_BASE, an 8-byte access) carries the next register too.
+    if (v[1] !== 0 || argNumber(a.size) === 8) this.seen(e.t, off + 4, v[1]);
+  }
+
+  private seen(t: number, off: number, value: number): void {
+    const reg = this.regAt.get(off);
+    if (reg === undefined) return;
+    let s = this.regState.get(reg);
+    if (s === undefined) {
+      s = { reg, t: [], v: [], last: undefined, changes: 0, sampledFrom: null, buckets: new Map() };
+      this.regState.set(reg, s);
+    }
+    const before = s.last;
+    if (before === value) return;
+    s.last = value;
+    s.changes++;
+    this.enableChange(t, reg, before, value);
+    if (s.t.length < this.limits.regFull) {
+      s.t.push(t);
+      s.v.push(value);
+      return;
+    }
+    s.sampledFrom ??= t;
+    const b = Math.floor(t / this.bucketNs);
+    const prev = s.buckets.get(b);
+    if (prev === undefined || t >= prev.t) s.buckets.set(b, { t, v: value });
+  }
+
+  /** EN_OK-like fields that changed: an event on the registers lane. */
+  private enableChange(t: number, reg: number, before: number | undefined, after: number): void {
+    const info = this.regInfo[reg]!;
+    for (const [name, shift, width] of info.fields) {
+      if (!ENABLE_FIELDS.has(name)) continue;
+      const mask = width >= 32 ? 0xffff_ffff : (1 << width) - 1;
+      const was = before === undefined ? null : (before >>> shift) & mask;
+      const now = (after >>> shift) & mask;
+      if (was === now) continue;
+      this.addSynthetic({
+        t,
+        actor: REGS_LANE,
+        name: `${name} ${was === null ? "?" : was}→${now}`,
+        args: { reg: info.name, field: name, from: was, to: now },
+      });
+    }
+  }
+
+  /** The register file's histories (registers never accessed are left out). */
+  registerData(): RegisterData {
+    const used = [...this.regState.values()].sort((a, b) => a.reg - b.reg);
+    const regs: RegisterInfo[] = [];
+    const history: RegisterHistory[] = [];
+    for (const s of used) {
+      const t = [...s.t];
+      const v = [...s.v];
+      const tail = [...s.buckets.values()].sort((a, b) => a.t - b.t);
+      for (const x of tail) {
+        t.push(x.t);
+        v.push(x.v);
+      }
+      history.push({
+        reg: regs.length,
+        t: delta(t),
+        v,
+        sampledFrom: s.sampledFrom,
+        changes: s.changes,
+      });
+      regs.push(this.regInfo[s.reg]!);
+    }
+    return { regs, history };
+  }
+
+  // ---- the timeline ------------------------------------------------------------------
+
+  timeline(): TimelineData {
+    // Lanes in a stable order: by kind, then by name with numbers in numeric order.
+    const order = this.lanes
+      .map((id, i) => ({ id, i, kind: laneKind(id) }))
+      .sort(
+        (a, b) =>
+          KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+          a.id.localeCompare(b.id, "en", { numeric: true }),
+      );
+    const remap = new Array<number>(this.lanes.length);
+    order.forEach((l, k) => {
+      remap[l.i] = k;
+    });
+    const lanes: Lane[] = order.map((l) => ({ id: l.id, label: laneLabel(l.id), kind: l.kind }));
+
+    // Events drawn one by one: the kept ones and every key's samples, sorted by time.
+    const rows: number[] = [];
+    for (let i = 0; i < this.evT.length; i++) rows.push(i);
+    const sT = [...this.evT];
+    const sDur = [...this.evDur];
+    const sLane = [...this.evLane];
+    const sName = [...this.evName];
+    const sArgs = [...this.evArgs];
+    const sFlags = [...this.evFlags];
+    let sampled = 0;
+    const aggregates: Aggregate[] = [];
+    const keys = [...this.keys.values()];
+    for (const k of keys) {
+      for (const s of k.samples) {
+        rows.push(sT.length);
+        sT.push(s.t);
+        sDur.push(s.dur);
+        sLane.push(k.lane);
+        sName.push(k.name);
+        sArgs.push(this.intern(s.args));
+        sFlags.push(s.flags);
+        sampled++;
+      }
+      if (k.aggregated === 0) continue;
+      const bs = [...k.buckets.entries()].sort((a, b) => a[0] - b[0]);
+      const ranges: Record<string, { min: number[]; max: number[] }> = {};
+      let anyRange = false;
+      for (const [, b] of bs)
+        for (const name of b.ranges?.keys() ?? []) {
+          ranges[name] ??= { min: [], max: [] };
+          anyRange = true;
+        }
+      for (const [, b] of bs)
+        for (const [name, r] of Object.entries(ranges)) {
+          const x = b.ranges?.get(name);
+          r.min.push(x ? x[0] : -1);
+          r.max.push(x ? x[1] : -1);
+        }
+      aggregates.push({
+        lane: remap[k.lane]!,
+        name: k.name,
+        label: k.label,
+        total: k.aggregated,
+        bucket: delta(bs.map(([b]) => b)),
+        count: bs.map(([, b]) => b.n),
+        ...(anyRange ? { ranges } : {}),
+      });
+    }
+    rows.sort((a, b) => sT[a]! - sT[b]! || a - b);
+    const aggregatedEvents = aggregates.reduce((n, a) => n + a.total, 0);
+    const kept = this.evT.length;
+    return {
+      lanes,
+      strings: this.strings,
+      events: {
+        t: delta(rows.map((r) => sT[r]!)),
+        dur: rows.map((r) => sDur[r]!),
+        lane: rows.map((r) => remap[sLane[r]!]!),
+        name: rows.map((r) => sName[r]!),
+        args: rows.map((r) => sArgs[r]!),
+        flags: rows.map((r) => sFlags[r]!),
+      },
+      aggregates,
+      bucketNs: this.bucketNs,
+      total: this.totalEvents,
+      kept,
+      sampled,
+      samplingNote:
+        aggregatedEvents === 0
+          ? null
+          : samplingNote(aggregates, aggregatedEvents, this.totalEvents, sampled, this.bucketNs),
+      start: Number.isFinite(this.first) ? this.first : 0,
+      end: this.last,
+      stepMarks: [...this.stepMarks],
+    };
+  }
+}
+
+/** `16.4 µs`, `2.0 ms`: a span of virtual ns in words. */
+export function formatNs(ns: number): string {
+  if (ns < 1000) return `${ns} ns`;
+  if (ns < 1e6) return `${(ns / 1000).toFixed(1)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+const group = (n: number) => String(n).replace(/\B(?=(\d{3})+$)/g, " ");
+
+function samplingNote(
+  aggregates: readonly Aggregate[],
+  aggregated: number,
+  total: number,
+  sampled: number,
+  bucketNs: number,
+): string {
+  const biggest = [...aggregates]
+    .sort((a, b) => b.total - a.total)
+    .slice(0, 4)
+    .map((a) => `${a.label}: ${group(a.total)}`);
+  return (
+    `Dense stretches are aggregated: ${group(aggregated)} of the run's ${group(total)} events ` +
+    `are drawn as counts per ${formatNs(bucketNs)} bucket (with the least and greatest PROD and CONS of each bucket), ` +
+    `and ${group(sampled)} of them, spread evenly, are drawn one by one as samples you can click. ` +
+    `Configuration, ioctl, interrupt, console and error events are all drawn one by one. ` +
+    `Most aggregated: ${biggest.join("; ")}.`
+  );
+}
+
+/** A dmesg line as the guest's log prints it: `[    0.000006] text`. */
+function dmesgLine(e: TraceEvent): string {
+  return `[${(e.t / 1e9).toFixed(6).padStart(12)}] ${String(e.args.msg)}`;
+}
