@@ -1,19 +1,22 @@
 // What the run report keeps of a run's trace, as it happens: a TraceSink that takes every
 // event the model emits (teed with any trace files) and keeps, in bounded memory,
 //
-// - the events drawn one by one: every configuration, ioctl, IRQ, console and error event
-//   (up to ALWAYS_CAP of one name on one lane), and the first FULL_PER_KEY of each dense
-//   kind (guest accesses, PROD/CONS samples, CMD_SYNC waits, the trapped main CMDQ's
-//   traffic);
-// - past that, each dense kind counted per time bucket (with the least and greatest PROD
-//   and CONS of each bucket), plus an evenly spread sample of its events to click on;
+// - every event's time, kind and lane (per stream: one actor, name, access class), so the
+//   timeline shows each one where it happened; past TIMES_BUDGET events in all, the
+//   biggest stream is thinned (every other event dropped, those with arguments kept);
+// - the arguments of every configuration, ioctl, IRQ, console and error event (up to
+//   `alwaysCap` of one stream), and of the first `fullPerKey` events of each dense kind
+//   (guest accesses, PROD/CONS samples, CMD_SYNC waits, the trapped main CMDQ's traffic)
+//   plus `samplesPerKey` more spread evenly over the run;
+// - PROD/CONS counted per time bucket with the least and greatest value of each bucket;
 // - the CMDQV register file as the guest saw it: every change of every register the guest
 //   (or, where guest accesses are not traced, the VMM's trapped-access events) read or
 //   wrote, decoded with the register tables; a register that changes very often keeps
-//   only the last value of each bucket past REG_FULL changes;
-// - EN_OK / ENABLE_OK changes, turned into events of their own on the "regs" lane.
+//   only the last value of each bucket past `regFull` changes;
+// - EN_OK / ENABLE_OK changes, turned into events of their own on the "regs" lane;
+// - the guest's dmesg and the VMM console with their times.
 //
-// Time buckets start 1 µs wide and double whenever the run outgrows MAX_BUCKETS of them.
+// Time buckets start 1 µs wide and double whenever the run outgrows `maxBuckets` of them.
 // Nothing here runs unless a report was asked for.
 
 import { APERTURE, type CmdqvTables, cmdqvTables, TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
@@ -26,6 +29,7 @@ import {
   type Aggregate,
   delta,
   EV,
+  type EventStream,
   type Lane,
   type LaneKind,
   type LogLine,
@@ -35,14 +39,16 @@ import {
   type TimelineData,
 } from "./report-data.js";
 
-/** How much the collector keeps. The defaults keep the default run's report near 2 MB. */
+/** How much the collector keeps. The defaults keep the default run's report near 3 MB. */
 export interface CollectorLimits {
-  /** Events of one dense kind on one lane drawn one by one before aggregation starts. */
+  /** Events of one dense stream that keep their arguments before sampling starts. */
   readonly fullPerKey: number;
-  /** Samples kept per aggregated kind (spread evenly over the run). */
+  /** Further events of a dense stream that keep their arguments (spread evenly). */
   readonly samplesPerKey: number;
-  /** Events of one other kind on one lane (ioctls, configuration) kept before aggregation. */
+  /** Events of one other stream (ioctls, configuration) that keep their arguments. */
   readonly alwaysCap: number;
+  /** Events listed on the timeline in all before the biggest stream is thinned. */
+  readonly timesBudget: number;
   /** Time buckets over the run, at most. */
   readonly maxBuckets: number;
   /** Changes of one register kept one by one before its history keeps a value per bucket. */
@@ -50,9 +56,10 @@ export interface CollectorLimits {
 }
 
 export const DEFAULT_COLLECTOR_LIMITS: CollectorLimits = {
-  fullPerKey: 1500,
-  samplesPerKey: 600,
+  fullPerKey: 600,
+  samplesPerKey: 400,
   alwaysCap: 20_000,
+  timesBudget: 500_000,
   maxBuckets: 2048,
   regFull: 1500,
 };
@@ -100,31 +107,39 @@ const ENABLE_FIELDS = new Set(["CMDQ_EN_OK", "ENABLE_OK", "CMDQV_ENABLED"]);
 /** What kind of guest access an event is, for its flags and its label. */
 type AccessClass = "trapped" | "direct" | "ram" | "mmio";
 
-interface Sample {
-  readonly t: number;
-  readonly dur: number;
-  readonly args: string;
-  readonly flags: number;
-  readonly a: number;
-}
-
 interface Bucket {
   n: number;
-  ranges: Map<string, [number, number]> | null;
+  readonly ranges: Map<string, [number, number]>;
 }
 
-interface KeyState {
+/** One stream: its events listed in arrival order (parallel arrays). */
+interface Stream {
   readonly lane: number;
   readonly name: number;
+  readonly flags: number;
   readonly label: string;
   readonly dense: boolean;
+  /** Events that arrived. */
   total: number;
+  /** Events given their arguments by the `fullPerKey`/`alwaysCap` rule. */
   full: number;
-  /** Events counted in buckets (not drawn one by one, unless sampled). */
-  aggregated: number;
-  readonly buckets: Map<number, Bucket>;
-  stride: number;
-  samples: Sample[];
+  /** Events past that rule (candidates for samples). */
+  past: number;
+  sampleStride: number;
+  samples: number;
+  /** List only every timeStride-th event (and every one with arguments). */
+  timeStride: number;
+  readonly t: number[];
+  readonly dur: number[];
+  /** The arguments (JSON text), or null. */
+  readonly args: (string | null)[];
+  /** The event's number in the stream (for thinning). */
+  readonly n: number[];
+  /** Its number among the `past` events when its arguments are a sample, else -1. */
+  readonly sample: number[];
+  anyDur: boolean;
+  /** PROD/CONS per bucket (counters only). */
+  readonly buckets: Map<number, Bucket> | null;
 }
 
 interface RegState {
@@ -253,14 +268,10 @@ export class ReportCollector implements TraceSink {
   private readonly laneIndex = new Map<string, number>();
   private readonly strings: string[] = [];
   private readonly stringIndex = new Map<string, number>();
-  private readonly keys = new Map<string, KeyState>();
-  // Events drawn one by one, in arrival order (sorted by time at the end).
-  private readonly evT: number[] = [];
-  private readonly evDur: number[] = [];
-  private readonly evLane: number[] = [];
-  private readonly evName: number[] = [];
-  private readonly evArgs: number[] = [];
-  private readonly evFlags: number[] = [];
+  private readonly streams = new Map<string, Stream>();
+  /** Events listed on the timeline in all streams. */
+  private listed = 0;
+  private thinned = 0;
   private bucketNs = 1024;
   private totalEvents = 0;
   private first = Number.POSITIVE_INFINITY;
@@ -299,7 +310,7 @@ export class ReportCollector implements TraceSink {
   /** Per lane and name, how many events arrived (tests hold the aggregates to these). */
   counts(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const k of this.keys.values()) {
+    for (const k of this.streams.values()) {
       const id = `${this.lanes[k.lane]}\u0000${this.strings[k.name]}`;
       out.set(id, (out.get(id) ?? 0) + k.total);
     }
@@ -351,8 +362,6 @@ export class ReportCollector implements TraceSink {
     let cls: AccessClass | null = null;
     if (GUEST_OPS.has(e.name)) cls = this.accessClass(e.args);
     this.registers(e, cls);
-    const key = this.key(lane, e.name, cls);
-    key.total++;
     let flags = isError(e) ? EV.ERROR : 0;
     if (cls === "trapped" || e.name === KVM_MMIO) flags |= EV.TRAPPED;
     else if (cls === "direct") flags |= EV.DIRECT;
@@ -360,37 +369,68 @@ export class ReportCollector implements TraceSink {
     if (e.ph === "C") flags |= EV.COUNTER;
     else if (e.ph === "B") flags |= EV.BEGIN;
     else if (e.ph === "E") flags |= EV.END;
-    const cap = key.dense ? this.limits.fullPerKey : this.limits.alwaysCap;
-    // Errors are drawn one by one whatever the kind.
-    if (key.full < cap || (flags & EV.ERROR) !== 0) {
-      key.full++;
-      this.keep(t, e.dur ?? 0, lane, key.name, this.intern(JSON.stringify(e.args)), flags);
-      return;
+    const s = this.stream(lane, e.name, cls, flags);
+    const n = s.total++;
+    if (s.buckets !== null) this.countPtrs(s.buckets, e);
+    // Its arguments: the first of each stream (all of a non-dense one), then samples.
+    let args: string | null = null;
+    let sample = -1;
+    if (s.full < (s.dense ? this.limits.fullPerKey : this.limits.alwaysCap)) {
+      s.full++;
+      args = JSON.stringify(e.args);
+    } else {
+      const a = s.past++;
+      if (a % s.sampleStride === 0) {
+        args = JSON.stringify(e.args);
+        sample = a;
+        if (++s.samples > this.limits.samplesPerKey) this.fewerSamples(s);
+      }
     }
-    this.aggregate(key, e);
-    const a = key.aggregated++;
-    if (a % key.stride === 0) {
-      key.samples.push({
-        t,
-        dur: e.dur ?? 0,
-        args: JSON.stringify(e.args),
-        flags: flags | EV.SAMPLED,
-        a,
-      });
-      if (key.samples.length > this.limits.samplesPerKey) {
-        key.stride *= 2;
-        key.samples = key.samples.filter((s) => s.a % key.stride === 0);
+    if (args === null && n % s.timeStride !== 0) return;
+    s.t.push(t);
+    s.dur.push(e.dur ?? 0);
+    if ((e.dur ?? 0) !== 0) s.anyDur = true;
+    s.args.push(args);
+    s.n.push(n);
+    s.sample.push(args === null ? -1 : sample);
+    if (++this.listed > this.limits.timesBudget) this.thinBiggest();
+  }
+
+  /** Half the samples: those not on the doubled stride lose their arguments. */
+  private fewerSamples(s: Stream): void {
+    s.sampleStride *= 2;
+    s.samples = 0;
+    for (let i = 0; i < s.sample.length; i++) {
+      const a = s.sample[i]!;
+      if (a < 0) continue;
+      if (a % s.sampleStride === 0) s.samples++;
+      else {
+        s.sample[i] = -1;
+        s.args[i] = null;
       }
     }
   }
 
-  private keep(t: number, dur: number, lane: number, name: number, args: number, flags: number) {
-    this.evT.push(t);
-    this.evDur.push(dur);
-    this.evLane.push(lane);
-    this.evName.push(name);
-    this.evArgs.push(args);
-    this.evFlags.push(flags);
+  /** Drop every other listed event (not those with arguments) of the biggest stream. */
+  private thinBiggest(): void {
+    let big: Stream | null = null;
+    for (const s of this.streams.values()) if (big === null || s.t.length > big.t.length) big = s;
+    if (big === null) return;
+    const s = big;
+    s.timeStride *= 2;
+    let w = 0;
+    for (let r = 0; r < s.t.length; r++) {
+      if (s.args[r] === null && s.n[r]! % s.timeStride !== 0) continue;
+      s.t[w] = s.t[r]!;
+      s.dur[w] = s.dur[r]!;
+      s.args[w] = s.args[r]!;
+      s.n[w] = s.n[r]!;
+      s.sample[w] = s.sample[r]!;
+      w++;
+    }
+    this.thinned += s.t.length - w;
+    this.listed -= s.t.length - w;
+    for (const xs of [s.t, s.dur, s.args, s.n, s.sample]) xs.length = w;
   }
 
   private lane(actor: string): number {
@@ -413,24 +453,32 @@ export class ReportCollector implements TraceSink {
     return i;
   }
 
-  private key(lane: number, name: string, cls: AccessClass | null): KeyState {
-    const id = `${lane}\u0000${name}\u0000${cls ?? ""}`;
-    let k = this.keys.get(id);
+  private stream(lane: number, name: string, cls: AccessClass | null, flags: number): Stream {
+    const id = `${lane}\u0000${name}\u0000${flags}`;
+    let k = this.streams.get(id);
     if (k === undefined) {
       const what = cls === null ? name : `${cls === "direct" ? "direct page0" : cls} ${name}`;
       k = {
         lane,
         name: this.intern(name),
-        label: `${what} on ${this.lanes[lane]}`,
+        flags,
+        label: `${what} on ${this.lanes[lane]}${(flags & EV.ERROR) !== 0 ? " (errors)" : ""}`,
         dense: DENSE.has(name),
         total: 0,
         full: 0,
-        aggregated: 0,
-        buckets: new Map(),
-        stride: 1,
-        samples: [],
+        past: 0,
+        sampleStride: 1,
+        samples: 0,
+        timeStride: 1,
+        t: [],
+        dur: [],
+        args: [],
+        n: [],
+        sample: [],
+        anyDur: false,
+        buckets: (flags & EV.COUNTER) !== 0 ? new Map() : null,
       };
-      this.keys.set(id, k);
+      this.streams.set(id, k);
     }
     return k;
   }
@@ -444,16 +492,15 @@ export class ReportCollector implements TraceSink {
     return "mmio";
   }
 
-  private aggregate(key: KeyState, e: TraceEvent): void {
+  /** A counter sample into its bucket: the count, and each series' least and greatest. */
+  private countPtrs(buckets: Map<number, Bucket>, e: TraceEvent): void {
     const b = Math.floor(e.t / this.bucketNs);
-    let bucket = key.buckets.get(b);
+    let bucket = buckets.get(b);
     if (bucket === undefined) {
-      bucket = { n: 0, ranges: null };
-      key.buckets.set(b, bucket);
+      bucket = { n: 0, ranges: new Map() };
+      buckets.set(b, bucket);
     }
     bucket.n++;
-    if (e.ph !== "C") return;
-    bucket.ranges ??= new Map();
     for (const [k, v] of Object.entries(e.args)) {
       if (typeof v !== "number") continue;
       const r = bucket.ranges.get(k);
@@ -471,7 +518,8 @@ export class ReportCollector implements TraceSink {
     while (t >= this.bucketNs * factor * this.limits.maxBuckets) factor *= 2;
     if (factor === 1) return;
     this.bucketNs *= factor;
-    for (const k of this.keys.values()) {
+    for (const k of this.streams.values()) {
+      if (k.buckets === null) continue;
       const old = [...k.buckets];
       k.buckets.clear();
       for (const [b, v] of old) {
@@ -480,15 +528,12 @@ export class ReportCollector implements TraceSink {
         if (into === undefined) k.buckets.set(nb, v);
         else {
           into.n += v.n;
-          if (v.ranges !== null) {
-            into.ranges ??= new Map();
-            for (const [name, [lo, hi]] of v.ranges) {
-              const r = into.ranges.get(name);
-              if (r === undefined) into.ranges.set(name, [lo, hi]);
-              else {
-                r[0] = Math.min(r[0], lo);
-                r[1] = Math.max(r[1], hi);
-              }
+          for (const [name, [lo, hi]] of v.ranges) {
+            const r = into.ranges.get(name);
+            if (r === undefined) into.ranges.set(name, [lo, hi]);
+            else {
+              r[0] = Math.min(r[0], lo);
+              r[1] = Math.max(r[1], hi);
             }
           }
         }
@@ -639,78 +684,84 @@ export class ReportCollector implements TraceSink {
       remap[l.i] = k;
     });
     const lanes: Lane[] = order.map((l) => ({ id: l.id, label: laneLabel(l.id), kind: l.kind }));
-
-    // Events drawn one by one: the kept ones and every key's samples, sorted by time.
-    const rows: number[] = [];
-    for (let i = 0; i < this.evT.length; i++) rows.push(i);
-    const sT = [...this.evT];
-    const sDur = [...this.evDur];
-    const sLane = [...this.evLane];
-    const sName = [...this.evName];
-    const sArgs = [...this.evArgs];
-    const sFlags = [...this.evFlags];
-    let sampled = 0;
+    const streams: EventStream[] = [];
     const aggregates: Aggregate[] = [];
-    const keys = [...this.keys.values()];
-    for (const k of keys) {
-      for (const s of k.samples) {
-        rows.push(sT.length);
-        sT.push(s.t);
-        sDur.push(s.dur);
-        sLane.push(k.lane);
-        sName.push(k.name);
-        sArgs.push(this.intern(s.args));
-        sFlags.push(s.flags);
-        sampled++;
-      }
-      if (k.aggregated === 0) continue;
-      const bs = [...k.buckets.entries()].sort((a, b) => a[0] - b[0]);
+    let withArgs = 0;
+    let sampled = 0;
+    const all = [...this.streams.values()].sort(
+      (a, b) => remap[a.lane]! - remap[b.lane]! || a.name - b.name || a.flags - b.flags,
+    );
+    for (const s of all) {
+      // Each stream in time order (the hardware's events arrive behind the clock).
+      const idx = s.t.map((_, i) => i).sort((a, b) => s.t[a]! - s.t[b]! || a - b);
+      const argAt: number[] = [];
+      const args: number[] = [];
+      idx.forEach((r, k) => {
+        const a = s.args[r];
+        if (a === null || a === undefined) return;
+        argAt.push(k);
+        args.push(this.intern(a));
+        if (s.sample[r]! >= 0) sampled++;
+      });
+      withArgs += args.length;
+      streams.push({
+        lane: remap[s.lane]!,
+        name: s.name,
+        flags: s.flags,
+        label: s.label,
+        total: s.total,
+        t: delta(idx.map((r) => s.t[r]!)),
+        dur: s.anyDur ? idx.map((r) => s.dur[r]!) : null,
+        argAt: delta(argAt),
+        args,
+      });
+      if (s.buckets === null || s.buckets.size === 0) continue;
+      const bs = [...s.buckets.entries()].sort((a, b) => a[0] - b[0]);
       const ranges: Record<string, { min: number[]; max: number[] }> = {};
-      let anyRange = false;
       for (const [, b] of bs)
-        for (const name of b.ranges?.keys() ?? []) {
-          ranges[name] ??= { min: [], max: [] };
-          anyRange = true;
-        }
+        for (const name of b.ranges.keys()) ranges[name] ??= { min: [], max: [] };
       for (const [, b] of bs)
         for (const [name, r] of Object.entries(ranges)) {
-          const x = b.ranges?.get(name);
+          const x = b.ranges.get(name);
           r.min.push(x ? x[0] : -1);
           r.max.push(x ? x[1] : -1);
         }
       aggregates.push({
-        lane: remap[k.lane]!,
-        name: k.name,
-        label: k.label,
-        total: k.aggregated,
+        lane: remap[s.lane]!,
+        name: s.name,
+        label: s.label,
+        total: s.total,
         bucket: delta(bs.map(([b]) => b)),
         count: bs.map(([, b]) => b.n),
-        ...(anyRange ? { ranges } : {}),
+        ranges,
       });
     }
-    rows.sort((a, b) => sT[a]! - sT[b]! || a - b);
-    const aggregatedEvents = aggregates.reduce((n, a) => n + a.total, 0);
-    const kept = this.evT.length;
+    const dense = all.filter((s) => s.past > 0);
     return {
       lanes,
       strings: this.strings,
-      events: {
-        t: delta(rows.map((r) => sT[r]!)),
-        dur: rows.map((r) => sDur[r]!),
-        lane: rows.map((r) => remap[sLane[r]!]!),
-        name: rows.map((r) => sName[r]!),
-        args: rows.map((r) => sArgs[r]!),
-        flags: rows.map((r) => sFlags[r]!),
-      },
+      streams,
       aggregates,
       bucketNs: this.bucketNs,
       total: this.totalEvents,
-      kept,
-      sampled,
+      listed: this.listed,
+      withArgs,
       samplingNote:
-        aggregatedEvents === 0
+        dense.length === 0 && this.thinned === 0
           ? null
-          : samplingNote(aggregates, aggregatedEvents, this.totalEvents, sampled, this.bucketNs),
+          : samplingNote({
+              total: this.totalEvents,
+              listed: this.listed,
+              withArgs,
+              sampled,
+              thinned: this.thinned,
+              bucketNs: this.bucketNs,
+              limits: this.limits,
+              biggest: dense
+                .sort((a, b) => b.past - a.past)
+                .slice(0, 4)
+                .map((s) => `${s.label}: ${group(s.total)}`),
+            }),
       start: Number.isFinite(this.first) ? this.first : 0,
       end: this.last,
       stepMarks: [...this.stepMarks],
@@ -728,23 +779,25 @@ export function formatNs(ns: number): string {
 
 const group = (n: number) => String(n).replace(/\B(?=(\d{3})+$)/g, " ");
 
-function samplingNote(
-  aggregates: readonly Aggregate[],
-  aggregated: number,
-  total: number,
-  sampled: number,
-  bucketNs: number,
-): string {
-  const biggest = [...aggregates]
-    .sort((a, b) => b.total - a.total)
-    .slice(0, 4)
-    .map((a) => `${a.label}: ${group(a.total)}`);
+function samplingNote(x: {
+  readonly total: number;
+  readonly listed: number;
+  readonly withArgs: number;
+  readonly sampled: number;
+  readonly thinned: number;
+  readonly bucketNs: number;
+  readonly limits: CollectorLimits;
+  readonly biggest: readonly string[];
+}): string {
+  const where =
+    x.thinned === 0
+      ? `All ${group(x.total)} events of the run are on the timeline at their times; where they crowd, the marks of one pixel are drawn as one.`
+      : `${group(x.listed)} of the run's ${group(x.total)} events are on the timeline: the densest kinds are thinned to every 2nd, 4th, … event (${group(x.thinned)} left out; those with arguments kept).`;
   return (
-    `Dense stretches are aggregated: ${group(aggregated)} of the run's ${group(total)} events ` +
-    `are drawn as counts per ${formatNs(bucketNs)} bucket (with the least and greatest PROD and CONS of each bucket), ` +
-    `and ${group(sampled)} of them, spread evenly, are drawn one by one as samples you can click. ` +
-    `Configuration, ioctl, interrupt, console and error events are all drawn one by one. ` +
-    `Most aggregated: ${biggest.join("; ")}.`
+    `${where} Dense kinds are sampled: each keeps the arguments of its first ${group(x.limits.fullPerKey)} events and of ${group(x.limits.samplesPerKey)} more spread evenly over the run (${group(x.sampled)} samples), so ${group(x.withArgs)} events show their arguments when clicked. ` +
+    `PROD and CONS are drawn per ${formatNs(x.bucketNs)} bucket as the band from the least to the greatest value. ` +
+    `Configuration, ioctl, interrupt, console and error events all keep their arguments. ` +
+    `Most sampled: ${x.biggest.join("; ")}.`
   );
 }
 

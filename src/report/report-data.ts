@@ -41,10 +41,8 @@ export interface Lane {
   readonly kind: LaneKind;
 }
 
-/** Event flags (bits of `TimelineData.flags`). */
+/** Flags of an event stream (`EventStream.flags`). */
 export const EV = {
-  /** A sample of an aggregated stretch: it is counted in an aggregate bucket too. */
-  SAMPLED: 1,
   /** Stands out: an errno, a command error, a violation, a refused destroy. */
   ERROR: 2,
   /** A guest access that trapped to the VMM (a VM exit). */
@@ -55,40 +53,47 @@ export const EV = {
   RAM: 16,
   /** A counter sample ("C"). */
   COUNTER: 32,
-  /** A slice begin ("B"); its end is a separate event with END. */
+  /** A slice begin ("B"); its end is an event of the stream with END. */
   BEGIN: 64,
   END: 128,
 } as const;
 
 /**
- * The events drawn one by one, sorted by time: parallel columns. `t` and `dur` are virtual
- * ns; `t` is delta-encoded. `name` and `args` index `strings` (args: a JSON object text).
+ * The events of one kind on one lane (same actor, name, access class and error flag), in
+ * time order. `t` (virtual ns, delta-encoded) lists each event; `dur` its duration when
+ * any is not 0. Arguments are kept for some of them: `argAt` (positions in `t`,
+ * delta-encoded) and `args` (indices into `TimelineData.strings`, each a JSON object).
  */
-export interface TimelineEvents {
+export interface EventStream {
+  readonly lane: number;
+  /** Index into `TimelineData.strings`. */
+  readonly name: number;
+  readonly flags: number;
+  /** What the events are, in words ("direct page0 write on guest.vcpu0"). */
+  readonly label: string;
+  /** Events of this kind the run emitted (more than `t` lists when it was thinned). */
+  readonly total: number;
   readonly t: readonly number[];
-  readonly dur: readonly number[];
-  readonly lane: readonly number[];
-  readonly name: readonly number[];
+  readonly dur: readonly number[] | null;
+  readonly argAt: readonly number[];
   readonly args: readonly number[];
-  readonly flags: readonly number[];
 }
 
 /**
- * Events of one lane and name that were too many to draw one by one, counted per time
- * bucket (`bucketNs` wide; bucket k covers [k·bucketNs, (k+1)·bucketNs)). `bucket` is
- * delta-encoded. For counters, `ranges` gives per bucket the least and greatest value of
- * each series (PROD and CONS), so the band of values is drawn.
+ * PROD/CONS samples counted per time bucket (`bucketNs` wide; bucket k covers
+ * [k·bucketNs, (k+1)·bucketNs)) with the least and greatest value of each series, so the
+ * band of values is drawn at any zoom although only some samples keep their values.
+ * `bucket` is delta-encoded.
  */
 export interface Aggregate {
   readonly lane: number;
   readonly name: number;
-  /** What the events are (e.g. "direct page0 write"), for the legend and the note. */
   readonly label: string;
   /** Events counted here in all (the sum of `count`). */
   readonly total: number;
   readonly bucket: readonly number[];
   readonly count: readonly number[];
-  readonly ranges?: Readonly<
+  readonly ranges: Readonly<
     Record<string, { readonly min: readonly number[]; readonly max: readonly number[] }>
   >;
 }
@@ -96,14 +101,14 @@ export interface Aggregate {
 export interface TimelineData {
   readonly lanes: readonly Lane[];
   readonly strings: readonly string[];
-  readonly events: TimelineEvents;
+  readonly streams: readonly EventStream[];
   readonly aggregates: readonly Aggregate[];
   readonly bucketNs: number;
-  /** Events the run emitted (the trace), and how many are drawn one by one. */
+  /** Events the run emitted (the trace), those on the timeline, and those with arguments. */
   readonly total: number;
-  readonly kept: number;
-  readonly sampled: number;
-  /** Said on screen when anything was aggregated; null when every event is drawn. */
+  readonly listed: number;
+  readonly withArgs: number;
+  /** Said on screen when anything was aggregated or sampled; null when nothing was. */
   readonly samplingNote: string | null;
   /** Virtual ns of the first and last event. */
   readonly start: number;

@@ -65,7 +65,8 @@ ol.steps li.step.current { outline: 1px solid var(--accent); }
 #compare .split > div { border: 1px solid var(--line); padding: 8px; }
 `;
 
-const ns = (t: number) => `${t.toLocaleString("en-US").replace(/,/g, " ")} ns`;
+const group = (n: number) => String(n).replace(/\B(?=(\d{3})+$)/g, " ");
+const ns = (t: number) => `${group(t)} ns`;
 
 /** A link that moves the timeline's cursor to `t`. */
 function timeLink(t: number | null | undefined): string {
@@ -114,14 +115,15 @@ function timelineSection(d: RunReportData): string {
     ["#1f5fbf", "configuration, ioctl, other"],
     ["#7b3fbf", "slice (CMD_SYNC wait, queue life)"],
     ["#d62728", "error, errno, violation"],
-    ["rgba(31,95,191,.35)", "aggregated counts"],
+    ["rgba(46,157,79,.45)", "PROD band (per bucket)"],
+    ["rgba(31,95,191,.45)", "CONS band (per bucket)"],
   ]
     .map(([c, w]) => `<span><i style="background:${c}"></i>${w}</span>`)
     .join("");
   return `<section id="timeline"><h2>Timeline</h2>
 <div class="tl-toolbar"><button type="button" id="tl-zoom-in" title="zoom in (+)">+</button><button type="button" id="tl-zoom-out" title="zoom out (−)">−</button><button type="button" id="tl-reset" title="whole run (0)">whole run</button><span id="tl-range" class="muted mono"></span></div>
 <div class="tl-legend">${legend}</div>
-${note}<p class="note">${tl.total.toLocaleString("en-US")} events in the run; ${tl.kept.toLocaleString("en-US")} drawn one by one${tl.sampled > 0 ? `, ${tl.sampled.toLocaleString("en-US")} samples` : ""}. Wheel or +/− to zoom, drag or arrow keys to pan, click a mark for its details; the cursor (the vertical line) sets the registers' time.</p>
+${note}<p class="note">${group(tl.total)} events in the run, ${group(tl.listed)} on the timeline, ${group(tl.withArgs)} with their arguments. Wheel or +/− to zoom, drag or arrow keys to pan, click a mark for its details; the cursor (the vertical line) sets the registers' time.</p>
 <div class="tl-wrap" id="tl-wrap" tabindex="0"><canvas id="tl-canvas"></canvas><div class="tl-tip" id="tl-tip"></div></div>
 </section>`;
 }

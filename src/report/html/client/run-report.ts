@@ -33,13 +33,32 @@ const el = <T extends HTMLElement>(id: string): T => {
 const data = JSON.parse(el("report-data").textContent ?? "{}") as RunReportData;
 const tl = data.timeline;
 const S = tl.strings;
-const N = tl.events.t.length;
-const T = undelta(tl.events.t);
-const DUR = tl.events.dur;
-const LANE = tl.events.lane;
-const NAME = tl.events.name;
-const ARGS = tl.events.args;
-const FLAGS = tl.events.flags;
+
+// Every listed event gets a global index: the streams one after the other, each in time
+// order. T, END (a slice's end; an instant's own time), SID (its stream) and ARG (its
+// arguments' string, -1 when not kept) are indexed by it.
+const streams = tl.streams.map((s) => ({ ...s, tt: undelta(s.t), off: 0, span: 0 }));
+let N = 0;
+for (const s of streams) {
+  s.off = N;
+  N += s.tt.length;
+}
+const T = new Float64Array(N);
+const END = new Float64Array(N);
+const SID = new Int32Array(N);
+const ARG = new Int32Array(N).fill(-1);
+streams.forEach((s, k) => {
+  for (let j = 0; j < s.tt.length; j++) {
+    const i = s.off + j;
+    T[i] = s.tt[j]!;
+    END[i] = s.tt[j]! + (s.dur?.[j] ?? 0);
+    SID[i] = k;
+  }
+  const at = undelta(s.argAt);
+  at.forEach((j, m) => {
+    ARG[s.off + j] = s.args[m]!;
+  });
+});
 
 function formatNs(ns: number): string {
   const a = Math.abs(ns);
@@ -54,8 +73,11 @@ const esc = (s: string) =>
     c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;",
   );
 
-const argsOf = (i: number): Record<string, string | number | boolean | null> =>
-  JSON.parse(S[ARGS[i]!] ?? "{}") as Record<string, string | number | boolean | null>;
+type Args = Record<string, string | number | boolean | null>;
+const argsOf = (i: number): Args | null =>
+  ARG[i]! >= 0 ? (JSON.parse(S[ARG[i]!] ?? "{}") as Args) : null;
+const streamOf = (i: number) => streams[SID[i]!]!;
+const nameOf = (i: number) => S[streamOf(i).name] ?? "?";
 
 // ---- lanes ------------------------------------------------------------------------------
 
@@ -71,62 +93,62 @@ const lanes = tl.lanes.map((l) => ({ ...l, h: l.kind === "hw" ? 44 : 20, top: 0 
 }
 const HEIGHT = (lanes.at(-1)?.top ?? AXIS_H) + (lanes.at(-1)?.h ?? 0) + 4;
 
-/** Per lane, the event indices in time order (the events are sorted by time). */
-const byLane: number[][] = lanes.map(() => []);
-for (let i = 0; i < N; i++) byLane[LANE[i]!]?.push(i);
-
-/** A slice's end: X slices have dur; a B event ends at its matching E (or the run's end). */
-const END = new Float64Array(N);
-for (let i = 0; i < N; i++) END[i] = T[i]! + (DUR[i] ?? 0);
-{
-  const open = new Map<string, number[]>();
-  for (let i = 0; i < N; i++) {
-    const f = FLAGS[i]!;
-    if ((f & (EV.BEGIN | EV.END)) === 0) continue;
-    const key = `${LANE[i]}:${NAME[i]}`;
-    const stack = open.get(key) ?? [];
-    open.set(key, stack);
-    if ((f & EV.BEGIN) !== 0) stack.push(i);
-    else {
-      const b = stack.pop();
-      if (b !== undefined) END[b] = T[i]!;
-    }
-  }
-  for (const stack of open.values()) for (const b of stack) END[b] = Math.max(tl.end, T[b]!);
-}
-/** The longest span per lane, so a slice that starts before the view is still found. */
-const maxSpan = lanes.map((_, l) => {
-  let m = 0;
-  for (const i of byLane[l]!) m = Math.max(m, END[i]! - T[i]!);
-  return m;
+/** Per lane, its streams (indices into `streams`). */
+const laneStreams: number[][] = lanes.map(() => []);
+streams.forEach((s, k) => {
+  laneStreams[s.lane]?.push(k);
 });
 
-/** Counter series per lane: name → points (kept and sampled counter events). */
+// A begin ("B") ends at the matching end ("E") of its lane and name, or at the run's end.
+for (const s of streams) {
+  if ((s.flags & EV.BEGIN) === 0) continue;
+  const ends = streams.find(
+    (e) => e.lane === s.lane && e.name === s.name && (e.flags & EV.END) !== 0,
+  );
+  const marks: [number, number, boolean][] = [];
+  for (let j = 0; j < s.tt.length; j++) marks.push([s.tt[j]!, s.off + j, true]);
+  if (ends) for (let j = 0; j < ends.tt.length; j++) marks.push([ends.tt[j]!, ends.off + j, false]);
+  marks.sort((a, b) => a[0] - b[0] || (a[2] === b[2] ? 0 : a[2] ? 1 : -1));
+  const open: number[] = [];
+  for (const [t, i, begin] of marks) {
+    if (begin) open.push(i);
+    else {
+      const b = open.pop();
+      if (b !== undefined) END[b] = t;
+    }
+  }
+  for (const b of open) END[b] = Math.max(tl.end, T[b]!);
+}
+/** The longest span per stream, so a slice that starts before the view is still found. */
+for (const s of streams)
+  for (let j = 0; j < s.tt.length; j++) s.span = Math.max(s.span, END[s.off + j]! - T[s.off + j]!);
+
+/** Counter series per lane: name → points (the samples whose values are kept). */
 const series = lanes.map(() => new Map<string, { t: number[]; v: number[] }>());
 const laneMax = lanes.map(() => 1);
-for (let i = 0; i < N; i++) {
-  if ((FLAGS[i]! & EV.COUNTER) === 0) continue;
-  const l = LANE[i]!;
-  for (const [k, v] of Object.entries(argsOf(i))) {
-    if (typeof v !== "number") continue;
-    let s = series[l]!.get(k);
-    if (s === undefined) {
-      s = { t: [], v: [] };
-      series[l]!.set(k, s);
+for (const s of streams) {
+  if ((s.flags & EV.COUNTER) === 0) continue;
+  for (let j = 0; j < s.tt.length; j++) {
+    const a = argsOf(s.off + j);
+    if (a === null) continue;
+    for (const [k, v] of Object.entries(a)) {
+      if (typeof v !== "number") continue;
+      let p = series[s.lane]!.get(k);
+      if (p === undefined) {
+        p = { t: [], v: [] };
+        series[s.lane]!.set(k, p);
+      }
+      p.t.push(s.tt[j]!);
+      p.v.push(v);
+      laneMax[s.lane] = Math.max(laneMax[s.lane]!, v);
     }
-    s.t.push(T[i]!);
-    s.v.push(v);
-    laneMax[l] = Math.max(laneMax[l]!, v);
   }
 }
 const aggs = tl.aggregates.map((a) => {
   const bucket = undelta(a.bucket);
-  let most = 1;
-  for (const c of a.count) most = Math.max(most, c);
-  if (a.ranges)
-    for (const r of Object.values(a.ranges))
-      for (const v of r.max) laneMax[a.lane] = Math.max(laneMax[a.lane]!, v);
-  return { ...a, b: bucket, most };
+  for (const r of Object.values(a.ranges))
+    for (const v of r.max) laneMax[a.lane] = Math.max(laneMax[a.lane]!, v);
+  return { ...a, b: bucket };
 });
 
 // ---- view -------------------------------------------------------------------------------
@@ -148,23 +170,25 @@ const plotW = () => Math.max(width - LABEL_W - 8, 10);
 const xOf = (t: number) => LABEL_W + ((t - v0) / (v1 - v0)) * plotW();
 const tOf = (x: number) => v0 + ((x - LABEL_W) / plotW()) * (v1 - v0);
 
-function colorOf(i: number): string {
-  const f = FLAGS[i]!;
+/** A stream's colour: errors, trapped and direct accesses, RAM, slices, the rest. */
+function colorOf(s: (typeof streams)[number]): string {
+  const f = s.flags;
   if ((f & EV.ERROR) !== 0) return "#d62728";
   if ((f & EV.TRAPPED) !== 0) return "#e0701a";
   if ((f & EV.DIRECT) !== 0) return "#2e9d4f";
   if ((f & EV.RAM) !== 0) return "#9aa5ad";
-  if ((f & EV.BEGIN) !== 0 || DUR[i]! > 0) return "#7b3fbf";
+  if ((f & EV.COUNTER) !== 0) return "#5f6b73";
+  if ((f & EV.BEGIN) !== 0 || s.dur !== null) return "#7b3fbf";
   return "#1f5fbf";
 }
 
-/** First index in `xs` (ascending by T) whose time is ≥ t. */
-function lowerBound(xs: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = xs.length;
+/** First global index in [from, to) (ascending by T) whose time is ≥ t. */
+function lowerBound(from: number, to: number, t: number): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (T[xs[mid]!]! < t) lo = mid + 1;
+    if (T[mid]! < t) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -198,7 +222,7 @@ function drawLane(l: number): void {
     ctx.fillStyle = "#fafbfc";
     ctx.fillRect(LABEL_W, top, width - LABEL_W, h);
   }
-  // Aggregated counts: a bar per bucket, darker for more events; counters as a band.
+  // PROD/CONS per bucket: the band from the least to the greatest value.
   for (const a of aggs) {
     if (a.lane !== l) continue;
     const bw = tl.bucketNs;
@@ -207,20 +231,14 @@ function drawLane(l: number): void {
       if (t0 + bw < v0 || t0 > v1) continue;
       const x0 = xOf(t0);
       const x1 = Math.max(xOf(t0 + bw), x0 + 1);
-      if (a.ranges) {
-        for (const [name, r] of Object.entries(a.ranges)) {
-          const lo = r.min[k]!;
-          const hi = r.max[k]!;
-          if (lo < 0) continue;
-          const y0 = top + h - 3 - (hi / laneMax[l]!) * (h - 8);
-          const y1 = top + h - 3 - (lo / laneMax[l]!) * (h - 8);
-          ctx.fillStyle = name === "prod" ? "rgba(46,157,79,.45)" : "rgba(31,95,191,.45)";
-          ctx.fillRect(x0, y0, x1 - x0, Math.max(y1 - y0, 1));
-        }
-      } else {
-        const alpha = 0.15 + 0.55 * (a.count[k]! / a.most);
-        ctx.fillStyle = `rgba(31,95,191,${alpha.toFixed(3)})`;
-        ctx.fillRect(x0, top + 3, x1 - x0, h - 6);
+      for (const [name, r] of Object.entries(a.ranges)) {
+        const lo = r.min[k]!;
+        const hi = r.max[k]!;
+        if (lo < 0) continue;
+        const y0 = top + h - 3 - (hi / laneMax[l]!) * (h - 8);
+        const y1 = top + h - 3 - (lo / laneMax[l]!) * (h - 8);
+        ctx.fillStyle = name === "prod" ? "rgba(46,157,79,.45)" : "rgba(31,95,191,.45)";
+        ctx.fillRect(x0, y0, x1 - x0, Math.max(y1 - y0, 1));
       }
     }
   }
@@ -244,42 +262,36 @@ function drawLane(l: number): void {
     }
     ctx.stroke();
   }
-  // Events one by one; instants at the same pixel and colour drawn once.
-  const idx = byLane[l]!;
-  let k = lowerBound(idx, v0 - maxSpan[l]!);
-  let lastX = -1;
-  let lastC = "";
-  for (; k < idx.length; k++) {
-    const i = idx[k]!;
-    const t = T[i]!;
-    if (t > v1) break;
-    const f = FLAGS[i]!;
-    if ((f & (EV.COUNTER | EV.END)) !== 0) continue;
-    const end = END[i]!;
-    if (end < v0) continue;
-    const c = colorOf(i);
-    const x = xOf(t);
-    if (end > t) {
-      const x1 = Math.max(xOf(end), x + 1);
-      ctx.fillStyle = c;
-      ctx.globalAlpha = (f & EV.BEGIN) !== 0 ? 0.18 : 0.7;
-      const inset = (f & EV.BEGIN) !== 0 ? 2 : 5;
-      ctx.fillRect(x, top + inset, x1 - x, h - 2 * inset);
-      ctx.globalAlpha = 1;
-      continue;
-    }
-    const px = Math.round(x);
-    if (px === lastX && c === lastC) continue;
-    lastX = px;
-    lastC = c;
+  // Each stream's events; instants at the same pixel drawn once.
+  for (const k of laneStreams[l]!) {
+    const st = streams[k]!;
+    const f = st.flags;
+    if ((f & EV.END) !== 0) continue;
+    const c = colorOf(st);
     ctx.fillStyle = c;
-    const tall = (f & EV.ERROR) !== 0 ? 0 : 3;
-    ctx.fillRect(
-      px - ((f & EV.ERROR) !== 0 ? 1 : 0),
-      top + tall,
-      (f & EV.ERROR) !== 0 ? 3 : 1.5,
-      h - 2 * tall,
-    );
+    const to = st.off + st.tt.length;
+    let lastX = -1;
+    for (let i = lowerBound(st.off, to, v0 - st.span); i < to; i++) {
+      const t = T[i]!;
+      if (t > v1) break;
+      const end = END[i]!;
+      if (end < v0) continue;
+      const x = xOf(t);
+      if (end > t) {
+        const x1 = Math.max(xOf(end), x + 1);
+        ctx.globalAlpha = (f & EV.BEGIN) !== 0 ? 0.18 : 0.7;
+        const inset = (f & EV.BEGIN) !== 0 ? 2 : 5;
+        ctx.fillRect(x, top + inset, x1 - x, h - 2 * inset);
+        ctx.globalAlpha = 1;
+        continue;
+      }
+      const px = Math.round(x);
+      if (px === lastX) continue;
+      lastX = px;
+      if ((f & EV.COUNTER) !== 0) ctx.fillRect(px, top + h - 4, 1, 3);
+      else if ((f & EV.ERROR) !== 0) ctx.fillRect(px - 1, top, 3, h);
+      else ctx.fillRect(px, top + 3, 1.5, h - 6);
+    }
   }
 }
 
@@ -318,7 +330,7 @@ function draw(): void {
   ctx.lineTo(cx, HEIGHT);
   ctx.stroke();
   if (selected >= 0) {
-    const l = lanes[LANE[selected]!]!;
+    const l = lanes[streamOf(selected).lane]!;
     const x = xOf(T[selected]!);
     ctx.strokeStyle = "#000";
     ctx.lineWidth = 2;
@@ -393,19 +405,21 @@ function pan(fraction: number): void {
 function hits(x: number, y: number): number[] {
   const l = lanes.findIndex((ln) => y >= ln.top && y < ln.top + ln.h);
   if (l < 0) return [];
-  const idx = byLane[l]!;
   const tol = 5;
   const tx = tOf(x);
   const dt = ((v1 - v0) / plotW()) * tol;
   const out: { i: number; d: number }[] = [];
-  for (let k = lowerBound(idx, tx - dt - maxSpan[l]!); k < idx.length; k++) {
-    const i = idx[k]!;
-    if (T[i]! > tx + dt) break;
-    if ((FLAGS[i]! & EV.END) !== 0) continue;
-    const x0 = xOf(T[i]!);
-    const x1 = xOf(END[i]!);
-    const d = x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
-    if (d <= tol) out.push({ i, d: END[i]! > T[i]! ? d + 0.25 : d });
+  for (const k of laneStreams[l]!) {
+    const st = streams[k]!;
+    if ((st.flags & EV.END) !== 0) continue;
+    const to = st.off + st.tt.length;
+    for (let i = lowerBound(st.off, to, tx - dt - st.span); i < to; i++) {
+      if (T[i]! > tx + dt) break;
+      const x0 = xOf(T[i]!);
+      const x1 = xOf(END[i]!);
+      const d = x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
+      if (d <= tol) out.push({ i, d: END[i]! > T[i]! ? d + 0.25 : d });
+    }
   }
   out.sort((a, b) => a.d - b.d || a.i - b.i);
   return out.map((o) => o.i);
@@ -433,7 +447,7 @@ function decodeArg(i: number, k: string, v: string | number | boolean | null): s
     if (base !== null && a >= base && a < base + 0x50000) {
       const r = regByOffset(a - base);
       const args = argsOf(i);
-      const raw = args.value ?? args.val;
+      const raw = args?.value ?? args?.val;
       const val = typeof raw === "string" ? Number.parseInt(raw.slice(-8), 16) : Number.NaN;
       if (r)
         return `CMDQV+0x${(a - base).toString(16)} ${r.name}${Number.isFinite(val) ? `: ${fieldsText(r.fields, val)}` : ""}`;
@@ -452,25 +466,29 @@ function flagWords(f: number): string[] {
   if ((f & EV.DIRECT) !== 0) w.push("direct page0 (no VM exit)");
   if ((f & EV.RAM) !== 0) w.push("RAM");
   if ((f & EV.ERROR) !== 0) w.push("error");
-  if ((f & EV.SAMPLED) !== 0) w.push("a sample of an aggregated stretch");
   if ((f & EV.COUNTER) !== 0) w.push("counter sample");
   return w;
 }
 
 function eventDetails(i: number): string {
-  const lane = lanes[LANE[i]!]!;
+  const st = streamOf(i);
+  const lane = lanes[st.lane]!;
   const args = argsOf(i);
-  const rows = Object.entries(args)
+  const rows = Object.entries(args ?? {})
     .map(([k, v]) => {
       const dec = decodeArg(i, k, v);
       return `<tr><td>${esc(k)}</td><td><code>${esc(String(v))}</code>${dec ? `<div class="muted">${esc(dec)}</div>` : ""}</td></tr>`;
     })
     .join("");
   const end = END[i]! > T[i]! ? ` to ${formatNs(END[i]!)} (${formatNs(END[i]! - T[i]!)})` : "";
-  const words = flagWords(FLAGS[i]!);
-  return `<h3 class="ev-name">${esc(S[NAME[i]!] ?? "?")}</h3><table><tr><td>lane</td><td>${esc(lane.label)} <span class="muted">(${esc(lane.id)})</span></td></tr><tr><td>time</td><td>${formatNs(T[i]!)} <span class="muted">(${T[i]} ns)</span>${end}</td></tr>${
+  const words = flagWords(st.flags);
+  const missing =
+    args === null
+      ? `<tr><td>arguments</td><td class="muted">not kept: one of ${st.total} events of its kind (${esc(st.label)}); the report keeps the arguments of the first of them and of samples spread over the run</td></tr>`
+      : "";
+  return `<h3 class="ev-name">${esc(nameOf(i))}</h3><table><tr><td>lane</td><td>${esc(lane.label)} <span class="muted">(${esc(lane.id)})</span></td></tr><tr><td>time</td><td>${formatNs(T[i]!)} <span class="muted">(${T[i]} ns)</span>${end}</td></tr>${
     words.length > 0 ? `<tr><td>kind</td><td>${esc(words.join(", "))}</td></tr>` : ""
-  }${rows}</table>`;
+  }${rows}${missing}</table>`;
 }
 
 function showDetails(list: number[]): void {
@@ -484,7 +502,7 @@ function showDetails(list: number[]): void {
       ? `<p class="note">Also here (${rest.length}):</p><ul class="also">${more
           .map(
             (i) =>
-              `<li><a href="#details" data-ev="${i}">${esc(S[NAME[i]!] ?? "?")}</a> <span class="muted">${formatNs(T[i]!)}</span></li>`,
+              `<li><a href="#details" data-ev="${i}">${esc(nameOf(i))}</a> <span class="muted">${formatNs(T[i]!)}</span></li>`,
           )
           .join("")}</ul>`
       : "");
@@ -619,7 +637,7 @@ window.addEventListener("mousemove", (e) => {
     tip.style.display = "none";
     return;
   }
-  tip.textContent = `${S[NAME[h[0]!]!]} @ ${formatNs(T[h[0]!]!)}${h.length > 1 ? ` (+${h.length - 1})` : ""}`;
+  tip.textContent = `${nameOf(h[0]!)} @ ${formatNs(T[h[0]!]!)}${h.length > 1 ? ` (+${h.length - 1})` : ""}`;
   tip.style.left = `${Math.min(x + 12, r.width - 200)}px`;
   tip.style.top = `${y + 12}px`;
   tip.style.display = "block";
@@ -691,18 +709,24 @@ document.addEventListener("click", (e) => {
   setCursor(t);
 });
 
-/** The event drawn one by one nearest to t (any lane), -1 when there is none. */
+/** The listed event nearest to t (any lane; one with arguments preferred), -1 when none. */
 function nearestEvent(t: number): number {
-  let lo = 0;
-  let hi = N;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (T[mid]! < t) lo = mid + 1;
-    else hi = mid;
+  let best = -1;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const st of streams) {
+    if ((st.flags & EV.END) !== 0) continue;
+    const to = st.off + st.tt.length;
+    const k = lowerBound(st.off, to, t);
+    for (const i of [k - 1, k]) {
+      if (i < st.off || i >= to) continue;
+      const d = Math.abs(T[i]! - t) + (ARG[i]! < 0 ? 0.5 : 0);
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
   }
-  if (lo >= N) return N - 1;
-  if (lo > 0 && t - T[lo - 1]! < T[lo]! - t) return lo - 1;
-  return lo;
+  return best;
 }
 
 // Logs: the filter (text, or /regex/ case-insensitive).
@@ -746,12 +770,12 @@ for (const li of stepItems)
 
 window.cmdqvReport = {
   eventCount: () => N,
-  eventAt: (i) => ({ name: S[NAME[i]!] ?? "", t: T[i]!, lane: lanes[LANE[i]!]?.id ?? "" }),
+  eventAt: (i) => ({ name: nameOf(i), t: T[i]!, lane: lanes[streamOf(i).lane]?.id ?? "" }),
   positionOf(i) {
     if (!(i >= 0 && i < N)) return null;
     const t = T[i]!;
     if (END[i]! < v0 || t > v1) return null;
-    const l = lanes[LANE[i]!]!;
+    const l = lanes[streamOf(i).lane]!;
     const r = canvas.getBoundingClientRect();
     const x0 = Math.max(xOf(t), LABEL_W);
     const x1 = Math.min(xOf(END[i]!), width);
