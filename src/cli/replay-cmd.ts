@@ -115,15 +115,29 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
   );
 }
 
-/** The replay's data for its report. */
-function forReport(file: ReplayFile, run: ReplayRun): ReplayForReport {
+/** The replay's data for its report (`events`: the trace events it emitted). */
+function forReport(file: ReplayFile, run: ReplayRun, events: number): ReplayForReport {
   return {
     file,
     steps: run.steps,
     violations: run.violations,
     reproduced: run.reproduced,
     endNs: run.machine?.host.clock.now() ?? 0,
+    events,
   };
+}
+
+/** The same steps under reference, for the report's comparison (null: cannot be built). */
+function referenceRun(path: string, g: ReplayFile): ReplayForReport | null {
+  const r: ReplayFile = { ...g, machine: { ...g.machine, profile: "reference" } };
+  if (g.machine.profile === "reference" || buildProblem(path, r) !== null) return null;
+  let events = 0;
+  const run = replayRun(r, {
+    event: () => {
+      events++;
+    },
+  });
+  return forReport(r, run, events);
 }
 
 /**
@@ -142,11 +156,7 @@ function reportReplay(
     console.error("--report: no report: the replay built no machine");
     return;
   }
-  const r: ReplayFile = { ...g, machine: { ...g.machine, profile: "reference" } };
-  const reference =
-    g.machine.profile === "reference" || buildProblem(path, r) !== null
-      ? null
-      : forReport(r, replayRun(r, null));
+  const reference = referenceRun(path, g);
   const over = overrideText(overrides);
   const notes = [
     `${g.mode} replay of ${path}, ${g.invariant} found on ${overrides.find((o) => o.flag === "--profile")?.was ?? g.machine.profile}${over.profile}`,
@@ -159,7 +169,7 @@ function reportReplay(
     report,
     `cmdqv run --replay ${path}`,
     run.machine,
-    forReport(g, run),
+    forReport(g, run, collector.total()),
     collector,
     notes,
     reference,

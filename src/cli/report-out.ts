@@ -69,6 +69,8 @@ export interface ReplayForReport {
   readonly reproduced: boolean;
   /** The machine's clock when the replay ended. */
   readonly endNs: number;
+  /** Trace events the replay emitted. */
+  readonly events: number;
 }
 
 /**

@@ -24,24 +24,36 @@ export interface ReplayOutcome {
   readonly steps: readonly string[];
   readonly violations: readonly Violation[];
   readonly endNs: number;
+  /** Trace events the replay emitted. */
+  readonly events: number;
   readonly reproduced: boolean;
 }
 
-/** The end time of each explored step of an orderings replay (not its SYNC steps). */
-function orderingsStepEnds(f: Extract<ReplayFile, { mode: "orderings" }>): number[] {
+/**
+ * Each explored step of an orderings replay (not its SYNC steps): the time it ended and
+ * the trace events emitted by then.
+ */
+function orderingsStepEnds(
+  f: Extract<ReplayFile, { mode: "orderings" }>,
+): { readonly t: number; readonly seq: number }[] {
   const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
-  const ends: number[] = [];
+  const ends: { t: number; seq: number }[] = [];
   for (let k = 1; ; k++) {
+    let seq = 0;
     const out = runOrderings(
       { machine, queues: f.queues, extras: f.extras, faults: f.faults },
       new ReplayChoice(f.choices),
       null,
-      false,
+      {
+        event: () => {
+          seq++;
+        },
+      },
       { stopAfter: k },
     );
     // Past the explored steps the run goes on to its SYNC steps: no prefix stops there.
     if (out.fingerprint === undefined || out.machine === null) break;
-    ends.push(out.machine.host.clock.now());
+    ends.push({ t: out.machine.host.clock.now(), seq });
     if (out.terminal === true) break;
   }
   return ends;
@@ -73,12 +85,14 @@ export function replaySteps(
   if (f.mode === "orderings") {
     const ends = orderingsStepEnds(f);
     out.steps.forEach((text, i) => {
-      const t = ends[i] ?? (i === out.steps.length - 1 ? out.endNs : undefined);
-      list.push(t !== undefined ? { text, t } : { text });
+      const end = ends[i];
+      if (end !== undefined) list.push({ text, t: end.t, seq: end.seq });
+      else if (i === out.steps.length - 1) list.push({ text, t: out.endNs, seq: out.events });
+      else list.push({ text });
     });
     stepOf = (v) => {
       // The first explored step after which the same invariant shows: its end is v.t or later.
-      const k = ends.findIndex((t) => t >= v.t);
+      const k = ends.findIndex((e) => e.t >= v.t);
       if (k >= 0) return k;
       return afterExplored(out.steps, ends.length, v.message);
     };

@@ -145,12 +145,13 @@ interface Stream {
 interface RegState {
   readonly reg: number;
   readonly t: number[];
+  readonly seq: number[];
   readonly v: number[];
   last: number | undefined;
   changes: number;
   sampledFrom: number | null;
   /** Past regFull: per bucket, the last change (by time). */
-  readonly buckets: Map<number, { t: number; v: number }>;
+  readonly buckets: Map<number, { t: number; seq: number; v: number }>;
 }
 
 /** `0x1f` or 31 or true → a number (NaN when it is none). */
@@ -545,7 +546,7 @@ export class ReportCollector implements TraceSink {
       for (const [b, v] of old) {
         const nb = Math.floor(b / factor);
         const into = s.buckets.get(nb);
-        if (into === undefined || v.t >= into.t) s.buckets.set(nb, v);
+        if (into === undefined || v.seq >= into.seq) s.buckets.set(nb, v);
       }
     }
   }
@@ -606,7 +607,16 @@ export class ReportCollector implements TraceSink {
     if (reg === undefined) return;
     let s = this.regState.get(reg);
     if (s === undefined) {
-      s = { reg, t: [], v: [], last: undefined, changes: 0, sampledFrom: null, buckets: new Map() };
+      s = {
+        reg,
+        t: [],
+        seq: [],
+        v: [],
+        last: undefined,
+        changes: 0,
+        sampledFrom: null,
+        buckets: new Map(),
+      };
       this.regState.set(reg, s);
     }
     const before = s.last;
@@ -614,15 +624,18 @@ export class ReportCollector implements TraceSink {
     s.last = value;
     s.changes++;
     this.enableChange(t, reg, before, value);
+    // The access is the event being taken: the events before it number totalEvents - 1.
+    const seq = this.totalEvents - 1;
     if (s.t.length < this.limits.regFull) {
       s.t.push(t);
+      s.seq.push(seq);
       s.v.push(value);
       return;
     }
     s.sampledFrom ??= t;
     const b = Math.floor(t / this.bucketNs);
     const prev = s.buckets.get(b);
-    if (prev === undefined || t >= prev.t) s.buckets.set(b, { t, v: value });
+    if (prev === undefined || t >= prev.t) s.buckets.set(b, { t, seq, v: value });
   }
 
   /** EN_OK-like fields that changed: an event on the registers lane. */
@@ -633,7 +646,8 @@ export class ReportCollector implements TraceSink {
       const mask = width >= 32 ? 0xffff_ffff : (1 << width) - 1;
       const was = before === undefined ? null : (before >>> shift) & mask;
       const now = (after >>> shift) & mask;
-      if (was === now) continue;
+      // A first sight of 0 is no change worth a mark; a first sight of 1 is.
+      if (was === now || (was === null && now === 0)) continue;
       this.addSynthetic({
         t,
         actor: REGS_LANE,
@@ -650,15 +664,18 @@ export class ReportCollector implements TraceSink {
     const history: RegisterHistory[] = [];
     for (const s of used) {
       const t = [...s.t];
+      const seq = [...s.seq];
       const v = [...s.v];
-      const tail = [...s.buckets.values()].sort((a, b) => a.t - b.t);
+      const tail = [...s.buckets.values()].sort((a, b) => a.seq - b.seq);
       for (const x of tail) {
         t.push(x.t);
+        seq.push(x.seq);
         v.push(x.v);
       }
       history.push({
         reg: regs.length,
         t: delta(t),
+        seq: delta(seq),
         v,
         sampledFrom: s.sampledFrom,
         changes: s.changes,

@@ -139,6 +139,11 @@ export interface RegisterHistory {
   /** Index into `RegisterData.regs`. */
   readonly reg: number;
   readonly t: readonly number[];
+  /**
+   * Each change's place in the run: the number of trace events before the access that
+   * showed it (delta-encoded). Steps that take no virtual time are told apart by it.
+   */
+  readonly seq: readonly number[];
   readonly v: readonly number[];
   /**
    * From this time on the history keeps only the last value of each time bucket (the
@@ -224,6 +229,12 @@ export interface StepData {
   readonly text: string;
   /** Virtual ns when the step ended, when known. */
   readonly t?: number;
+  /**
+   * Trace events the run had emitted when the step ended, when known: a register change
+   * with a smaller `seq` happened in this step or before (its time may equal the next
+   * step's, as register writes take no virtual time).
+   */
+  readonly seq?: number;
 }
 
 export interface StepsData {

@@ -23,7 +23,7 @@ import { fieldOf } from "../regs/regdef.js";
 import { decodeWords, formatCommand, OPCODE } from "../smmu/commands.js";
 import { cmdqErrorName, consErr } from "../smmu/errors.js";
 import { qIdx, qUsed } from "../smmu/queue.js";
-import { CHECK_LANE, ReportCollector } from "./report-collector.js";
+import { CHECK_LANE, type CollectorLimits, ReportCollector } from "./report-collector.js";
 import {
   type CompareData,
   type HostObject,
@@ -42,12 +42,16 @@ import { renderRunReportHtml } from "./run-report-html.js";
 export const RING_COMMANDS_SHOWN = 64;
 
 /** A collector for a run on `machine` (the register tables follow its geometry). */
-export function reportCollectorFor(machine: MachineConfig): ReportCollector {
+export function reportCollectorFor(
+  machine: MachineConfig,
+  limits: Partial<CollectorLimits> = {},
+): ReportCollector {
   return new ReportCollector({
     cmdqvBase: machine.cmdqv === "off" ? null : machine.cmdqvBase,
     vcmdqs: machine.vcmdqs,
     ramBase: machine.ramBase,
     ramSize: machine.ramSize,
+    limits,
   });
 }
 

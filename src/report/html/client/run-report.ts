@@ -163,8 +163,17 @@ let v0 = FULL[0];
 let v1 = FULL[1];
 let width = 800;
 let selected = -1;
+/**
+ * The cursor: a time, and for a step the trace events emitted by its end (`seq`), which
+ * tells apart register writes at the same virtual time in consecutive steps.
+ */
+interface Cursor {
+  readonly t: number;
+  readonly seq: number | null;
+}
+let cursor: Cursor = { t: tl.end, seq: null };
+let prev: Cursor | null = null;
 let cursorT = tl.end;
-let prevT: number | null = null;
 
 const plotW = () => Math.max(width - LABEL_W - 8, 10);
 const xOf = (t: number) => LABEL_W + ((t - v0) / (v1 - v0)) * plotW();
@@ -531,14 +540,20 @@ function aggregateDetails(x: number, y: number): boolean {
 
 // ---- registers --------------------------------------------------------------------------
 
-const regHist = data.registers.history.map((h) => ({ ...h, tt: undelta(h.t) }));
+const regHist = data.registers.history.map((h) => ({
+  ...h,
+  tt: undelta(h.t),
+  ss: undelta(h.seq),
+}));
 
-function valueAt(h: (typeof regHist)[number], t: number): { v: number; at: number } | null {
+/** The register's value at the cursor: its last change at or before it. */
+function valueAt(h: (typeof regHist)[number], c: Cursor): { v: number; at: number } | null {
+  const before = c.seq !== null ? (k: number) => h.ss[k]! < c.seq! : (k: number) => h.tt[k]! <= c.t;
   let lo = 0;
   let hi = h.tt.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (h.tt[mid]! <= t) lo = mid + 1;
+    if (before(mid)) lo = mid + 1;
     else hi = mid;
   }
   return lo === 0 ? null : { v: h.v[lo - 1]!, at: h.tt[lo - 1]! };
@@ -562,8 +577,8 @@ function renderRegisters(): void {
       page = r.page;
       rows.push(`<tr class="page-row"><td colspan="4">${esc(PAGE_TITLES[page] ?? page)}</td></tr>`);
     }
-    const now = valueAt(h, cursorT);
-    const before = prevT === null ? undefined : valueAt(h, prevT);
+    const now = valueAt(h, cursor);
+    const before = prev === null ? undefined : valueAt(h, prev);
     const isChanged = before !== undefined && (now?.v ?? null) !== (before?.v ?? null);
     if (isChanged) changed++;
     const approx = h.sampledFrom !== null && cursorT >= h.sampledFrom;
@@ -580,16 +595,25 @@ function renderRegisters(): void {
   el("reg-body").innerHTML = rows.join("");
   el("reg-cursor").textContent =
     `The CMDQV register file as the guest saw it (its reads and writes), at ${formatNs(cursorT)}` +
-    (prevT === null
+    (prev === null
       ? "."
-      : `; ${changed} register${changed === 1 ? "" : "s"} changed since the previous step (${formatNs(prevT)}), highlighted.`);
+      : `; ${changed} register${changed === 1 ? "" : "s"} changed since the previous step (${formatNs(prev.t)}), highlighted.`);
 }
 
-function setCursor(t: number, previous: number | null = cursorT): void {
-  prevT = previous;
+/** Move the cursor (the previous position becomes the step the changes are counted from). */
+function setCursor(t: number, seq: number | null = null, previous: Cursor | null = cursor): void {
+  prev = previous;
+  cursor = { t, seq };
   cursorT = t;
   renderRegisters();
   redraw();
+}
+
+/** The cursor at the end of step k (a replay's), or null when its end is not known. */
+function stepCursor(k: number): Cursor | null {
+  const s = data.steps?.list[k];
+  if (s?.t === undefined) return null;
+  return { t: s.t, seq: s.seq ?? null };
 }
 
 /** Put `t` in view (keeping the zoom) unless it already is. */
@@ -757,13 +781,12 @@ filter.addEventListener("input", applyFilter);
 const stepItems = [...document.querySelectorAll<HTMLElement>("#steps li.step")];
 for (const li of stepItems)
   li.addEventListener("click", () => {
-    const t = Number(li.dataset.t);
-    if (!Number.isFinite(t)) return;
     const k = Number(li.dataset.step);
-    const before = data.steps?.list[k - 1]?.t ?? tl.start;
+    const at = stepCursor(k);
+    if (at === null) return;
     for (const x of stepItems) x.classList.toggle("current", x === li);
-    reveal(t);
-    setCursor(t, before);
+    reveal(at.t);
+    setCursor(at.t, at.seq, stepCursor(k - 1) ?? { t: tl.start, seq: 0 });
   });
 
 // ---- start ------------------------------------------------------------------------------
@@ -775,11 +798,10 @@ window.cmdqvReport = {
     if (!(i >= 0 && i < N)) return null;
     const t = T[i]!;
     if (END[i]! < v0 || t > v1) return null;
+    // The mark of an event's time (a slice's start): where a click selects it.
     const l = lanes[streamOf(i).lane]!;
     const r = canvas.getBoundingClientRect();
-    const x0 = Math.max(xOf(t), LABEL_W);
-    const x1 = Math.min(xOf(END[i]!), width);
-    const x = END[i]! > t ? (x0 + x1) / 2 : xOf(t);
+    const x = xOf(t);
     if (x < LABEL_W || x > width) return null;
     return { x: r.left + window.scrollX + x, y: r.top + window.scrollY + l.top + l.h / 2 };
   },
@@ -790,12 +812,13 @@ window.cmdqvReport = {
 
 {
   // A replay opens at its violating step; a run at its end.
-  const st = data.steps;
-  const vt = st && st.violating !== null ? st.list[st.violating]?.t : undefined;
-  if (st && st.violating !== null && vt !== undefined) {
-    cursorT = vt;
-    prevT = st.list[st.violating - 1]?.t ?? tl.start;
-    stepItems[st.violating]?.classList.add("current");
+  const k = data.steps?.violating ?? null;
+  const at = k !== null ? stepCursor(k) : null;
+  if (k !== null && at !== null) {
+    cursor = at;
+    cursorT = at.t;
+    prev = stepCursor(k - 1) ?? { t: tl.start, seq: 0 };
+    stepItems[k]?.classList.add("current");
   }
   draw();
   renderRegisters();
