@@ -1,10 +1,12 @@
 // `cmdqv explore`: orderings / fail-nth / swarm exploration with invariants. Prints a
 // progress line on a TTY, a final table (or --json), writes one replay file per violated
 // invariant, and exits 1 when any invariant is violated. `--jobs N` expands the orderings
-// search's levels on N worker threads; the figures are the same as on one.
+// search's levels on N worker threads; the figures are the same as on one. `--report
+// FILE.html` writes the exploration report (src/report/explore-report.ts).
 
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { ExploreSampler } from "../explore/explore-samples.js";
 import {
   counterexampleLines,
   EXPLORE_MODES,
@@ -23,6 +25,12 @@ import {
 } from "../explore/explorer.js";
 import { EXTRA_STEPS } from "../explore/orderings.js";
 import { FAULT_SITES } from "../host/faults.js";
+import {
+  buildExploreReport,
+  exploreSamples,
+  writeExploreReport,
+} from "../report/explore-report.js";
+import { shellWord } from "../util/shell.js";
 import { exploreQemuCommand } from "./explore-qemu-cmd.js";
 import {
   checkOutputDir,
@@ -34,6 +42,7 @@ import {
   UsageError,
   writeOutFile,
 } from "./options.js";
+import { checkOutputFile, formatBytes } from "./output-files.js";
 import { ProgressLine } from "./progress.js";
 
 export interface ExploreFlags {
@@ -57,6 +66,8 @@ export interface ExploreFlags {
   faultSites?: string;
   qemu?: string;
   profileSource?: string;
+  /** --report: the exploration report, one self-contained HTML page. */
+  report?: string;
 }
 
 export async function exploreCommand(f: ExploreFlags): Promise<number> {
@@ -67,6 +78,13 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
   // Replay files are written at the end: a place they cannot go is refused before the work.
   checkOutputDir("--out", f.out);
   const vmm = parseChoice("--vmm", f.vmm ?? "model", ["model", "qemu"] as const);
+  if (f.report !== undefined) {
+    if (vmm === "qemu")
+      throw new UsageError(
+        "--report: not with --vmm qemu (the report draws the model's runs; real QEMU's paths leave no trace to draw)",
+      );
+    checkOutputFile("--report", f.report);
+  }
   if (vmm === "qemu") return exploreQemuCommand(f);
   for (const [flag, v] of [
     ["--fault-sites", f.faultSites],
@@ -109,10 +127,29 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
   };
   // Threads only as many as have work: the first level's steps, and --max-paths.
   const workers = jobs > 1 && mode === "orderings" ? orderingsWorkers(opts, jobs) : 1;
-  const result = workers > 1 ? await onWorkers(opts, workers, show) : explore(opts, show);
+  // The report's chart: the figures as paths end, with the wall time (ms from the start).
+  const sampler =
+    f.report !== undefined ? new ExploreSampler({ now: () => Date.now() - t0 }) : undefined;
+  const result =
+    workers > 1 ? await onWorkers(opts, workers, show, sampler) : explore(opts, show, sampler);
   progress.done();
   const elapsed = (Date.now() - t0) / 1000;
   const files = writeReplays(f.out, profile, result.violations);
+  if (f.report !== undefined && sampler !== undefined) {
+    const bytes = writeExploreReport(
+      f.report,
+      buildExploreReport({
+        command: commandLine(),
+        options: opts,
+        result,
+        samples: exploreSamples(sampler, result),
+        elapsedSeconds: elapsed,
+        jobs: workers,
+        replayFiles: files,
+      }),
+    );
+    process.stderr.write(`wrote ${f.report} (${formatBytes(bytes)})\n`);
+  }
   if (f.json) {
     console.log(
       JSON.stringify({
@@ -149,6 +186,11 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
   return result.violations.length > 0 ? 1 : 0;
 }
 
+/** `cmdqv explore …` as it was typed (each word as the shell would need it), for the report. */
+function commandLine(): string {
+  return ["cmdqv", ...process.argv.slice(2).map(shellWord)].join(" ");
+}
+
 function writeReplays(dir: string, profile: string, vs: readonly FoundViolation[]): string[] {
   if (vs.length === 0) return [];
   return vs.map((v) => {
@@ -177,8 +219,13 @@ function printTable(
  * chunk when it is free; the search merges chunks in order, so the figures are those of
  * one thread. A worker that fails stops the others, so the error is reported at once.
  */
-async function onWorkers(o: ExploreOptions, n: number, show: Progress): Promise<ExploreResult> {
-  const search = new OrderingsSearch(o, n, show);
+async function onWorkers(
+  o: ExploreOptions,
+  n: number,
+  show: Progress,
+  sampler?: ExploreSampler,
+): Promise<ExploreResult> {
+  const search = new OrderingsSearch(o, n, show, sampler);
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < n; i++)

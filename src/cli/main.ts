@@ -100,6 +100,10 @@ program
   .option("--vmm <vmm>", "model (our device model) or qemu (real QEMU 11.1, a process per path)")
   .option("--fault-sites <list>", "--vmm qemu: only calls at these host fault sites may fail")
   .option("--qemu <path>", "--vmm qemu: another qemu-system-aarch64 instead of QEMU 11.1")
+  .option(
+    "--report <file.html>",
+    "write the exploration's report: one self-contained HTML page (table, counts, chart, counterexamples)",
+  )
   .action(async (f, cmd: Command) => {
     process.exitCode = await exploreCommand({
       ...f,

@@ -20,6 +20,7 @@ import { DepthBoundedChoice, ExhaustiveChoice, RandomChoice, ReplayChoice } from
 import { Prng } from "../util/prng.js";
 import { CMDQV_COMMAND, shellWord } from "../util/shell.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
+import type { ExploreSampler } from "./explore-samples.js";
 import { runInterleavings } from "./interleavings.js";
 import {
   buildSteps,
@@ -339,16 +340,21 @@ function finish(
   return { ...base, complete: base.space === "exhausted", violations };
 }
 
-export function explore(o: ExploreOptions, progress?: Progress): ExploreResult {
+/** `sampler`, when given, is told of every path's end (the report's chart of states). */
+export function explore(
+  o: ExploreOptions,
+  progress?: Progress,
+  sampler?: ExploreSampler,
+): ExploreResult {
   switch (o.mode) {
     case "orderings":
-      return exploreOrderings(o, progress);
+      return exploreOrderings(o, progress, sampler);
     case "fail-nth":
-      return exploreFailNth(o, progress);
+      return exploreFailNth(o, progress, sampler);
     case "swarm":
-      return exploreSwarm(o, progress);
+      return exploreSwarm(o, progress, sampler);
     case "interleavings":
-      return exploreInterleavings(o, progress);
+      return exploreInterleavings(o, progress, sampler);
   }
 }
 
@@ -419,6 +425,7 @@ export interface SearchChunk {
 export class OrderingsSearch {
   private readonly o: ExploreOptions;
   private readonly progress: Progress | undefined;
+  private readonly sampler: ExploreSampler | undefined;
   private readonly size: number;
   private readonly visited = new Set<number>();
   private readonly c = new Collector(true);
@@ -440,10 +447,11 @@ export class OrderingsSearch {
   private cut = false;
 
   /** `width`: threads expanding at once (one thread takes the states in larger chunks). */
-  constructor(o: ExploreOptions, width: number, progress?: Progress) {
+  constructor(o: ExploreOptions, width: number, progress?: Progress, sampler?: ExploreSampler) {
     this.o = o;
     this.size = width > 1 ? 8 : 64;
     this.progress = progress;
+    this.sampler = sampler;
     this.emit([{ path: [], depth: 0, terminal: false }]);
   }
 
@@ -515,6 +523,12 @@ export class OrderingsSearch {
         if (!item.terminal) this.pruned++;
         this.paths++;
         this.c.add(run.violations, run.path, undefined);
+        this.sampler?.pathEnded(
+          this.paths,
+          this.states,
+          this.visited.size,
+          this.c.byInvariant.size,
+        );
       }
     }
   }
@@ -540,8 +554,12 @@ export function orderingsWorkers(o: ExploreOptions, jobs: number): number {
   return Math.max(1, Math.min(jobs, firstSteps, o.maxPaths ?? jobs));
 }
 
-function exploreOrderings(o: ExploreOptions, progress?: Progress): ExploreResult {
-  const search = new OrderingsSearch(o, 1, progress);
+function exploreOrderings(
+  o: ExploreOptions,
+  progress?: Progress,
+  sampler?: ExploreSampler,
+): ExploreResult {
+  const search = new OrderingsSearch(o, 1, progress, sampler);
   for (let c = search.take(); c !== null; c = search.take()) {
     if (c === "wait") throw new Error("orderings search: a chunk is out on one thread");
     search.put(c.id, expandItems(o, c.items));
@@ -551,7 +569,11 @@ function exploreOrderings(o: ExploreOptions, progress?: Progress): ExploreResult
 
 // ---- fail-nth and swarm -----------------------------------------------------------------
 
-function exploreFailNth(o: ExploreOptions, progress?: Progress): ExploreResult {
+function exploreFailNth(
+  o: ExploreOptions,
+  progress?: Progress,
+  sampler?: ExploreSampler,
+): ExploreResult {
   const c = new Collector(false);
   const order = o.order ?? [];
   // Calls keep their numbers from the machine's creation: the set-up's come first.
@@ -577,6 +599,7 @@ function exploreFailNth(o: ExploreOptions, progress?: Progress): ExploreResult {
     paths++;
     states += out.states;
     c.add(firstPerInvariant(out.checker.violations()), order, faultPlan);
+    sampler?.pathEnded(paths, states, seen.size, c.byInvariant.size);
     progress?.({ paths, states, distinct: seen.size, violations: c.byInvariant.size });
     // Stop when a run consumed no injected failure: every host call has been failed once.
     if ((out.machine?.host.faults.injectedFaults().length ?? 0) === 0) break;
@@ -592,7 +615,11 @@ function exploreFailNth(o: ExploreOptions, progress?: Progress): ExploreResult {
   });
 }
 
-function exploreSwarm(o: ExploreOptions, progress?: Progress): ExploreResult {
+function exploreSwarm(
+  o: ExploreOptions,
+  progress?: Progress,
+  sampler?: ExploreSampler,
+): ExploreResult {
   const c = new Collector(false);
   const runs = o.runs ?? 1000;
   const seed0 = o.seed ?? 1;
@@ -614,6 +641,7 @@ function exploreSwarm(o: ExploreOptions, progress?: Progress): ExploreResult {
     paths++;
     states += out.states;
     c.add(firstPerInvariant(out.checker.violations()), choice.recorded(), faultPlan);
+    sampler?.pathEnded(paths, states, seen.size, c.byInvariant.size);
     if (progress && paths % 64 === 0)
       progress({ paths, states, distinct: seen.size, violations: c.byInvariant.size });
   }
@@ -637,7 +665,11 @@ function allSites(p: number): Partial<Record<FaultSite, number>> {
  * VMM's vEVENT handling, the guest's interrupt and a hardware command error, with the
  * error's moment and code chosen too. Counterexamples replay from their choice lists.
  */
-function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreResult {
+function exploreInterleavings(
+  o: ExploreOptions,
+  progress?: Progress,
+  sampler?: ExploreSampler,
+): ExploreResult {
   const depth = o.depth ?? 6;
   const invalidations = o.invalidations ?? 40;
   const vcpus = Math.max(2, o.machine.vcpus);
@@ -685,6 +717,7 @@ function exploreInterleavings(o: ExploreOptions, progress?: Progress): ExploreRe
         },
       });
     }
+    sampler?.pathEnded(paths, states, ends.size, found.size);
     if (progress && paths % 16 === 0)
       progress({ paths, states, distinct: ends.size, violations: found.size });
   } while (inner.next());

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { buildSync } from "esbuild";
 
 /** The pages that have a script: html/client/<entry>.ts. */
-export type ClientEntry = "run-report";
+export type ClientEntry = "run-report" | "explore-report";
 
 const bundles = new Map<ClientEntry, string>();
 
