@@ -226,3 +226,40 @@ function shownText(page: Page, selector: string): Promise<string> {
   // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point
   return page.locator(selector).innerText();
 }
+
+/**
+ * Two drawn events near the middle of the timeline, apart on it, and how far apart (page
+ * x); null when fewer than two are drawn there.
+ */
+export async function middlePair(page: Page): Promise<{ a: number; b: number } | null> {
+  return page.evaluate(() => {
+    const r = window.cmdqvReport;
+    const drawn: { i: number; x: number }[] = [];
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < r.eventCount(); i++) {
+      const p = r.positionOf(i);
+      if (p === null) continue;
+      drawn.push({ i, x: p.x });
+      lo = Math.min(lo, p.x);
+      hi = Math.max(hi, p.x);
+    }
+    const mid = (lo + hi) / 2;
+    drawn.sort((u, v) => Math.abs(u.x - mid) - Math.abs(v.x - mid));
+    const a = drawn[0];
+    const b = drawn.find((d) => Math.abs(d.x - (a?.x ?? 0)) >= 4);
+    return a === undefined || b === undefined ? null : { a: a.i, b: b.i };
+  });
+}
+
+/** Event i's page x at the current zoom, null when it is not drawn. */
+export async function xOf(page: Page, i: number): Promise<number | null> {
+  return page.evaluate((i) => window.cmdqvReport.positionOf(i)?.x ?? null, i);
+}
+
+/** The names of the rows #registers marks changed (since the previous step). */
+export async function changedRegisters(page: Page): Promise<string[]> {
+  return page.$$eval("#registers tr[data-reg].changed", (rows) =>
+    rows.map((r) => (r as PageElement).getAttribute("data-reg") ?? ""),
+  );
+}

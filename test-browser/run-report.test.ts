@@ -16,6 +16,7 @@ import {
 } from "./browser.js";
 import {
   CASE2,
+  cmdqv,
   DEFAULT_RUN,
   REPLAY,
   type RunCase,
@@ -25,10 +26,12 @@ import {
   tempDir,
 } from "./report-kit.js";
 import {
+  changedRegisters,
   clickableEvents,
   clickEvent,
   eventAt,
   logsFiltered,
+  middlePair,
   objectIdsOnPage,
   RUN_SECTIONS,
   ringsOnPage,
@@ -37,7 +40,29 @@ import {
   timelineCounts,
   verdictRows,
   visibleText,
+  xOf,
 } from "./run-report-checks.js";
+import { verdictsFromOutput } from "./run-truth.js";
+
+/**
+ * The register a step of the explored program writes (docs/findings.md: the gate writes
+ * BASE_L, BASE_H and ALLOC of each queue, its CONFIG.EN through VINTF0's page0, CMDQV's
+ * CONFIG and VINTF0's CONFIG; a SYNC's PROD), as the page names registers; null if none.
+ */
+function writtenBy(step: string): RegExp | null {
+  const q = /\d+$/.exec(step)?.[0] ?? "";
+  const name = step.replace(/\d+$/, "");
+  const regs: Record<string, RegExp> = {
+    BASE_L: new RegExp(`^VCMDQ${q}_BASE_L$`),
+    BASE_H: new RegExp(`^VCMDQ${q}_BASE_H$`),
+    ALLOC: new RegExp(`^CMDQ_ALLOC_MAP_${q}$`),
+    ENABLE: new RegExp(`LVCMDQ${q}_CONFIG$`),
+    CMDQV_EN: /^CONFIG$/,
+    VINTF_EN: /^VINTF0_CONFIG$/,
+    SYNC: new RegExp(`LVCMDQ${q}_PROD_INDX$`),
+  };
+  return regs[name] ?? null;
+}
 
 const tmp = tempDir("report-browser");
 let chromium: LaunchedBrowser;
@@ -135,7 +160,9 @@ function commonChecks(c: RunCase, r: ReturnType<typeof reportOf>): void {
       );
       assert.ok(ring.picture, `VCMDQ${t.queue}: no SVG or canvas picture`);
       if (t.log2size !== null) assert.equal(ring.log2size, t.log2size, `VCMDQ${t.queue} LOG2SIZE`);
-      if (t.base !== null) assert.equal(Number(ring.base), t.base, `VCMDQ${t.queue} BASE`);
+      // data-base: BASE's address, or the whole register (ADDR with LOG2SIZE in [4:0]).
+      const base = Number(ring.base);
+      if (t.base !== null) assert.equal(base - (base % 32), t.base, `VCMDQ${t.queue} BASE`);
     }
   });
 
@@ -161,6 +188,21 @@ function commonChecks(c: RunCase, r: ReturnType<typeof reportOf>): void {
     await logsFiltered(page, "");
   });
 
+  it("zooms in with its + button and pans with the arrow keys", async () => {
+    const page = r.page().page;
+    const pair = await middlePair(page);
+    assert.ok(pair !== null, "two marks apart in the middle of the timeline");
+    const apart = async () => Math.abs((await xOf(page, pair.a))! - (await xOf(page, pair.b))!);
+    const before = await apart();
+    await page.locator("#timeline button", { hasText: /^\+$/ }).click();
+    assert.ok((await apart()) > before * 1.5, `${before} px apart, then ${await apart()}`);
+    const x0 = (await xOf(page, pair.a))!;
+    await page.focus("#timeline [tabindex]");
+    await page.keyboard.press("ArrowRight");
+    const x1 = await xOf(page, pair.a);
+    assert.ok(x1 === null || x1 < x0, `panned right: the mark at ${x0} moved to ${x1}`);
+  });
+
   it("raised no console error or exception during the interactions above", () => {
     assert.deepEqual(r.page().errors, []);
   });
@@ -174,14 +216,22 @@ describe("the default run's report", () => {
     assert.ok(statSync(r.file()).size < 5 * 2 ** 20, `${statSync(r.file()).size} bytes`);
   });
 
-  it("says on screen that it aggregates or samples where it does not draw every event", async () => {
+  it("says on screen that it aggregates or samples, holding fewer marks than the run's invalidations", async () => {
     const page = r.page().page;
     const { events, drawn, lanes } = await timelineCounts(page);
-    assert.ok(events > 100_000, `the timeline holds the run's events: ${events}`);
+    // What the run issued, as it printed it: "(E exits, N invalidations)" per path.
+    const issued = [...r.truth().stdout.matchAll(/exits, (\d+) invalidations\)/g)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+    assert.equal(issued, 100_000, r.truth().stdout);
     assert.ok(lanes.length >= 4, `lanes: ${lanes.join(", ")}`);
-    if (drawn < events) {
+    if (events < issued || drawn < events) {
       const note = await visibleText(page, "#timeline .sampling-note");
-      assert.ok(note !== null && note.trim() !== "", `${drawn} of ${events} drawn, and no note`);
+      assert.ok(
+        note !== null && note.trim() !== "",
+        `${drawn} drawn of ${events} events for ${issued} invalidations, and no note`,
+      );
     }
   });
 });
@@ -208,5 +258,43 @@ describe("the report of finding 1's replay", () => {
     assert.ok(queue !== undefined, "finding 1 is a silent hang on a VCMDQ");
     const violating = steps.flatMap((s, i) => (s.violating ? [i] : []));
     assert.deepEqual(violating, [truth.steps.findIndex((s) => s.startsWith(`SYNC${queue}`))]);
+  });
+
+  it("shows the same steps under reference side by side, with reference's verdicts", async () => {
+    const ref = cmdqv(["run", ...REPLAY.args, "--profile", "reference"]);
+    assert.ok(ref.status === 0 || ref.status === 1, ref.stderr);
+    const refVerdicts = verdictsFromOutput(ref.stdout);
+    const page = r.page().page;
+    const text = await page.$eval("#compare", (c) => c.textContent ?? "");
+    assert.match(text, /reference/);
+    const rows = await page.$$eval("#compare tr[data-invariant]", (trs) =>
+      trs.map((tr) => `${tr.getAttribute("data-invariant")}=${tr.getAttribute("data-ok")}`),
+    );
+    const both = [...r.truth().verdicts, ...refVerdicts].map((v) => `${v.name}=${v.ok}`);
+    assert.deepEqual(rows.sort(), both.sort());
+    const steps = await page.$$eval("#compare li.step", (li) => li.length);
+    assert.equal(steps, 2 * r.truth().steps.length);
+  });
+
+  it("marks changed the register each configuration step wrote, and none a later step wrote", async () => {
+    const page = r.page().page;
+    const steps = r.truth().steps.map((s) => s.split(/\s+/)[0]!);
+    const written = steps.map(writtenBy);
+    for (let k = 0; k < steps.length; k++) {
+      const reg = written[k];
+      if (reg === null || reg === undefined) continue;
+      await page.locator("#steps li.step").nth(k).click();
+      const changed = await changedRegisters(page);
+      assert.ok(
+        changed.some((n) => reg.test(n)),
+        `${steps[k]}: changed ${changed.join(", ")}`,
+      );
+      const next = written[k + 1];
+      if (next && String(next) !== String(reg))
+        assert.ok(
+          !changed.some((n) => next.test(n)),
+          `${steps[k]}: ${steps[k + 1]}'s register is marked too: ${changed.join(", ")}`,
+        );
+    }
   });
 });
