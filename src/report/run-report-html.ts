@@ -123,7 +123,7 @@ function timelineSection(d: RunReportData): string {
   return `<section id="timeline"><h2>Timeline</h2>
 <div class="tl-toolbar"><button type="button" id="tl-zoom-in" title="zoom in (+)">+</button><button type="button" id="tl-zoom-out" title="zoom out (−)">−</button><button type="button" id="tl-reset" title="whole run (0)">whole run</button><span id="tl-range" class="muted mono"></span></div>
 <div class="tl-legend">${legend}</div>
-${note}<p class="note">${group(tl.total)} events in the run, ${group(tl.listed)} on the timeline, ${group(tl.withArgs)} with their arguments. Wheel or +/− to zoom, drag or arrow keys to pan, click a mark for its details; the cursor (the vertical line) sets the registers' time.</p>
+${note}<p class="note">${group(tl.total)} events in the run; ${group(tl.listed)} marks on the timeline (with the report's own: violations, EN_OK changes), ${group(tl.withArgs)} with their arguments. Wheel or +/− to zoom, drag or arrow keys to pan, click a mark for its details; the cursor (the vertical line) sets the registers' time.</p>
 <div class="tl-wrap" id="tl-wrap" tabindex="0"><canvas id="tl-canvas"></canvas><div class="tl-tip" id="tl-tip"></div></div>
 </section>`;
 }

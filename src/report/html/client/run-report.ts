@@ -280,26 +280,35 @@ function drawLane(l: number): void {
     ctx.fillStyle = c;
     const to = st.off + st.tt.length;
     let lastX = -1;
-    for (let i = lowerBound(st.off, to, v0 - st.span); i < to; i++) {
+    const instants = st.span === 0;
+    for (let i = lowerBound(st.off, to, v0 - st.span); i < to; ) {
       const t = T[i]!;
       if (t > v1) break;
       const end = END[i]!;
-      if (end < v0) continue;
       const x = xOf(t);
       if (end > t) {
         const x1 = Math.max(xOf(end), x + 1);
-        ctx.globalAlpha = (f & EV.BEGIN) !== 0 ? 0.18 : 0.7;
-        const inset = (f & EV.BEGIN) !== 0 ? 2 : 5;
-        ctx.fillRect(x, top + inset, x1 - x, h - 2 * inset);
-        ctx.globalAlpha = 1;
+        // A slice under a pixel wide is drawn once per pixel, as the instants are.
+        const narrow = x1 - x <= 1 && Math.round(x) === lastX;
+        if (end >= v0 && !narrow) {
+          lastX = Math.round(x);
+          ctx.globalAlpha = (f & EV.BEGIN) !== 0 ? 0.18 : 0.7;
+          const inset = (f & EV.BEGIN) !== 0 ? 2 : 5;
+          ctx.fillRect(x, top + inset, x1 - x, h - 2 * inset);
+          ctx.globalAlpha = 1;
+        }
+        i++;
         continue;
       }
       const px = Math.round(x);
-      if (px === lastX) continue;
-      lastX = px;
-      if ((f & EV.COUNTER) !== 0) ctx.fillRect(px, top + h - 4, 1, 3);
-      else if ((f & EV.ERROR) !== 0) ctx.fillRect(px - 1, top, 3, h);
-      else ctx.fillRect(px, top + 3, 1.5, h - 6);
+      if (px !== lastX) {
+        if ((f & EV.COUNTER) !== 0) ctx.fillRect(px, top + h - 4, 1, 3);
+        else if ((f & EV.ERROR) !== 0) ctx.fillRect(px - 1, top, 3, h);
+        else ctx.fillRect(px, top + 3, 1.5, h - 6);
+        lastX = px;
+      }
+      // Instants only: skip the rest of this pixel's events at once.
+      i = instants ? Math.max(i + 1, lowerBound(i + 1, to, tOf(px + 0.5))) : i + 1;
     }
   }
 }
@@ -424,10 +433,12 @@ function hits(x: number, y: number): number[] {
     const to = st.off + st.tt.length;
     for (let i = lowerBound(st.off, to, tx - dt - st.span); i < to; i++) {
       if (T[i]! > tx + dt) break;
+      // Nearest the event's own time first; a slice under the pointer after the marks there.
       const x0 = xOf(T[i]!);
       const x1 = xOf(END[i]!);
-      const d = x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
-      if (d <= tol) out.push({ i, d: END[i]! > T[i]! ? d + 0.25 : d });
+      const atMark = Math.abs(x - x0);
+      const d = x >= x0 && x <= x1 ? Math.min(atMark, 0.75) : Math.min(atMark, Math.abs(x - x1));
+      if (d <= tol) out.push({ i, d });
     }
   }
   out.sort((a, b) => a.d - b.d || a.i - b.i);
