@@ -8,18 +8,52 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { closeChromium, launchChromium, openReport, watchedPage } from "../test-browser/browser.js";
 import { CASE2, DEFAULT_RUN, REPO, runReport, tempDir } from "../test-browser/report-kit.js";
-import { clickableEvents, clickEvent, eventAt } from "../test-browser/run-report-checks.js";
+import { clickableEvents, clickEvent } from "../test-browser/run-report-checks.js";
+
+// The page's globals the functions run in it use (the project's lib has no DOM).
+declare const window: {
+  readonly cmdqvReport: {
+    eventCount(): number;
+    eventAt(i: number): { name: string };
+    positionOf(i: number): { x: number; y: number } | null;
+    select(i: number): void;
+  };
+  readonly scrollX: number;
+  readonly scrollY: number;
+  scrollBy(x: number, y: number): void;
+};
+declare const document: {
+  querySelector(s: string): { getBoundingClientRect(): { top: number } } | null;
+};
 
 export const IMAGES = "docs/images";
 const VIEWPORT = { width: 1400, height: 900 };
 
-/** The first drawn event whose name matches `want`, else any event a click can hit. */
-async function eventToClick(page: Page, want: RegExp): Promise<number> {
-  const candidates = await clickableEvents(page, 400);
-  for (const i of candidates) if (want.test((await eventAt(page, i)).name)) return i;
-  const any = candidates[0];
-  if (any === undefined) throw new Error("no event on the timeline a click can hit");
-  return any;
+/**
+ * The first event whose name matches `want`, zoomed in on (the wheel over its mark, so it
+ * stays under the pointer) until its mark stands alone, then clicked.
+ */
+async function zoomAndClick(page: Page, want: RegExp): Promise<void> {
+  const i = await page.evaluate((source) => {
+    const r = window.cmdqvReport;
+    const re = new RegExp(source);
+    for (let k = 0; k < r.eventCount(); k++) if (re.test(r.eventAt(k).name)) return k;
+    return -1;
+  }, want.source);
+  if (i < 0) throw new Error(`no event named ${want} on the timeline`);
+  await page.evaluate((i) => window.cmdqvReport.select(i), i);
+  await page.locator("#timeline").scrollIntoViewIfNeeded();
+  for (let step = 0; step < 40; step++) {
+    if ((await clickableEvents(page, 100_000)).includes(i)) break;
+    const at = await page.evaluate((i) => {
+      const p = window.cmdqvReport.positionOf(i);
+      return p && { x: p.x - window.scrollX, y: p.y - window.scrollY };
+    }, i);
+    if (at === null) throw new Error(`event ${i} is not drawn`);
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.wheel(0, -100);
+  }
+  await clickEvent(page, i);
 }
 
 async function shoot(page: Page, name: string, selector?: string): Promise<string> {
@@ -44,8 +78,11 @@ async function main(): Promise<void> {
       await openReport(w.page, r.file);
       if (c === DEFAULT_RUN) saved.push(await shoot(w.page, "default"));
       else {
-        const i = await eventToClick(w.page, /HW_QUEUE_ALLOC/);
-        await clickEvent(w.page, i);
+        await zoomAndClick(w.page, /^IOMMU_HW_QUEUE_ALLOC$/);
+        await w.page.evaluate(() => {
+          const top = document.querySelector("#timeline")?.getBoundingClientRect().top ?? 0;
+          window.scrollBy(0, top - 8);
+        });
         saved.push(await shoot(w.page, "case2-event"));
         saved.push(await shoot(w.page, "case2-queues", "#queues"));
       }

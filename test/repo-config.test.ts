@@ -38,7 +38,9 @@ describe(".gitignore", () => {
 
   it("covers the files the README's examples write", () => {
     const readme = readFileSync("README.md", "utf8");
-    const files = [...readme.matchAll(/--(?:perfetto|trace|out) ([\w./-]+)/g)].map((m) => m[1]!);
+    const files = [...readme.matchAll(/--(?:perfetto|trace|out|report) ([\w./-]+)/g)].map(
+      (m) => m[1]!,
+    );
     assert.ok(files.length > 0, "the README shows a run that writes a file");
     for (const f of files) assert.ok(ignored(f), f);
   });
