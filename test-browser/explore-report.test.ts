@@ -8,14 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  closeChromium,
-  type LaunchedBrowser,
-  launchChromium,
-  openReport,
-  type WatchedPage,
-  watchedPage,
-} from "./browser.js";
+import { openReport, type WatchedPage, watchedPage } from "./browser.js";
+import { chromiumForTests } from "./chromium-hooks.js";
 import { cmdqv, tempDir } from "./report-kit.js";
 import { EXPLORE_SECTIONS, sectionsMissing } from "./run-report-checks.js";
 
@@ -48,34 +42,31 @@ function numbersIn(text: string): number[] {
 }
 
 const tmp = tempDir("explore-report");
-let chromium: LaunchedBrowser;
+const browser = chromiumForTests();
 let w: WatchedPage;
 let truth: ExploreJson;
 let invariants: string[];
 let file: string;
 
-before(async () => {
-  chromium = await launchChromium();
-  file = join(tmp.dir, "explore.html");
-  const r = cmdqv([...EXPLORATION, "--out", join(tmp.dir, "replays"), "--report", file]);
-  assert.ok(
-    r.status === 0 || r.status === 1,
-    `cmdqv explore --report exited ${r.status}: ${r.stderr}`,
-  );
-  assert.ok(existsSync(file), `no report at ${file}`);
-  invariants = tableInvariants(r.stdout);
-  const j = cmdqv([...EXPLORATION, "--out", join(tmp.dir, "truth"), "--json"]);
-  truth = JSON.parse(j.stdout) as ExploreJson;
-  w = await watchedPage(chromium.browser);
-  await openReport(w.page, file);
-});
-after(async () => {
-  const left = await closeChromium(chromium);
-  tmp.remove();
-  assert.deepEqual(left, [], "chromium processes left after the tests");
-});
-
 describe("the exploration report", () => {
+  before(async () => {
+    file = join(tmp.dir, "explore.html");
+    const r = cmdqv([...EXPLORATION, "--out", join(tmp.dir, "replays"), "--report", file]);
+    assert.ok(
+      r.status === 0 || r.status === 1,
+      `cmdqv explore --report exited ${r.status}: ${r.stderr}`,
+    );
+    assert.ok(existsSync(file), `no report at ${file}`);
+    invariants = tableInvariants(r.stdout);
+    const j = cmdqv([...EXPLORATION, "--out", join(tmp.dir, "truth"), "--json"]);
+    truth = JSON.parse(j.stdout) as ExploreJson;
+    w = await watchedPage(browser());
+    await openReport(w.page, file);
+  });
+  after(async () => {
+    tmp.remove();
+  });
+
   it("loads from disk as an exploration report, with no console error or uncaught exception", async () => {
     assert.equal(await w.page.getAttribute("body", "data-report"), "explore");
     assert.deepEqual(w.errors, []);
@@ -153,7 +144,7 @@ describe("the exploration report", () => {
         const target = new URL(item.href, pathToFileURL(file));
         assert.equal(target.protocol, "file:", item.href);
         assert.ok(existsSync(fileURLToPath(target)), `the linked report ${item.href} exists`);
-        const linked = await watchedPage(chromium.browser);
+        const linked = await watchedPage(browser());
         await openReport(linked.page, fileURLToPath(target));
         assert.equal(await linked.page.getAttribute("body", "data-report"), "run");
         assert.deepEqual(linked.errors, []);

@@ -5,16 +5,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { FINDINGS_MD, findingsOf, reportOf } from "../scripts/gen-findings-reports.js";
-import {
-  closeChromium,
-  type LaunchedBrowser,
-  launchChromium,
-  openReport,
-  watchedPage,
-} from "./browser.js";
+import { openReport, watchedPage } from "./browser.js";
+import { chromiumForTests } from "./chromium-hooks.js";
 import { REPO } from "./report-kit.js";
 import { verdictRows } from "./run-report-checks.js";
 
@@ -26,13 +21,7 @@ function recorded(run: string): string[] {
   return doc.guest.flatMap((s) => s.expect?.violated ?? []);
 }
 
-let chromium: LaunchedBrowser;
-before(async () => {
-  chromium = await launchChromium();
-});
-after(async () => {
-  assert.deepEqual(await closeChromium(chromium), [], "chromium processes left");
-});
+const browser = chromiumForTests();
 
 describe("the findings' reports", () => {
   const runs = findingsOf(readFileSync(join(REPO, FINDINGS_MD), "utf8")).flatMap((f) => f.runs);
@@ -43,7 +32,7 @@ describe("the findings' reports", () => {
 
   for (const run of runs)
     it(`${reportOf(run)} opens with no error and shows ${run}'s violation`, async () => {
-      const w = await watchedPage(chromium.browser);
+      const w = await watchedPage(browser());
       await openReport(w.page, join(REPO, reportOf(run)));
       const rows = await verdictRows(w.page);
       const want = recorded(run);

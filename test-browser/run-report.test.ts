@@ -6,14 +6,8 @@
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import {
-  closeChromium,
-  type LaunchedBrowser,
-  launchChromium,
-  openReport,
-  type WatchedPage,
-  watchedPage,
-} from "./browser.js";
+import { openReport, type WatchedPage, watchedPage } from "./browser.js";
+import { chromiumForTests } from "./chromium-hooks.js";
 import {
   CASE2,
   cmdqv,
@@ -65,16 +59,8 @@ function writtenBy(step: string): RegExp | null {
 }
 
 const tmp = tempDir("report-browser");
-let chromium: LaunchedBrowser;
-
-before(async () => {
-  chromium = await launchChromium();
-});
-after(async () => {
-  const left = await closeChromium(chromium);
-  tmp.remove();
-  assert.deepEqual(left, [], "chromium processes left after the tests");
-});
+const browser = chromiumForTests();
+after(() => tmp.remove());
 
 /** The report of `c` open in a page, and the truth of the same run. */
 function reportOf(c: RunCase): {
@@ -92,7 +78,7 @@ function reportOf(c: RunCase): {
     assert.ok(existsSync(r.file), `no report at ${r.file}: ${r.stderr}`);
     truth = runTruth(tmp.dir, c);
     assert.equal(r.status, truth.status, "the run with --report ends as the run without it");
-    page = await watchedPage(chromium.browser);
+    page = await watchedPage(browser());
     await openReport(page.page, r.file);
   });
   after(async () => {
