@@ -19,15 +19,7 @@ import { MASKS } from "../src/differential/masks.js";
 import { FAULT_SITES } from "../src/host/faults.js";
 import { CMDQV_COMMAND } from "../src/util/shell.js";
 import { PROFILE_NAMES } from "../src/vmm/tegra241-cmdqv/profile.js";
-import {
-  codeSpans,
-  exists,
-  fencedBlocks,
-  filesUnder,
-  markdownDocs,
-  ROOT,
-  read,
-} from "./docs-kit.js";
+import { codeSpans, exists, fencedBlocks, markdownDocs, ROOT, read } from "./docs-kit.js";
 
 export interface DocCommand {
   readonly where: string;
