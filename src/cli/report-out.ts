@@ -101,7 +101,11 @@ export function writeReplayReport(
     command,
     machine,
     collector,
-    queues: captureQueues(machine, "when the replay ended (after the VM's teardown)"),
+    queues: captureQueues(
+      machine,
+      "when the replay ended: PROD and CONS as last seen before the VM's teardown",
+      collector.observedRings(),
+    ),
     violations: run.violations,
     stepOf: own.stepOf,
     steps: own.steps,

@@ -386,7 +386,11 @@ function scenarioReport(
     command: `cmdqv run ${path}`,
     machine: world.machine,
     collector,
-    queues: captureQueues(world.machine, "when the scenario ended (after the VM's teardown)"),
+    queues: captureQueues(
+      world.machine,
+      "when the scenario ended: PROD and CONS as last seen before the VM's teardown",
+      collector.observedRings(),
+    ),
     violations: world.checker.violations(),
     ...(out.summary ? { machineText: out.summary.machine } : {}),
     notes: out.failures.map((x) => formatScenarioFailure(out.scenario, x)),

@@ -19,7 +19,15 @@
 // Time buckets start 1 µs wide and double whenever the run outgrows `maxBuckets` of them.
 // Nothing here runs unless a report was asked for.
 
-import { APERTURE, type CmdqvTables, cmdqvTables, TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
+import {
+  APERTURE,
+  BITS,
+  type CmdqvTables,
+  cmdqvTables,
+  TEGRA241_CMDQV_IO_LEN,
+  VCMDQ0,
+  VCMDQ1,
+} from "../regs/cmdqv.js";
 import type { RegBlock } from "../regs/regdef.js";
 import { CONSOLE_TRACE, HW_TRACE, KVM_MMIO } from "../trace/events.js";
 import type { TraceArgs, TraceEvent, TraceSink } from "../trace/trace.js";
@@ -97,6 +105,9 @@ const DENSE = new Set<string>([
 
 const GUEST_OPS = new Set(["read", "write", "read64", "write64"]);
 
+/** The first calls of the VM's teardown: the VMM's files closing as QEMU exits. */
+const TEARDOWN = new Set(["close(veventq)", "close(vfio-device)"]);
+
 /** The lane a synthetic EN_OK event goes on, and the one violations go on. */
 export const REGS_LANE = "cmdqv.regs";
 export const CHECK_LANE = "check";
@@ -148,6 +159,8 @@ interface RegState {
   readonly seq: number[];
   readonly v: number[];
   last: number | undefined;
+  /** The trace event that showed `last`. */
+  lastSeq: number;
   changes: number;
   sampledFrom: number | null;
   /** Past regFull: per bucket, the last change (by time). */
@@ -270,6 +283,14 @@ export class ReportCollector implements TraceSink {
   private readonly strings: string[] = [];
   private readonly stringIndex = new Map<string, number>();
   private readonly streams = new Map<string, Stream>();
+  /** The trace event at which the VM's teardown began (its files closing), once seen. */
+  private teardownSeen: number | null = null;
+  private readonly ringSeen: { prod: number; cons: number; prodSeq: number; consSeq: number }[];
+  /** Hardware queues backing a guest VCMDQ: the VCMDQ and the wrap bookkeeping. */
+  private readonly backs = new Map<
+    string,
+    { queue: number; prod: number; cons: number; pw: number; cw: number }
+  >();
   /** Events listed on the timeline in all streams. */
   private listed = 0;
   private thinned = 0;
@@ -290,6 +311,12 @@ export class ReportCollector implements TraceSink {
   constructor(opts: CollectorOptions) {
     this.opts = opts;
     this.limits = { ...DEFAULT_COLLECTOR_LIMITS, ...opts.limits };
+    this.ringSeen = Array.from({ length: opts.vcmdqs }, () => ({
+      prod: 0,
+      cons: 0,
+      prodSeq: -1,
+      consSeq: -1,
+    }));
     const { regs, tables } = cmdqvRegisters(opts.vcmdqs);
     this.regInfo = regs;
     this.tables = tables;
@@ -323,7 +350,84 @@ export class ReportCollector implements TraceSink {
     if (e.name === CONSOLE_TRACE.GUEST) this.logLine(this.dmesg, e.t, dmesgLine(e), isError(e));
     else if (e.name === CONSOLE_TRACE.VMM)
       this.logLine(this.console, e.t, String(e.args.text), isError(e));
+    else if (this.teardownSeen === null && e.actor === "host.kernel" && TEARDOWN.has(e.name))
+      this.teardownSeen = this.totalEvents - 1;
+    else if (this.teardownSeen === null && e.actor.startsWith("hw.")) this.hwRing(e);
     this.take(e);
+  }
+
+  // ---- the rings as last seen ----------------------------------------------------------
+
+  /**
+   * Each guest VCMDQ's PROD and CONS as last seen before the VM's teardown (which destroys
+   * the HW queues, so the machine no longer shows them): the guest's own accesses to its
+   * PROD/CONS registers and the hardware's PROD/CONS samples of the queue backing it,
+   * whichever came last. The samples lose the wrap bit; it is put back by counting the
+   * times an index went down. Null for a queue nothing was seen of.
+   */
+  observedRings(): readonly ({ readonly prod: number; readonly cons: number } | null)[] {
+    return this.ringSeen.map((r) =>
+      r.prodSeq < 0 && r.consSeq < 0 ? null : { prod: r.prod, cons: r.cons },
+    );
+  }
+
+  /** The hardware's queue life (which guest VCMDQ it backs) and its PROD/CONS samples. */
+  private hwRing(e: TraceEvent): void {
+    const a = e.args;
+    if (e.name === HW_TRACE.QUEUE) {
+      const l = argNumber(a.lvcmdq);
+      if (e.ph === "B" && a.hyp_own === false && l >= 0 && l < this.opts.vcmdqs)
+        this.backs.set(e.actor, { queue: l, prod: 0, cons: 0, pw: 0, cw: 0 });
+      else this.backs.delete(e.actor);
+      return;
+    }
+    if (e.name !== HW_TRACE.QUEUE_PTRS) return;
+    const b = this.backs.get(e.actor);
+    if (b === undefined) return;
+    const p = argNumber(a.prod);
+    const c = argNumber(a.cons);
+    if (p < b.prod) b.pw ^= 1;
+    if (c < b.cons) b.cw ^= 1;
+    b.prod = p;
+    b.cons = c;
+    const log2 = this.baseLog2(b.queue);
+    if (log2 === null) return;
+    const r = this.ringSeen[b.queue]!;
+    const seq = this.totalEvents - 1;
+    r.prod = p + b.pw * 2 ** log2;
+    r.prodSeq = seq;
+    // CONS keeps the error code the guest last read with it.
+    r.cons = ((r.cons & BITS.CONS_ERR_MASK) | (c + b.cw * 2 ** log2)) >>> 0;
+    r.consSeq = seq;
+  }
+
+  /** LOG2SIZE of guest VCMDQ q's BASE as the guest last wrote or read it, or null. */
+  private baseLog2(q: number): number | null {
+    let best: RegState | undefined;
+    for (const page of [APERTURE.VINTF_PAGE1, APERTURE.VCMDQ_PAGE1]) {
+      const reg = this.regAt.get(page + APERTURE.VCMDQ_STRIDE * q + VCMDQ1.BASE_L);
+      const s = reg === undefined ? undefined : this.regState.get(reg);
+      if (s?.last !== undefined && (best === undefined || s.lastSeq > best.lastSeq)) best = s;
+    }
+    return best?.last === undefined ? null : best.last & 0x1f;
+  }
+
+  /** A guest-visible PROD or CONS register changed (before the teardown). */
+  private ringRegister(off: number, value: number): void {
+    for (const page of [APERTURE.VINTF_PAGE0, APERTURE.VCMDQ_PAGE0]) {
+      const rel = off - page;
+      if (rel < 0 || rel >= APERTURE.VCMDQ_STRIDE * this.opts.vcmdqs) continue;
+      const q = Math.floor(rel / APERTURE.VCMDQ_STRIDE);
+      const r = this.ringSeen[q]!;
+      const reg = rel - APERTURE.VCMDQ_STRIDE * q;
+      if (reg === VCMDQ0.PROD) {
+        r.prod = value;
+        r.prodSeq = this.totalEvents - 1;
+      } else if (reg === VCMDQ0.CONS) {
+        r.cons = value;
+        r.consSeq = this.totalEvents - 1;
+      }
+    }
   }
 
   private logLine(into: LogLine[], t: number, text: string, error: boolean): void {
@@ -613,6 +717,7 @@ export class ReportCollector implements TraceSink {
         seq: [],
         v: [],
         last: undefined,
+        lastSeq: -1,
         changes: 0,
         sampledFrom: null,
         buckets: new Map(),
@@ -622,7 +727,9 @@ export class ReportCollector implements TraceSink {
     const before = s.last;
     if (before === value) return;
     s.last = value;
+    s.lastSeq = this.totalEvents - 1;
     s.changes++;
+    if (this.teardownSeen === null) this.ringRegister(off, value);
     this.enableChange(t, reg, before, value);
     // The access is the event being taken: the events before it number totalEvents - 1.
     const seq = this.totalEvents - 1;

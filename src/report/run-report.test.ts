@@ -19,13 +19,18 @@ import { renderRunReportHtml } from "./run-report-html.js";
 const MIX = { TLBI_NH_VA: 6, TLBI_NH_ASID: 2, ATC_INV: 1, CFGI_CD: 1 } as const;
 
 /** A default-like run with the report's collector, counting every event independently. */
-function reportedRun(invalidations: number, limits: Partial<CollectorLimits> = {}) {
+function reportedRun(
+  invalidations: number,
+  limits: Partial<CollectorLimits> = {},
+  cmdqMaxSzShift?: number,
+) {
   const machine = DEFAULT_MACHINE;
   const collector = reportCollectorFor(machine, limits);
   const counts = new Map<string, number>();
   const events: TraceEvent[] = [];
   const w = World.create({
     machine,
+    ...(cmdqMaxSzShift !== undefined ? { cmdqMaxSzShift } : {}),
     trace: {
       event(e) {
         const k = `${e.actor}\u0000${e.name}`;
@@ -98,6 +103,33 @@ describe("the run report's rings", () => {
       assert.ok(r.prod > 0, "the workload went through the queue");
       assert.equal(r.pending, 0, "the workload waited for its CMD_SYNCs");
     }
+  });
+
+  it("after the VM's teardown, hold PROD and CONS as last seen before it (the HW queues are gone)", () => {
+    // 256-entry rings: 2 000 invalidations wrap them several times, and end with the wrap
+    // bit set, which the hardware's PROD/CONS samples lose and the report puts back.
+    const { world, collector, queues } = reportedRun(2000, {}, 8);
+    assert.ok(
+      queues.rings.every((r) => r.log2size === 8),
+      "small rings",
+    );
+    assert.ok(
+      queues.rings.some((r) => (r.prod & 0x100) !== 0),
+      "a wrap bit to keep",
+    );
+    world.teardown();
+    assert.ok(world.machine.host.iommufd.isReleased);
+    const after = captureQueues(world.machine, "after", collector.observedRings());
+    assert.deepEqual(
+      after.rings.map((r) => [r.prod, r.cons]),
+      queues.rings.map((r) => [r.prod, r.cons]),
+    );
+    // Without what the collector saw, the machine alone no longer knows them.
+    const bare = captureQueues(world.machine, "after");
+    assert.notDeepEqual(
+      bare.rings.map((r) => [r.prod, r.cons]),
+      queues.rings.map((r) => [r.prod, r.cons]),
+    );
   });
 
   it("decode the commands the guest left between CONS and PROD (Case 2's TLBI and CMD_SYNC)", () => {

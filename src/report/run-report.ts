@@ -62,9 +62,15 @@ const hex = (v: number | bigint) => `0x${v.toString(16)}`;
  * register cache), PROD and CONS as a guest read returns them (the hardware's registers
  * through the page0 map when the VCMDQ has a HW queue there, else the VMM's cache), and
  * the commands between CONS and PROD read from guest RAM and decoded. `when` says when
- * in the run this is (shown on the page).
+ * in the run this is (shown on the page). Once the VM was torn down (iommufd released)
+ * the HW queues are gone: PROD and CONS are then the ones `observed` (the collector's
+ * observedRings: as last seen before the teardown), where it saw any.
  */
-export function captureQueues(m: Machine, when: string): QueuesData {
+export function captureQueues(
+  m: Machine,
+  when: string,
+  observed: readonly ({ readonly prod: number; readonly cons: number } | null)[] = [],
+): QueuesData {
   const dev = m.cmdqv;
   if (dev === null) return { when, rings: [] };
   const cache = dev.cache();
@@ -79,8 +85,9 @@ export function captureQueues(m: Machine, when: string): QueuesData {
     const q = info && info.vintf >= 0 ? m.host.hw.vcmdqOf(info.vintf, i) : -1;
     const fromHw = hwq !== null && q >= 0 && dev.page0Mapped();
     const view = fromHw ? m.host.hw.vcmdq(q) : null;
-    const prod = view ? view.prod : (cache.prod[i] ?? 0);
-    const cons = view ? view.cons : (cache.cons[i] ?? 0);
+    const seen = m.host.iommufd.isReleased ? (observed[i] ?? null) : null;
+    const prod = view ? view.prod : seen ? seen.prod : (cache.prod[i] ?? 0);
+    const cons = view ? view.cons : seen ? seen.cons : (cache.cons[i] ?? 0);
     const status = view ? view.status : (cache.vcmdqStatus[i] ?? 0);
     const err = consErr(cons);
     const pending = log2 > 0 ? Math.max(0, qUsed(prod, cons, log2)) : 0;
@@ -91,7 +98,11 @@ export function captureQueues(m: Machine, when: string): QueuesData {
       log2size: log2,
       prod,
       cons,
-      source: fromHw ? "hardware, through the page0 map" : "the VMM's register cache",
+      source: fromHw
+        ? "hardware, through the page0 map"
+        : seen
+          ? "as last seen before the teardown (the guest's accesses, the hardware's PROD/CONS samples)"
+          : "the VMM's register cache",
       err,
       errName: err === 0 ? null : cmdqErrorName(err),
       hwQueue: hwq?.id ?? null,
