@@ -9,6 +9,7 @@ import { runOrderings } from "../explore/orderings.js";
 import type { ReplayFile } from "../explore/replay.js";
 import { loadReplayFile } from "../explore/replay-load.js";
 import { createMachine, type Machine } from "../machine/machine.js";
+import { type ReplayForReport, replayRunReportData } from "../report/replay-report.js";
 import type { ReportCollector } from "../report/report-collector.js";
 import { reportCollectorFor } from "../report/run-report.js";
 import { type MachineOverride, overrideText } from "../report/summary.js";
@@ -26,7 +27,7 @@ import {
   type ProfileColumn,
   worstExit,
 } from "./profile-matrix.js";
-import { checkReportFile, type ReplayForReport, teeSink, writeReplayReport } from "./report-out.js";
+import { checkReportFile, teeSink, writeReportData } from "./report-out.js";
 import {
   checkRunProfile,
   type RunFlags,
@@ -165,14 +166,16 @@ function reportReplay(
       ? ["warning: the recorded choices do not fit this run: the steps differ from the ones found"]
       : []),
   ];
-  writeReplayReport(
+  writeReportData(
     report,
-    `cmdqv run --replay ${path}`,
-    run.machine,
-    forReport(g, run, collector.total()),
-    collector,
-    notes,
-    reference,
+    replayRunReportData(
+      `cmdqv run --replay ${path}`,
+      run.machine,
+      forReport(g, run, collector.total()),
+      collector,
+      notes,
+      reference,
+    ),
   );
 }
 

@@ -38,9 +38,9 @@ import {
   type ExploreRow,
 } from "./explore-report-data.js";
 import { renderExploreReportHtml } from "./explore-report-html.js";
-import { type ReplayOutcome, replaySteps } from "./replay-report.js";
-import type { CompareData, RunReportData } from "./report-data.js";
-import { buildRunReport, captureQueues, reportCollectorFor, verdictsOf } from "./run-report.js";
+import { type ReplayForReport, replayRunReportData } from "./replay-report.js";
+import type { RunReportData } from "./report-data.js";
+import { reportCollectorFor } from "./run-report.js";
 import { renderRunReportHtml } from "./run-report-html.js";
 
 export interface ExploreReportInput {
@@ -163,7 +163,7 @@ function counterexample(
 /** What replaying a file on the model did. */
 interface Replayed {
   readonly machine: Machine;
-  readonly outcome: ReplayOutcome;
+  readonly outcome: ReplayForReport;
 }
 
 /** Replay `f` on the model, its trace events to `sink` (when given) and counted. */
@@ -183,6 +183,7 @@ function replayOnModel(f: ReplayFile, sink: TraceSink | null): Replayed {
   return {
     machine,
     outcome: {
+      file: f,
       steps,
       violations,
       endNs: machine.host.clock.now(),
@@ -196,7 +197,7 @@ function replayOnModel(f: ReplayFile, sink: TraceSink | null): Replayed {
  * The same steps under reference, as `cmdqv run --replay --report` sets them beside the
  * replay's: null when the file is reference's, or reference cannot build its machine.
  */
-function underReference(f: ReplayFile): CompareData | null {
+function underReference(f: ReplayFile): ReplayForReport | null {
   const r: ReplayFile = { ...f, machine: { ...f.machine, profile: "reference" } };
   if (f.machine.profile === "reference") return null;
   // Orderings arm their fault plan once the machine is up: the build itself has none.
@@ -204,36 +205,25 @@ function underReference(f: ReplayFile): CompareData | null {
     r.mode === "orderings" ? { ...r.machine, faultPlan: { kind: "none" } } : r.machine,
   );
   if (!built.ok) return null;
-  const { outcome } = replayOnModel(r, null);
-  const steps = replaySteps(r, outcome);
-  return {
-    profile: "reference",
-    verdicts: verdictsOf(outcome.violations, steps.stepOf),
-    steps: steps.steps,
-  };
+  return replayOnModel(r, null).outcome;
 }
 
 /**
  * The run report's data for a counterexample's replay: what `cmdqv run --replay FILE
  * --report` shows (its steps with the violating one marked, the verdicts, timeline, rings,
- * and the same steps under reference beside them).
+ * and the same steps under reference beside them), built by the same replayRunReportData.
  */
 export function replayReportData(f: ReplayFile, command: string): RunReportData {
   const collector = reportCollectorFor(f.machine);
   const { machine, outcome } = replayOnModel(f, collector);
-  const own = replaySteps(f, outcome);
-  return buildRunReport({
-    kind: "replay",
+  return replayRunReportData(
     command,
     machine,
+    outcome,
     collector,
-    queues: captureQueues(machine, "when the replay ended (after the VM's teardown)"),
-    violations: outcome.violations,
-    stepOf: own.stepOf,
-    steps: own.steps,
-    compare: underReference(f),
-    notes: [`a counterexample of ${f.invariant} found by cmdqv explore`],
-  });
+    [`a counterexample of ${f.invariant} found by cmdqv explore`],
+    underReference(f),
+  );
 }
 
 /** Write the page; the number of bytes written. */

@@ -16,8 +16,11 @@
 import type { Violation } from "../check/invariants.js";
 import { runOrderings } from "../explore/orderings.js";
 import type { ReplayFile } from "../explore/replay.js";
+import type { Machine } from "../machine/machine.js";
 import { ReplayChoice } from "../sim/choice.js";
-import type { StepData, StepsData } from "./report-data.js";
+import type { ReportCollector } from "./report-collector.js";
+import type { CompareData, RunReportData, StepData, StepsData } from "./report-data.js";
+import { buildRunReport, captureQueues, verdictsOf } from "./run-report.js";
 
 /** What the replay did: its step texts, its violations, and the clock at its end. */
 export interface ReplayOutcome {
@@ -27,6 +30,11 @@ export interface ReplayOutcome {
   /** Trace events the replay emitted. */
   readonly events: number;
   readonly reproduced: boolean;
+}
+
+/** A replay's outcome with the file it replayed (its machine, mode and invariant). */
+export interface ReplayForReport extends ReplayOutcome {
+  readonly file: ReplayFile;
 }
 
 /**
@@ -116,4 +124,47 @@ export function replaySteps(
     },
     stepOf,
   };
+}
+
+/**
+ * The run report's data for a replay that ran on `machine` with `collector` as (or teed
+ * into) its trace sink: its steps (with times, the violating one marked), the rings as
+ * last seen before the VM's teardown (the collector's observed PROD/CONS), and, when
+ * `reference` is given (the same steps run under the reference profile), the comparison.
+ * `cmdqv run --replay --report` and the exploration report's embedded replays both use it.
+ */
+export function replayRunReportData(
+  command: string,
+  machine: Machine,
+  run: ReplayForReport,
+  collector: ReportCollector,
+  notes: readonly string[],
+  reference: ReplayForReport | null,
+): RunReportData {
+  const own = replaySteps(run.file, run);
+  let compare: CompareData | null = null;
+  if (reference !== null) {
+    const ref = replaySteps(reference.file, reference);
+    compare = {
+      profile: reference.file.machine.profile,
+      verdicts: verdictsOf(reference.violations, ref.stepOf),
+      steps: ref.steps,
+    };
+  }
+  return buildRunReport({
+    kind: "replay",
+    command,
+    machine,
+    collector,
+    queues: captureQueues(
+      machine,
+      "when the replay ended: PROD and CONS as last seen before the VM's teardown",
+      collector.observedRings(),
+    ),
+    violations: run.violations,
+    stepOf: own.stepOf,
+    steps: own.steps,
+    compare,
+    notes,
+  });
 }
