@@ -15,6 +15,7 @@ import { CS, encode } from "../src/smmu/commands.js";
 import { VirtualClock } from "../src/util/clock.js";
 import { linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
 import type { Figure, OnceFigure } from "./harness.js";
+import { RING_CMD_WORDS, readRing } from "./ring-read.js";
 
 /** A register file behind the bus: the cheapest device, so the figure measures the bus. */
 class Scratch implements MmioDevice {
@@ -52,6 +53,27 @@ const busMmio: Figure = {
 };
 
 /**
+ * The ring both consumer figures read: 4096 entries in host memory, 63 TLBI_NH_ASID then a
+ * CMD_SYNC (CS=NONE), repeated.
+ */
+function consumerRing() {
+  const mem = new HostMemory();
+  const ring = 0x8000_0000;
+  const log2 = 12;
+  const entries = 1 << log2;
+  mem.addBacked(ring, 16 * entries);
+  for (let i = 0; i < entries; i++) {
+    const [d0, d1] =
+      i % 64 === 63
+        ? encode({ op: "CMD_SYNC", cs: CS.NONE, msh: 0, msiattr: 0, msidata: 0, msiaddr: 0n })
+        : encode({ op: "TLBI_NH_ASID", vmid: 0, asid: i & 0xff });
+    mem.write64(ring + 16 * i, d0);
+    mem.write64(ring + 16 * i + 8, d1);
+  }
+  return { mem, ring, log2, entries };
+}
+
+/**
  * The hardware consumer on a guest-owned VINTF (filter, VMID substitution, effects log):
  * batches of 63 TLBI_NH_ASID and one CMD_SYNC (CS=NONE) per PROD doorbell.
  */
@@ -61,22 +83,9 @@ const hwConsumer: Figure = {
   what: "commands consumed by the CMDQV hardware model (batches of TLBI_NH_ASID ending in CMD_SYNC)",
   setup() {
     const clock = new VirtualClock();
-    const mem = new HostMemory();
-    const ring = 0x8000_0000;
-    const log2 = 12;
-    const entries = 1 << log2;
-    mem.addBacked(ring, 16 * entries);
+    const { mem, ring, log2, entries } = consumerRing();
     const hw = new CmdqvHardware({ ...DEFAULT_HW_CONFIG, effectsCapacity: 1 << 12 }, mem, clock);
     clock.subscribe(hw);
-    // Fill the ring once: 63 TLBIs then a CMD_SYNC, repeated.
-    for (let i = 0; i < entries; i++) {
-      const [d0, d1] =
-        i % 64 === 63
-          ? encode({ op: "CMD_SYNC", cs: CS.NONE, msh: 0, msiattr: 0, msidata: 0, msiaddr: 0n })
-          : encode({ op: "TLBI_NH_ASID", vmid: 0, asid: i & 0xff });
-      mem.write64(ring + 16 * i, d0);
-      mem.write64(ring + 16 * i + 8, d1);
-    }
     // VINTF1, guest-owned, VMID 5, with LVCMDQ0 = global VCMDQ 2.
     const v = 1;
     const q = 2;
@@ -105,6 +114,33 @@ const hwConsumer: Figure = {
     };
   },
 };
+
+/**
+ * The consumer's physical limit: the same ring, in the same memory object, read through the
+ * same call the consumer fetches with (bench/ring-read.ts), and nothing else.
+ */
+const ringReadLimit: Figure = {
+  name: "ring_read_limit_cmds_per_s",
+  unit: "commands/s",
+  what: "16-byte commands read from the VCMDQ ring in guest RAM (both 64-bit words, no decode)",
+  setup() {
+    const { mem, ring, log2 } = consumerRing();
+    const w = new Uint32Array(RING_CMD_WORDS);
+    let pos = 0;
+    let sink = 0;
+    return (n) => {
+      sink ^= readRing(mem, ring, log2, pos, n, w);
+      pos = (pos + n) >>> 0;
+      if (sink === 0.5) throw new Error("unreachable");
+    };
+  },
+};
+
+/** hw_consumer_cmds_per_s next to its limit: the share of the limit the consumer reaches. */
+export const CONSUMER_VS_LIMIT = {
+  consumer: hwConsumer.name,
+  limit: ringReadLimit.name,
+} as const;
 
 /** A guest on the default machine with VCMDQ0 allocated and VCMDQ1 not. */
 function vmmMachine() {
@@ -156,7 +192,13 @@ const vmmPage0: Figure = {
   },
 };
 
-export const figures: readonly Figure[] = [busMmio, hwConsumer, vmmTrapped, vmmPage0];
+export const figures: readonly Figure[] = [
+  busMmio,
+  hwConsumer,
+  ringReadLimit,
+  vmmTrapped,
+  vmmPage0,
+];
 
 /**
  * Issue 5's figure: every order of the 2-VCMDQ gate writes and enables, with "which host

@@ -1,8 +1,10 @@
 // Benchmark harness: each figure is a function that does `n` operations; we grow n until
-// a run takes long enough to time, then report the best of a few runs (operations per
-// second). Wall-clock time is read here and only here (bench/ is outside the core).
+// a run takes long enough to time, then time several rounds and report their median, with
+// the fastest and slowest round (operations per second). Wall-clock time is read here and
+// only here (bench/ is outside the core).
 
 import { performance } from "node:perf_hooks";
+import { type Spread, spread } from "./stats.js";
 
 export interface Figure {
   readonly name: string;
@@ -20,14 +22,16 @@ export interface OnceFigure {
   readonly run: () => Record<string, number>;
 }
 
-export interface Measured {
+export interface Measured extends Spread {
   readonly name: string;
-  readonly value: number;
   readonly unit: string;
 }
 
-/** Operations per second of `fig`, best of `rounds` runs of at least `minMs` each. */
-export function measure(fig: Figure, minMs = 300, rounds = 5): Measured {
+/**
+ * Operations per second of `fig`: the median (and min, max) of `rounds` runs of about
+ * `minMs` each. An odd count makes the median one of the rounds.
+ */
+export function measure(fig: Figure, minMs = 300, rounds = 7): Measured {
   const body = fig.setup();
   let n = 1000;
   // Warm up and calibrate so one round lasts about minMs.
@@ -41,12 +45,12 @@ export function measure(fig: Figure, minMs = 300, rounds = 5): Measured {
     }
     n *= 4;
   }
-  let best = 0;
+  const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     body(n);
     const dt = (performance.now() - t0) / 1000;
-    best = Math.max(best, n / dt);
+    rates.push(n / dt);
   }
-  return { name: fig.name, value: Math.round(best), unit: fig.unit };
+  return { name: fig.name, unit: fig.unit, ...spread(rates, Math.round) };
 }

@@ -30,6 +30,7 @@ import {
 import { CR0_CMDQEN, cmdqBase, commandBytes, REG } from "../test-qemu/script.js";
 import { figures } from "./figures.js";
 import { measure } from "./harness.js";
+import { median as exactMedian } from "./stats.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -64,11 +65,7 @@ async function readl(peer: Peer, off: number): Promise<number> {
   return Number(BigInt(r.slice(3)));
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return Math.round(s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2);
-};
+const median = (xs: readonly number[]): number => Math.round(exactMedian(xs));
 
 /**
  * One timed run of `n` readl of IDR0: one request in flight, or windows of PIPELINE.
@@ -199,7 +196,7 @@ note("cmdqv: in-process figures");
 const inProcess = (name: string): number => {
   const fig = figures.find((f) => f.name === name);
   if (fig === undefined) throw new Error(`bench/figures.ts has no figure ${name}`);
-  return measure(fig).value;
+  return measure(fig).median;
 };
 const vcmdq = inProcess("hw_consumer_cmds_per_s");
 const mmio = inProcess("vmm_trapped_mmio_per_s");

@@ -14,12 +14,11 @@ import {
   NO_CHROMIUM,
   openReport,
 } from "../test-browser/browser.js";
+import { type Spread, single, spread } from "./stats.js";
 
 export const REPORT_FIGURES = [
   { name: "report_default_size_mb", unit: "MB" },
-  { name: "report_default_load_ms_median", unit: "ms" },
-  { name: "report_default_load_ms_min", unit: "ms" },
-  { name: "report_default_load_ms_max", unit: "ms" },
+  { name: "report_default_load_ms", unit: "ms" },
 ] as const;
 
 /** Loads timed; the median of an odd count is one of them. */
@@ -27,20 +26,13 @@ export const REPORT_LOADS = 7;
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
-/** The median of `xs` (not empty). */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /**
  * The figures, or why they could not be taken (no chromium, or the report not written):
  * the size even when only the load cannot be timed, as `partial`.
  */
 export async function reportFigures(): Promise<
-  | { readonly figures: Record<string, number> }
-  | { readonly skipped: string; readonly partial: Record<string, number> }
+  | { readonly figures: Record<string, Spread> }
+  | { readonly skipped: string; readonly partial: Record<string, Spread> }
 > {
   const dir = mkdtempSync(join(tmpdir(), "cmdqv-bench-report-"));
   try {
@@ -57,7 +49,7 @@ export async function reportFigures(): Promise<
     }
     const sizeMb = Math.round((size / 2 ** 20) * 100) / 100;
     if (findChromium() === null)
-      return { skipped: NO_CHROMIUM, partial: { report_default_size_mb: sizeMb } };
+      return { skipped: NO_CHROMIUM, partial: { report_default_size_mb: single(sizeMb) } };
     const b = await launchChromium();
     const times: number[] = [];
     try {
@@ -69,13 +61,10 @@ export async function reportFigures(): Promise<
     } finally {
       await closeChromium(b);
     }
-    const ms = (v: number) => Math.round(v);
     return {
       figures: {
-        report_default_size_mb: sizeMb,
-        report_default_load_ms_median: ms(median(times)),
-        report_default_load_ms_min: ms(Math.min(...times)),
-        report_default_load_ms_max: ms(Math.max(...times)),
+        report_default_size_mb: single(sizeMb),
+        report_default_load_ms: spread(times, Math.round),
       },
     };
   } finally {
