@@ -13,6 +13,7 @@ import {
   loadBaseline,
   machineMeta,
 } from "./baseline.js";
+import { figures } from "./figures.js";
 
 const fig = (median: number, min: number, max: number, unit: string): BenchFigure => ({
   median,
@@ -149,10 +150,20 @@ describe("a baseline file", () => {
     assert.match(r.stderr, new RegExp(`^bench: baseline ${f}: \\(top level\\): .*\\n$`));
   });
 
+  it("committed for this machine size loads, and holds every in-process figure", () => {
+    const r = loadBaseline(fileURLToPath(new URL("baseline-2cpu.json", import.meta.url)));
+    assert.ok(r.ok, r.ok ? "" : r.error);
+    assert.equal(r.run.machine.cpus, 2);
+    for (const f of figures) assert.ok(f.name in r.run.figures, f.name);
+  });
+
   it("notes whether the machine was loaded when it was taken", () => {
     const quiet = machineMeta([0, 0, 0], [0, 0, 0], new Date(0));
     const busy = machineMeta([50, 50, 50], [60, 60, 60], new Date(0));
     assert.equal(quiet.loaded, false);
+    // The bench keeps one CPU busy itself: that alone at the end is not a loaded machine.
+    assert.equal(machineMeta([0.2, 0, 0], [1.4, 0, 0], new Date(0)).loaded, false);
+    assert.equal(machineMeta([0.2, 0, 0], [1.6, 0, 0], new Date(0)).loaded, true);
     assert.equal(busy.loaded, true);
     assert.match(busy.note, /loaded/);
     assert.equal(busy.date, "1970-01-01T00:00:00.000Z");

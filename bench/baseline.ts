@@ -28,7 +28,7 @@ const MachineSchema = z.object({
   /** os.loadavg() (1, 5, 15 minutes) when the run started and when it ended. */
   loadStart: z.tuple([finite, finite, finite]),
   loadEnd: z.tuple([finite, finite, finite]),
-  /** True when other work shared the CPUs during the run (see machineLoaded). */
+  /** True when other work shared the CPUs during the run (see LOADED_ABOVE). */
   loaded: z.boolean(),
   note: z.string(),
 });
@@ -44,8 +44,28 @@ export type Machine = z.infer<typeof MachineSchema>;
 export type BenchFigure = Spread & { readonly unit: string };
 export type BenchRun = z.infer<typeof BenchRunSchema>;
 
-/** Load per CPU (1-minute average) above which the run is noted as taken on a loaded machine. */
-export const LOADED_PER_CPU = 0.5;
+/**
+ * Others' load (1-minute average) above which a run is noted as taken on a loaded machine:
+ * the load at the start, or at the end less the one CPU the bench itself kept busy.
+ */
+export const LOADED_ABOVE = 0.5;
+
+/** The CPU model: /proc/cpuinfo's name, family and model where there is one, else os.cpus()'s. */
+function cpuModel(fallback: string): string {
+  let info: string;
+  try {
+    info = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return fallback;
+  }
+  const field = (k: string) => new RegExp(`^${k}\\s*: (.*)$`, "m").exec(info)?.[1]?.trim();
+  const name = field("model name") ?? fallback;
+  const family = field("cpu family");
+  const model = field("model");
+  return family === undefined || model === undefined
+    ? name
+    : `${name} (family ${family} model ${model})`;
+}
 
 /** The machine a run is taken on: CPUs, model, Node, date, and the load around the run. */
 export function machineMeta(
@@ -59,11 +79,11 @@ export function machineMeta(
     Number((l[1] ?? 0).toFixed(2)),
     Number((l[2] ?? 0).toFixed(2)),
   ];
-  const peak = Math.max(loadStart[0] ?? 0, loadEnd[0] ?? 0);
-  const loaded = peak > LOADED_PER_CPU * cs.length;
+  const others = Math.max(loadStart[0] ?? 0, (loadEnd[0] ?? 0) - 1);
+  const loaded = others > LOADED_ABOVE;
   return {
     cpus: cs.length,
-    model: cs[0]?.model ?? "unknown",
+    model: cpuModel(cs[0]?.model ?? "unknown"),
     node: process.version,
     date: date.toISOString(),
     loadStart: three(loadStart),
@@ -71,7 +91,7 @@ export function machineMeta(
     loaded,
     note: loaded
       ? `taken on a shared, loaded machine: 1-minute load ${three(loadStart)[0]} at the start and ${three(loadEnd)[0]} at the end on ${cs.length} CPUs, so other work took CPU time from the rounds`
-      : `taken on a quiet machine (1-minute load at most ${peak.toFixed(2)} on ${cs.length} CPUs)`,
+      : `taken on an otherwise idle machine (others' 1-minute load at most ${others.toFixed(2)} on ${cs.length} CPUs)`,
   };
 }
 
