@@ -22,10 +22,12 @@ import { FetchError } from "../real-qemu/fetch.js";
 import { NativeBuildError } from "../real-qemu/native-build.js";
 import { LaunchError } from "../real-qemu/qemu-launch.js";
 import type { Ticker } from "../real-qemu/session.js";
+import { QemuReportObserver, qemuReplayReportData } from "../report/qemu-replay-report.js";
 import { CMDQV_COMMAND, shellWord } from "../util/shell.js";
 import { parseIntFlag, parseList, UsageError, writeOutFile } from "./options.js";
 import { ProgressLine } from "./progress.js";
 import { RealQemuError } from "./qemu-cmd.js";
+import { writeReportData } from "./report-out.js";
 
 const watchdog: Ticker = (ms, fn) => {
   const t = setInterval(fn, ms);
@@ -35,12 +37,13 @@ const watchdog: Ticker = (ms, fn) => {
 /** How long one qtest line may wait for QEMU (CMDQV_QEMU_REPLY_MS overrides, as for qtest). */
 const LINE_TIMEOUT_MS = Number(process.env["CMDQV_QEMU_REPLY_MS"] ?? "") || 30_000;
 
-function runOptions(qemu: string | undefined): QemuRunOptions {
+function runOptions(qemu: string | undefined, observer?: QemuReportObserver): QemuRunOptions {
   return {
     ticker: () => () => {},
     watchdog,
     lineTimeoutMs: LINE_TIMEOUT_MS,
     ...(qemu !== undefined ? { qemu } : {}),
+    ...(observer !== undefined ? { observer } : {}),
   };
 }
 
@@ -180,15 +183,20 @@ export async function exploreQemuCommand(f: ExploreQemuFlags): Promise<number> {
   return result.violations.length > 0 ? 1 : 0;
 }
 
-/** `cmdqv run --replay FILE --vmm qemu`: the file's steps, in order, on real QEMU. */
+/**
+ * `cmdqv run --replay FILE --vmm qemu`: the file's steps, in order, on real QEMU; with
+ * `report`, the run report of the replay (QEMU traces its CMDQV events for it).
+ */
 export async function replayQemuCommand(
   path: string,
   f: OrderingsReplay,
   qemu: string | undefined,
+  report?: string,
 ): Promise<number> {
   let out: Awaited<ReturnType<typeof replayOnQemu>>;
+  const observer = report !== undefined ? new QemuReportObserver() : undefined;
   try {
-    out = await known(() => replayOnQemu(f.steps, runOptions(qemu)));
+    out = await known(() => replayOnQemu(f.steps, runOptions(qemu, observer)));
   } catch (e) {
     if (e instanceof ReplayStepError) throw new UsageError(`${path}: ${e.message}`);
     throw e;
@@ -221,6 +229,16 @@ export async function replayQemuCommand(
     console.log("\nwarning: a host call the file fails was never made on real QEMU");
   const reproduced = out.violations.some((v) => v.invariant === f.invariant);
   console.log(`\n${reproduced ? "reproduced" : "NOT reproduced"} on real QEMU: ${f.invariant}`);
+  if (report !== undefined && observer !== undefined)
+    writeReportData(
+      report,
+      qemuReplayReportData({
+        command: `cmdqv run --replay ${path} --vmm qemu`,
+        file: f,
+        outcome: out,
+        observer,
+      }),
+    );
   return out.violations.length > 0 ? 1 : 0;
 }
 

@@ -71,10 +71,6 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
       throw new UsageError(`${path}: --vmm qemu replays orderings files only, not ${f.mode}`);
     if (flags.trace !== undefined || flags.perfetto !== undefined)
       throw new UsageError("--trace and --perfetto trace our model; real QEMU has no such trace");
-    if (flags.report !== undefined)
-      throw new UsageError(
-        "--report: a report is drawn from our model's trace, register accesses and ioctl log; a real-QEMU replay would need QEMU's -trace events, the guest's register accesses over qtest and the simulated host's ioctl log turned into the report's data (replay with --vmm model for a report)",
-      );
     const given = givenMachineFlags(flags)[0];
     if (given === "profile")
       throw new UsageError(
@@ -84,7 +80,8 @@ export async function replayCommand(path: string, flags: ReplayFlags = {}): Prom
       throw new UsageError(
         `${given !== undefined ? MACHINE_FLAGS[given] : "--invalidations"}: --vmm qemu replays the file's machine on real QEMU 11.1 (machine flags are for --vmm model)`,
       );
-    return replayQemuCommand(path, f, flags.qemu);
+    if (flags.report !== undefined) checkReportFile(flags.report, undefined, undefined);
+    return replayQemuCommand(path, f, flags.qemu, flags.report);
   }
   if (flags.qemu !== undefined) throw new UsageError("--qemu needs --vmm qemu");
   const refused = refusedIn("--replay", flags);

@@ -16,9 +16,11 @@
 
 import { INVARIANT_NAMES, type InvariantName, type Violation } from "../check/invariants.js";
 import { FAULT_SITES, type FaultSite } from "../host/faults.js";
+import type { Host } from "../host/host.js";
 import { type QtestSession, startQtestSession } from "../real-qemu/in-process.js";
 import type { Ticker } from "../real-qemu/session.js";
 import { type ChoiceSource, ExhaustiveChoice } from "../sim/choice.js";
+import type { TraceSink } from "../trace/trace.js";
 import {
   type ExploreResult,
   exploreMachine,
@@ -43,6 +45,30 @@ export interface QemuRunOptions {
   readonly qemu?: string;
   /** Queue ring log2 entries (default 12, as the model). */
   readonly log2size?: number;
+  /** Watches the path for a report (src/report/qemu-replay-report.ts). */
+  readonly observer?: QemuRunObserver;
+}
+
+/**
+ * What a run report of a path on real QEMU is drawn from: the host's trace, each qtest
+ * line with its reply, and QEMU's console (with its `-trace` lines), in the order they
+ * happen; the observer reads the times from the host's clock.
+ */
+export interface QemuRunObserver {
+  /** The host's trace events (kernel, CMDQV hardware) as they happen. */
+  readonly hostTrace: TraceSink;
+  /** QEMU's `-trace enable=` patterns (their lines come on the console). */
+  readonly qemuTrace: readonly string[];
+  /** The path's host, once it is up. */
+  started(host: Host): void;
+  /** A line the guest sends, before QEMU has it. */
+  sent(line: string): void;
+  /** QEMU's (or the relay's) reply to that line. */
+  replied(reply: string): void;
+  /** A line QEMU printed on its console. */
+  console(line: string): void;
+  /** A step ended (its invariants are checked next). */
+  stepEnded(): void;
 }
 
 export interface QemuOrderingsOptions extends QemuRunOptions {
@@ -81,6 +107,8 @@ export interface QemuRunOutcome {
   readonly ioctls: readonly string[];
   readonly console: readonly string[];
   readonly hostDmesg: readonly string[];
+  /** Host objects the VMM forgot after a refused destroy, judged from outside (StreamAccount). */
+  readonly leakedObjects: readonly number[];
   /** QEMU as the session resolved it ("QEMU 11.1.3 (Debian)" or a binary's path). */
   readonly qemu: string;
 }
@@ -143,9 +171,17 @@ async function runPath(
   plan: PathPlan,
 ): Promise<QemuRunOutcome> {
   const guest = new QemuGuest(o.log2size ?? 12);
+  const seen = o.observer;
   const s = await startQtestSession({
     ticker: o.ticker,
     guest,
+    ...(seen !== undefined
+      ? {
+          hostTrace: seen.hostTrace,
+          trace: seen.qemuTrace,
+          onConsoleLine: (l: string) => seen.console(l),
+        }
+      : {}),
     // RESET is system_reset, which only QEMU's monitor can do.
     ...(names.includes("RESET") ? { qmp: true } : {}),
     ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
@@ -153,6 +189,7 @@ async function runPath(
   const script: string[] = [];
   const transcript: { line: string; reply: string }[] = [];
   const records: QemuStepRecord[] = [];
+  seen?.started(s.rq.host);
   let stopWatch = () => {};
   try {
     const died = s.rq.exited.then((e) => {
@@ -182,7 +219,9 @@ async function runPath(
     const send = async (line: string): Promise<string> => {
       script.push(line);
       outstanding = { line, ticks: 0 };
+      seen?.sent(line);
       const reply = await Promise.race([s.send(line), died, hung]);
+      seen?.replied(reply);
       outstanding = null;
       transcript.push({ line, reply });
       return reply;
@@ -234,6 +273,7 @@ async function runPath(
       records.push(
         hit ? { step: name, fault: { site: hit.site, nth, call: hit.call } } : { step: name },
       );
+      seen?.stepEnded();
       s.relay.checker.check();
     };
     const left = [...names];
@@ -257,6 +297,7 @@ async function runPath(
     ioctls: condensedLog(s),
     console: s.rq.qemu.consoleLines(),
     hostDmesg: s.rq.host.hostDmesg(),
+    leakedObjects: [...s.relay.account.leakedObjects()],
     qemu:
       s.rq.resolution.kind === "fetched"
         ? `QEMU ${s.rq.resolution.version} (Debian)`

@@ -5,6 +5,7 @@
 import { createInterface } from "node:readline";
 import type { GuestView } from "../check/invariants.js";
 import type { FaultPlan } from "../host/faults.js";
+import { StreamingTracer, type TraceSink } from "../trace/trace.js";
 import { VirtualClock } from "../util/clock.js";
 import { resolveQemu } from "./fetch.js";
 import { buildPreload } from "./native-build.js";
@@ -26,6 +27,8 @@ export interface QtestSessionOptions {
   readonly qmp?: boolean;
   /** What the client, playing the guest, saw: the relay's checker judges no-silent-hang by it. */
   readonly guest?: GuestView;
+  /** The host's trace events (kernel and CMDQV hardware) as they happen, on the host's clock. */
+  readonly hostTrace?: TraceSink;
 }
 
 export interface QtestSession {
@@ -40,10 +43,12 @@ export interface QtestSession {
 
 /** QEMU 11.1 (fetched, or `qemu`) with 1 GiB of RAM on 2 MiB host pages, qtest in-process. */
 export async function startQtestSession(o: QtestSessionOptions): Promise<QtestSession> {
+  const clock = new VirtualClock();
   const rq = await startRealQemu({
     qemu: resolveQemu(o.qemu !== undefined ? { qemu: o.qemu } : {}),
     preload: buildPreload().path,
-    clock: new VirtualClock(),
+    clock,
+    ...(o.hostTrace !== undefined ? { hostTracer: new StreamingTracer(clock, o.hostTrace) } : {}),
     ticker: o.ticker,
     ramSize: 0x4000_0000,
     ramPage: 0x20_0000,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { FaultPlan } from "../host/faults.js";
 import { createHost, type Host } from "../host/host.js";
 import type { HwConfig } from "../host/hw/types.js";
+import type { Tracer } from "../trace/trace.js";
 import type { VirtualClock } from "../util/clock.js";
 import type { QemuResolution } from "./fetch.js";
 import { GraceHost } from "./grace-host.js";
@@ -33,6 +34,8 @@ export interface RealQemuOptions {
   readonly seed: number;
   readonly faultPlan: FaultPlan;
   readonly hostHw?: Partial<HwConfig>;
+  /** The host's trace events (kernel and CMDQV hardware), as the model's host emits them. */
+  readonly hostTracer?: Tracer;
   readonly qtest: "stdio" | { readonly unix: string };
   readonly trace?: readonly string[];
   readonly extraArgs?: readonly string[];
@@ -70,6 +73,7 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
     seed: o.seed,
     faultPlan: o.faultPlan,
     ...(o.hostHw !== undefined ? { hostHw: o.hostHw } : {}),
+    ...(o.hostTracer !== undefined ? { hostTracer: o.hostTracer } : {}),
     ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     ...(o.tickNs !== undefined ? { tickNs: o.tickNs } : {}),
     log: o.log,
@@ -146,6 +150,7 @@ export interface GraceHostServerOptions {
   readonly seed: number;
   readonly faultPlan: FaultPlan;
   readonly hostHw?: Partial<HwConfig>;
+  readonly hostTracer?: Tracer;
   /** Where to listen; by default a private temp dir. */
   readonly socketPath?: string;
   readonly tickMs?: number;
@@ -174,6 +179,7 @@ export async function serveGraceHost(o: GraceHostServerOptions): Promise<GraceHo
     clock: o.clock,
     faultPlan: o.faultPlan,
     ...(o.hostHw !== undefined ? { hw: o.hostHw } : {}),
+    ...(o.hostTracer !== undefined ? { tracer: o.hostTracer } : {}),
   });
   let grace: GraceHost | null = null;
   const server = await startPlumbingServer({

@@ -93,7 +93,8 @@ function summarySection(d: RunReportData): string {
   const dl = [
     ["command", `<code>${esc(h.command)}</code>`],
     ["machine", esc(h.machine)],
-    ["profile", `<code>${esc(h.profile)}</code>`],
+    // A run on real QEMU has no profile: its VMM is QEMU itself.
+    ...(h.profile !== "" ? [["profile", `<code>${esc(h.profile)}</code>`]] : []),
     ["VMM", esc(h.vmm === "model" ? "model (cmdqv's device model)" : h.vmm)],
     ["seed", String(h.seed)],
     ["virtual time", `${esc(formatNs(h.virtualNs))} (${esc(ns(h.virtualNs))})`],
@@ -304,7 +305,8 @@ function compareSection(d: RunReportData, c: CompareData): string {
 export function renderRunReportHtml(d: RunReportData): string {
   const h = d.header;
   const bad = d.verdicts.filter((v) => !v.ok).length;
-  const header = `<div class="sub">${esc(h.machine)} · profile <code>${esc(h.profile)}</code> · VMM ${esc(h.vmm)} · seed ${h.seed} · ${
+  const who = h.profile !== "" ? `profile <code>${esc(h.profile)}</code>` : `VMM: ${esc(h.vmm)}`;
+  const header = `<div class="sub">${esc(h.machine)} · ${who}${h.profile !== "" ? ` · VMM ${esc(h.vmm)}` : ""} · seed ${h.seed} · ${
     bad === 0
       ? '<span class="badge ok">all invariants hold</span>'
       : `<span class="badge bad">${bad} invariant${bad === 1 ? "" : "s"} violated</span>`

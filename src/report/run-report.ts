@@ -33,6 +33,7 @@ import {
   type RingCommand,
   type RingData,
   type RunReportData,
+  type StepData,
   type StepsData,
   type Verdict,
 } from "./report-data.js";
@@ -78,9 +79,6 @@ export function captureQueues(
   const info = m.host.iommufd.viommuInfo(m.viommuId);
   const rings: RingData[] = [];
   for (let i = 0; i < m.config.vcmdqs; i++) {
-    const base = (BigInt(cache.baseHi[i] ?? 0) << 32n) | BigInt(cache.baseLo[i] ?? 0);
-    const log2 = fieldOf(cache.baseLo[i] ?? 0, F.BASE_L.LOG2SIZE);
-    const addr = base & BASE_ADDR_MASK;
     const hwq = hwqs.find((q) => q.index === i) ?? null;
     const q = info && info.vintf >= 0 ? m.host.hw.vcmdqOf(info.vintf, i) : -1;
     const fromHw = hwq !== null && q >= 0 && dev.page0Mapped();
@@ -89,40 +87,76 @@ export function captureQueues(
     const prod = view ? view.prod : seen ? seen.prod : (cache.prod[i] ?? 0);
     const cons = view ? view.cons : seen ? seen.cons : (cache.cons[i] ?? 0);
     const status = view ? view.status : (cache.vcmdqStatus[i] ?? 0);
-    const err = consErr(cons);
-    const pending = log2 > 0 ? Math.max(0, qUsed(prod, cons, log2)) : 0;
-    rings.push({
-      queue: i,
-      base: hex(base),
-      addr: hex(addr),
-      log2size: log2,
-      prod,
-      cons,
-      source: fromHw
-        ? "hardware, through the page0 map"
-        : seen
-          ? "as last seen before the teardown (the guest's accesses, the hardware's PROD/CONS samples)"
-          : "the VMM's register cache",
-      err,
-      errName: err === 0 ? null : cmdqErrorName(err),
-      hwQueue: hwq?.id ?? null,
-      enabled: (status & 1) === 1,
-      pending,
-      commands: ringCommands(m, Number(addr), log2, cons, pending),
-    });
+    const source = fromHw
+      ? "hardware, through the page0 map"
+      : seen
+        ? "as last seen before the teardown (the guest's accesses, the hardware's PROD/CONS samples)"
+        : "the VMM's register cache";
+    const regs = { baseLo: cache.baseLo[i] ?? 0, baseHi: cache.baseHi[i] ?? 0, prod, cons, status };
+    rings.push(ringData(i, regs, source, hwq?.id ?? null, m.ram, m.host.mem));
   }
   return { when, rings };
 }
 
-/** The commands from CONS on (`n` of them, at most RING_COMMANDS_SHOWN), from guest RAM. */
-function ringCommands(m: Machine, addr: number, log2: number, cons: number, n: number) {
+/**
+ * VCMDQ `queue`'s ring from its registers (BASE as programmed, PROD, CONS, STATUS), with
+ * the commands between CONS and PROD read from guest RAM (`ram`, backed by `mem`).
+ */
+export function ringData(
+  queue: number,
+  r: {
+    readonly baseLo: number;
+    readonly baseHi: number;
+    readonly prod: number;
+    readonly cons: number;
+    readonly status: number;
+  },
+  source: string,
+  hwQueue: number | null,
+  ram: Pick<Machine["ram"], "contains" | "hpaOf">,
+  mem: Pick<Machine["host"]["mem"], "read">,
+): RingData {
+  const base = (BigInt(r.baseHi >>> 0) << 32n) | BigInt(r.baseLo >>> 0);
+  const log2 = fieldOf(r.baseLo, F.BASE_L.LOG2SIZE);
+  const addr = base & BASE_ADDR_MASK;
+  const err = consErr(r.cons);
+  const pending = log2 > 0 ? Math.max(0, qUsed(r.prod, r.cons, log2)) : 0;
+  return {
+    queue,
+    base: hex(base),
+    addr: hex(addr),
+    log2size: log2,
+    prod: r.prod,
+    cons: r.cons,
+    source,
+    err,
+    errName: err === 0 ? null : cmdqErrorName(err),
+    hwQueue,
+    enabled: (r.status & 1) === 1,
+    pending,
+    commands: ringCommandsIn(ram, mem, Number(addr), log2, r.cons, pending),
+  };
+}
+
+/**
+ * The commands from CONS on (`n` of them, at most RING_COMMANDS_SHOWN), from guest RAM
+ * (`ram`, backed by `mem`).
+ */
+export function ringCommandsIn(
+  ram: Pick<Machine["ram"], "contains" | "hpaOf">,
+  mem: Pick<Machine["host"]["mem"], "read">,
+  addr: number,
+  log2: number,
+  cons: number,
+  n: number,
+): RingCommand[] {
   const out: RingCommand[] = [];
   for (let k = 0; k < Math.min(n, RING_COMMANDS_SHOWN); k++) {
     const index = qIdx(cons + k, log2);
     const gpa = addr + 16 * index;
-    if (!m.ram.contains(gpa, 16)) break;
-    const hpa = m.ram.hpaOf(gpa);
-    const w = [0, 4, 8, 12].map((o) => m.host.mem.read(hpa + o, 4) >>> 0);
+    if (!ram.contains(gpa, 16)) break;
+    const hpa = ram.hpaOf(gpa);
+    const w = [0, 4, 8, 12].map((o) => mem.read(hpa + o, 4) >>> 0);
     out.push({
       index,
       words: w.map((x) => hex(x)),
@@ -280,12 +314,17 @@ function machineWords(c: MachineConfig): string {
   return `RAM ${c.ramSize / 2 ** 20} MiB at 0x${c.ramBase.toString(16)} on ${c.ramPage} pages, SMMUv3 at 0x${c.smmuBase.toString(16)}, CMDQV at 0x${c.cmdqvBase.toString(16)} (cmdqv=${c.cmdqv}), ${c.vcmdqs} VCMDQs, ${c.vcpus} vCPUs, seed ${c.seed}`;
 }
 
-/** The report's data: everything the page shows, as one JSON document. */
-export function buildRunReport(input: RunReportInput): RunReportData {
-  const m = input.machine;
-  const c = input.collector;
-  const verdicts = verdictsOf(input.violations, input.stepOf);
-  // Each violation is an event of its own on the checker's lane.
+/**
+ * The verdicts of `violations`, each violation also put on the checker's lane as an event
+ * of its own, and each step's end marked on the timeline.
+ */
+export function markVerdicts(
+  c: ReportCollector,
+  violations: readonly Violation[],
+  stepOf: ((v: Violation) => number | null) | undefined,
+  steps: readonly StepData[],
+): Verdict[] {
+  const verdicts = verdictsOf(violations, stepOf);
   for (const v of verdicts)
     if (!v.ok && v.t !== undefined)
       c.addSynthetic({
@@ -298,8 +337,15 @@ export function buildRunReport(input: RunReportInput): RunReportData {
           ...(v.step !== undefined ? { step: v.step } : {}),
         },
       });
-  for (const [k, s] of (input.steps?.list ?? []).entries())
-    if (s.t !== undefined) c.markStep(k, s.t);
+  for (const [k, s] of steps.entries()) if (s.t !== undefined) c.markStep(k, s.t);
+  return verdicts;
+}
+
+/** The report's data: everything the page shows, as one JSON document. */
+export function buildRunReport(input: RunReportInput): RunReportData {
+  const m = input.machine;
+  const c = input.collector;
+  const verdicts = markVerdicts(c, input.violations, input.stepOf, input.steps?.list ?? []);
   const entries = m.host.iommufd.log.entries();
   const logs = c.logs();
   const opcodes: Record<string, string> = {};
