@@ -1,6 +1,10 @@
-// `npm run bench:qemu`: QEMU 7.2 (Debian's qemu-system-aarch64) and cmdqv side by side,
-// both driven over qtest on stdio by the same client with the same method, then cmdqv's
-// in-process figures. `-- --json` prints one JSON object instead of the table.
+// `npm run bench:qemu`: one table, a column per peer: QEMU 7.2 (Debian's
+// qemu-system-aarch64), real QEMU 11.1 on cmdqv's simulated host (bench/qemu-11-peer.ts),
+// and cmdqv, with cmdqv's ratio to each QEMU (bench/peers-table.ts); each cell the median
+// of several rounds with min–max. QEMU 7.2 and cmdqv are driven over qtest on stdio by the
+// same client with the same method, then cmdqv's in-process figures and the VCMDQ
+// consumer's physical limit (bench/ring-read.ts). A peer that cannot be run keeps its
+// column, which says why. `-- --json` prints one JSON object instead of the table.
 //
 //   qtest round trips: readl of SMMU IDR0, one request in flight (and, as an extra,
 //     pipelined in windows of PIPELINE requests);
@@ -16,9 +20,8 @@
 //
 // Wall-clock time is read here (bench/ is outside the deterministic core).
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { performance } from "node:perf_hooks";
-import { CS } from "../src/smmu/commands.js";
 import {
   type Peer,
   type PeerName,
@@ -27,10 +30,12 @@ import {
   SMMU_BASE,
   withPeer,
 } from "../test-qemu/peers.js";
-import { CR0_CMDQEN, cmdqBase, commandBytes, REG } from "../test-qemu/script.js";
-import { figures } from "./figures.js";
+import { CR0_CMDQEN, cmdqBase, REG } from "../test-qemu/script.js";
+import { CONSUMER_VS_LIMIT, figures } from "./figures.js";
 import { measure } from "./harness.js";
-import { median as exactMedian } from "./stats.js";
+import { formatPeerTable, type PeerColumns, type PeerRow, peerTableJson } from "./peers-table.js";
+import { qemu111Figures, ringCommands } from "./qemu-11-peer.js";
+import { type Spread, spread } from "./stats.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -65,8 +70,6 @@ async function readl(peer: Peer, off: number): Promise<number> {
   return Number(BigInt(r.slice(3)));
 }
 
-const median = (xs: readonly number[]): number => Math.round(exactMedian(xs));
-
 /**
  * One timed run of `n` readl of IDR0: one request in flight, or windows of PIPELINE.
  * Returns round trips per second.
@@ -89,21 +92,7 @@ async function roundTrips(peer: Peer, n: number, pipelined: boolean): Promise<nu
 type Mix = "tlbi" | "sync";
 
 /** The ring's contents: 63 TLBI_NH_ASID then a CMD_SYNC (CS=NONE), or CMD_SYNCs only. */
-function ringBytes(mix: Mix): Buffer {
-  const tlbi = (asid: number) => commandBytes({ op: "TLBI_NH_ASID", vmid: 0, asid });
-  const sync = commandBytes({
-    op: "CMD_SYNC",
-    cs: CS.NONE,
-    msh: 3,
-    msiattr: 0xf,
-    msidata: 0,
-    msiaddr: 0n,
-  });
-  const out = Buffer.alloc(16 * ENTRIES);
-  for (let i = 0; i < ENTRIES; i++)
-    (mix === "sync" || i % 64 === 63 ? sync : tlbi(i & 0xff)).copy(out, 16 * i);
-  return out;
-}
+const ringBytes = (mix: Mix): Buffer => ringCommands(ENTRIES, mix);
 
 /** Lay the ring out in guest RAM with `write` and enable the queue, empty (PROD = CONS = 0). */
 async function setUpRing(peer: Peer, ring: Buffer): Promise<void> {
@@ -139,126 +128,135 @@ async function doorbell(peer: Peer): Promise<number> {
 
 /**
  * `rounds` measurements of `measure` on each peer, alternating between the two so that a
- * change in machine load hits both alike; the first of each is a warm-up. Medians.
+ * change in machine load hits both alike; the first of each is a warm-up. Median, min, max.
  */
 async function interleaved(
   peers: readonly Peer[],
   rounds: number,
   measure: (p: Peer) => Promise<number>,
-): Promise<number[]> {
+): Promise<Spread[]> {
   const got: number[][] = peers.map(() => []);
   for (let r = 0; r <= rounds; r++)
     for (const [i, p] of peers.entries()) {
       const v = await measure(p);
       if (r > 0) got[i]!.push(v);
     }
-  return got.map(median);
+  return got.map((xs) => spread(xs, Math.round));
 }
 
 interface PeerFigures {
-  rtt: number;
-  pipelined: number;
-  mainCmdq: number;
-  mainCmdqSync: number;
+  rtt: Spread;
+  pipelined: Spread;
+  mainCmdq: Spread;
+  mainCmdqSync: Spread;
 }
 
-async function qtestFigures(): Promise<Record<PeerName, PeerFigures>> {
-  return withPeer("qemu", (qemu) =>
-    withPeer("cmdqv", async (cmdqv) => {
-      const peers = [qemu, cmdqv];
-      note("qtest round trips");
-      const rtt = await interleaved(peers, 9, (p) => roundTrips(p, 4000, false));
-      const pipelined = await interleaved(peers, 9, (p) => roundTrips(p, 40 * PIPELINE, true));
-      note("main CMDQ: 63 TLBI_NH_ASID + CMD_SYNC");
-      for (const p of peers) await setUpRing(p, ringBytes("tlbi"));
-      const mainCmdq = await interleaved(peers, 5, doorbell);
-      note("main CMDQ: CMD_SYNC only");
-      for (const p of peers) await setUpRing(p, ringBytes("sync"));
-      const mainCmdqSync = await interleaved(peers, 5, doorbell);
-      const of = (i: number): PeerFigures => ({
-        rtt: rtt[i]!,
-        pipelined: pipelined[i]!,
-        mainCmdq: mainCmdq[i]!,
-        mainCmdqSync: mainCmdqSync[i]!,
-      });
-      return { qemu: of(0), cmdqv: of(1) };
-    }),
-  );
+/** Both peers' qtest figures, or cmdqv's alone when QEMU 7.2 cannot be run. */
+async function qtestFigures(withQemu: boolean): Promise<Partial<Record<PeerName, PeerFigures>>> {
+  const run = async (peers: Peer[]): Promise<Partial<Record<PeerName, PeerFigures>>> => {
+    note("qtest round trips");
+    const rtt = await interleaved(peers, 9, (p) => roundTrips(p, 4000, false));
+    const pipelined = await interleaved(peers, 9, (p) => roundTrips(p, 40 * PIPELINE, true));
+    note("main CMDQ: 63 TLBI_NH_ASID + CMD_SYNC");
+    for (const p of peers) await setUpRing(p, ringBytes("tlbi"));
+    const mainCmdq = await interleaved(peers, 5, doorbell);
+    note("main CMDQ: CMD_SYNC only");
+    for (const p of peers) await setUpRing(p, ringBytes("sync"));
+    const mainCmdqSync = await interleaved(peers, 5, doorbell);
+    const of = (i: number): PeerFigures => ({
+      rtt: rtt[i]!,
+      pipelined: pipelined[i]!,
+      mainCmdq: mainCmdq[i]!,
+      mainCmdqSync: mainCmdqSync[i]!,
+    });
+    return Object.fromEntries(peers.map((p, i) => [p.name, of(i)]));
+  };
+  return withQemu
+    ? withPeer("qemu", (qemu) => withPeer("cmdqv", (cmdqv) => run([qemu, cmdqv])))
+    : withPeer("cmdqv", (cmdqv) => run([cmdqv]));
 }
 
 const version = qemuVersion();
-if (version === null) {
-  console.error("bench:qemu: qemu-system-aarch64 cannot be run (apt-get install qemu-system-arm)");
-  process.exit(1);
-}
-const { qemu, cmdqv } = await qtestFigures();
+const { qemu, cmdqv } = await qtestFigures(version !== null);
+note("QEMU 11.1 on cmdqv's host");
+const q11 = await qemu111Figures(5).catch((e: unknown) =>
+  e instanceof Error ? e.message : String(e),
+);
 note("cmdqv: in-process figures");
-const inProcess = (name: string): number => {
+const inProcess = (name: string): Spread => {
   const fig = figures.find((f) => f.name === name);
   if (fig === undefined) throw new Error(`bench/figures.ts has no figure ${name}`);
-  return measure(fig).median;
+  return measure(fig);
 };
-const vcmdq = inProcess("hw_consumer_cmds_per_s");
+const vcmdq = inProcess(CONSUMER_VS_LIMIT.consumer);
+const limit = inProcess(CONSUMER_VS_LIMIT.limit);
 const mmio = inProcess("vmm_trapped_mmio_per_s");
+const n11 = typeof q11 === "string" ? null : q11;
 
-const ratio = (a: number, b: number): number => Number((a / b).toFixed(2));
-const out = {
-  qemu_version: version,
-  qemu_qtest_rtt_per_s: qemu.rtt,
-  cmdqv_qtest_rtt_per_s: cmdqv.rtt,
-  qemu_main_cmdq_cmds_per_s: qemu.mainCmdq,
-  cmdqv_main_cmdq_cmds_per_s: cmdqv.mainCmdq,
-  cmdqv_vcmdq_cmds_per_s: vcmdq,
-  qemu_qtest_pipelined_per_s: qemu.pipelined,
-  cmdqv_qtest_pipelined_per_s: cmdqv.pipelined,
-  qemu_main_cmdq_sync_cmds_per_s: qemu.mainCmdqSync,
-  cmdqv_main_cmdq_sync_cmds_per_s: cmdqv.mainCmdqSync,
-  cmdqv_trapped_mmio_per_s: mmio,
-  ratio_qtest_rtt: ratio(cmdqv.rtt, qemu.rtt),
-  ratio_qtest_pipelined: ratio(cmdqv.pipelined, qemu.pipelined),
-  ratio_main_cmdq: ratio(cmdqv.mainCmdq, qemu.mainCmdq),
-  ratio_main_cmdq_sync: ratio(cmdqv.mainCmdqSync, qemu.mainCmdqSync),
-  ratio_vcmdq_to_qemu_main_cmdq: ratio(vcmdq, qemu.mainCmdq),
+const columns: PeerColumns = {
+  qemu72: {
+    title: version === null ? "QEMU 7.2" : `QEMU ${version}`,
+    short: "7.2",
+    missing:
+      version === null
+        ? "qemu-system-aarch64 cannot be run (apt-get install qemu-system-arm)"
+        : null,
+  },
+  qemu111: {
+    title: "QEMU 11.1 on cmdqv's host",
+    short: "11.1",
+    missing: typeof q11 === "string" ? q11 : null,
+  },
+  cmdqv: { title: "cmdqv", short: "cmdqv", missing: null },
 };
+/** A row of the qtest figures every peer has (QEMU 11.1's include them). */
+const row = (
+  key: string,
+  figure: string,
+  pick: (f: PeerFigures) => Spread,
+  remark?: string,
+): PeerRow => ({
+  key,
+  figure,
+  values: {
+    ...(qemu ? { qemu72: pick(qemu) } : {}),
+    ...(n11 ? { qemu111: pick(n11) } : {}),
+    ...(cmdqv ? { cmdqv: pick(cmdqv) } : {}),
+  },
+  ...(remark !== undefined ? { note: remark } : {}),
+});
+const rows: PeerRow[] = [
+  row("qtest_rtt_per_s", "qtest round trips/s (readl, 1 in flight)", (f) => f.rtt),
+  row("qtest_pipelined_per_s", `qtest round trips/s (${PIPELINE} in flight)`, (f) => f.pipelined),
+  row(
+    "main_cmdq_cmds_per_s",
+    "main-CMDQ cmds/s (63 TLBI_NH_ASID + CMD_SYNC)",
+    (f) => f.mainCmdq,
+    "11.1: accel, each TLBI forwarded to the host",
+  ),
+  row(
+    "main_cmdq_sync_cmds_per_s",
+    "main-CMDQ cmds/s (CMD_SYNC CS=NONE only)",
+    (f) => f.mainCmdqSync,
+  ),
+  {
+    key: "vcmdq_cmds_per_s",
+    figure: "VCMDQ cmds/s (CMDQV hardware consumer)",
+    values: { ...(n11 ? { qemu111: n11.vcmdq } : {}), cmdqv: vcmdq },
+    note: `cmdqv at ${(vcmdq.median / limit.median).toFixed(2)}× limit`,
+  },
+  {
+    key: "ring_read_limit_cmds_per_s",
+    figure: "limit: VCMDQ ring read only (bench/ring-read.ts)",
+    values: { cmdqv: limit },
+    note: "the consumer's physical bound",
+  },
+  {
+    key: "trapped_mmio_per_s",
+    figure: "trapped MMIO accesses/s (in process)",
+    values: { cmdqv: mmio },
+  },
+];
 
-if (json) console.log(JSON.stringify(out));
-else {
-  const n = (v: number): string => v.toLocaleString("en-US");
-  const rows: [string, string, string, string][] = [
-    ["figure", `qemu ${version}`, "cmdqv", "cmdqv/qemu"],
-    [
-      "qtest round trips/s (readl IDR0, 1 in flight)",
-      n(qemu.rtt),
-      n(cmdqv.rtt),
-      `${out.ratio_qtest_rtt}×`,
-    ],
-    [
-      `qtest round trips/s (${PIPELINE} in flight)`,
-      n(qemu.pipelined),
-      n(cmdqv.pipelined),
-      `${out.ratio_qtest_pipelined}×`,
-    ],
-    [
-      "main-CMDQ cmds/s (63 TLBI_NH_ASID + CMD_SYNC)",
-      n(qemu.mainCmdq),
-      n(cmdqv.mainCmdq),
-      `${out.ratio_main_cmdq}×`,
-    ],
-    [
-      "main-CMDQ cmds/s (CMD_SYNC CS=NONE only)",
-      n(qemu.mainCmdqSync),
-      n(cmdqv.mainCmdqSync),
-      `${out.ratio_main_cmdq_sync}×`,
-    ],
-    [
-      "VCMDQ cmds/s (CMDQV hardware model)",
-      "-",
-      n(vcmdq),
-      `${out.ratio_vcmdq_to_qemu_main_cmdq}× qemu main-CMDQ`,
-    ],
-    ["trapped MMIO accesses/s (in process)", "-", n(mmio), ""],
-  ];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i as 0 | 1 | 2 | 3].length)));
-  for (const r of rows)
-    console.log(`${r[0].padEnd(w[0]!)}  ${r[1].padStart(w[1]!)}  ${r[2].padStart(w[2]!)}  ${r[3]}`);
-}
+if (json) console.log(JSON.stringify({ qemu72_version: version, ...peerTableJson(columns, rows) }));
+else for (const l of formatPeerTable(columns, rows)) console.log(l);
