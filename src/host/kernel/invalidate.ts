@@ -24,27 +24,35 @@ const CMDQ_BATCH_ENTRIES = 64;
 const VMID_MASK = 0xffffn << 32n;
 const LO32 = 0xffff_ffffn;
 
-/** arm_vsmmu_convert_user_cmd: the converted command, or null (EIO). */
-function convert(v: ViommuObj, dw0: bigint, dw1: bigint): [bigint, bigint] | null {
-  const vmid = BigInt(v.vmid & 0xffff) << 32n;
+/**
+ * arm_vsmmu_convert_user_cmd: the converted command into `out` (which may be where the
+ * input came from), or false (EIO).
+ */
+function convert(v: ViommuObj, dw0: bigint, dw1: bigint, out: [bigint, bigint]): boolean {
   switch (Number(dw0 & 0xffn)) {
     case OP.TLBI_NSNH_ALL:
-      return [BigInt(OP.TLBI_NH_ALL) | vmid, 0n];
+      out[0] = BigInt(OP.TLBI_NH_ALL) | (BigInt(v.vmid & 0xffff) << 32n);
+      out[1] = 0n;
+      return true;
     case OP.TLBI_NH_VA:
     case OP.TLBI_NH_VAA:
     case OP.TLBI_NH_ALL:
     case OP.TLBI_NH_ASID:
-      return [(dw0 & ~VMID_MASK) | vmid, dw1];
+      out[0] = (dw0 & ~VMID_MASK) | (BigInt(v.vmid & 0xffff) << 32n);
+      out[1] = dw1;
+      return true;
     case OP.ATC_INV:
     case OP.CFGI_CD:
     case OP.CFGI_CD_ALL: {
       const vsid = dw0 >> 32n;
       const vdev = v.vdevs.get(vsid);
-      if (vdev === undefined) return null;
-      return [(dw0 & LO32) | (BigInt(vdev.dev.sid >>> 0) << 32n), dw1];
+      if (vdev === undefined) return false;
+      out[0] = (dw0 & LO32) | (BigInt(vdev.dev.sid >>> 0) << 32n);
+      out[1] = dw1;
+      return true;
     }
     default:
-      return null;
+      return false;
   }
 }
 
@@ -69,13 +77,13 @@ function cacheInvalidate(
   // iommu_copy_struct_from_full_user_array
   if (a.dataType !== VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) return { rc: ERRNO.EINVAL, entryNum: 0 };
   if (ctx.faults.check("hwpt_invalidate:copy_from_user")) return { rc: ERRNO.EFAULT, entryNum: 0 };
+  if (n === 1) return cacheInvalidate1(ctx, v, a.entries[0]!, a.entryLen);
   const cmds = a.entries.map(([d0, d1]) => entryAs16(d0, d1, a.entryLen));
   let cur = 0;
   let last = 0;
   while (cur !== n) {
-    const c = convert(v, cmds[cur]![0], cmds[cur]![1]);
-    if (c === null) return { rc: ERRNO.EIO, entryNum: cur };
-    cmds[cur] = c;
+    const c = cmds[cur]!;
+    if (!convert(v, c[0], c[1], c)) return { rc: ERRNO.EIO, entryNum: cur };
     cur++;
     if (cur !== n && cur - last !== CMDQ_BATCH_ENTRIES - 1) continue;
     const rc = ctx.smmu.issueCmdlist(cmds.slice(last, cur), true);
@@ -83,6 +91,37 @@ function cacheInvalidate(
     last = cur;
   }
   return { rc: 0, entryNum: cur };
+}
+
+/** The one command of a single-entry call, converted in place: reused, as is its list. */
+const ONE: [bigint, bigint] = [0n, 0n];
+const ONE_LIST: readonly (readonly [bigint, bigint])[] = [ONE];
+/** cacheInvalidate's answer for a single-entry call (read at once by the caller). */
+const RESULT1 = { rc: 0, entryNum: 0 };
+
+/**
+ * cacheInvalidate for one entry (the trapped main CMDQ's every call): the same steps and
+ * answers, with the command copied, converted and issued through reused storage.
+ */
+function cacheInvalidate1(
+  ctx: KernelCtx,
+  v: ViommuObj,
+  e: readonly [bigint, bigint],
+  entryLen: number,
+): { rc: number; entryNum: number } {
+  const d0 = BigInt.asUintN(64, e[0]);
+  const d1 = BigInt.asUintN(64, e[1]);
+  const ok =
+    entryLen >= 16 ? convert(v, d0, d1, ONE) : convert(v, ...entryAs16(d0, d1, entryLen), ONE);
+  if (!ok) {
+    RESULT1.rc = ERRNO.EIO;
+    RESULT1.entryNum = 0;
+    return RESULT1;
+  }
+  const rc = ctx.smmu.issueCmdlist(ONE_LIST, true);
+  RESULT1.rc = rc;
+  RESULT1.entryNum = rc !== 0 ? 0 : 1;
+  return RESULT1;
 }
 
 /** IOMMU_HWPT_INVALIDATE. */

@@ -128,6 +128,9 @@ function fmtPairs(obj: JsonValue, skipZeroFlags: boolean): string {
   return parts.join(" ");
 }
 
+/** Int32 columns per single-entry invalidation kept by IoctlLog.recordInvalidate1. */
+const INV_INTS = 7;
+
 interface RawEntry {
   readonly seq: number;
   readonly t: number;
@@ -146,7 +149,19 @@ export class IoctlLog {
    * arguments and results are values the kernel handed back or was given; none is
    * mutated after the call.
    */
-  private readonly pending: RawEntry[] = [];
+  private readonly pending: (RawEntry | number)[] = [];
+  /**
+   * Single-entry IOMMU_HWPT_INVALIDATE calls (the trapped main CMDQ sends one per
+   * command) kept in columns, so recording one allocates nothing: `pending` holds the
+   * call's seq (a small integer) and its fields live at slot seq % capacity. Pending never
+   * holds more calls than the capacity, so a slot is reused only after its call has been
+   * flushed or trimmed. The columns grow on demand up to that capacity.
+   */
+  private readonly invCap: number;
+  private invT = new Float64Array(0);
+  /** size given (0/1), size, hwptId, dataType, entryLen, errno (0: ok), entryNum. */
+  private invI = new Int32Array(0);
+  private invW = new BigUint64Array(0);
   private count = 0;
   /** Refused IOMMU_DESTROY calls, kept as they happen for the invariant checker. */
   private readonly refused: { seq: number; id: number; errno: string }[] = [];
@@ -162,6 +177,80 @@ export class IoctlLog {
     this.clock = clock;
     this.tracer = tracer;
     this.limit = Math.max(1, Math.floor(limit));
+    this.invCap = this.limit + (this.limit >> 2) + 2;
+  }
+
+  /**
+   * Record an IOMMU_HWPT_INVALIDATE of exactly one entry without keeping `args` or `r`
+   * (both may be reused by the caller): what `record` would keep, copied into columns.
+   * `errno` 0 is success. The numbers are u32 (the caller checks).
+   */
+  recordInvalidate1(
+    size: number | undefined,
+    hwptId: number,
+    dataType: number,
+    entryLen: number,
+    dw0: bigint,
+    dw1: bigint,
+    errno: number,
+    entryNum: number,
+  ): void {
+    const seq = this.count++;
+    const slot = seq % this.invCap;
+    if (slot >= this.invT.length) this.growInvalidates(slot + 1);
+    this.invT[slot] = this.clock.now();
+    const i = slot * INV_INTS;
+    const c = this.invI;
+    c[i] = size === undefined ? 0 : 1;
+    c[i + 1] = size ?? 0;
+    c[i + 2] = hwptId;
+    c[i + 3] = dataType;
+    c[i + 4] = entryLen;
+    c[i + 5] = errno;
+    c[i + 6] = entryNum;
+    this.invW[2 * slot] = dw0;
+    this.invW[2 * slot + 1] = dw1;
+    this.pending.push(seq);
+    if (this.pending.length + this.log.length > this.limit + (this.limit >> 2)) this.trim();
+    if (this.tracer?.enabled) {
+      const e = this.flush().at(-1)!;
+      this.tracer.emit("host.kernel", "IOMMU_HWPT_INVALIDATE", {
+        ret: e.errno ?? "ok",
+        line: IoctlLog.condense(e),
+      });
+    }
+  }
+
+  private growInvalidates(need: number): void {
+    const n = Math.min(this.invCap, Math.max(need, 2 * this.invT.length, 256));
+    const t = new Float64Array(n);
+    t.set(this.invT);
+    this.invT = t;
+    const c = new Int32Array(INV_INTS * n);
+    c.set(this.invI);
+    this.invI = c;
+    const w = new BigUint64Array(2 * n);
+    w.set(this.invW);
+    this.invW = w;
+  }
+
+  /** The entry a recordInvalidate1 call stands for, as `record` would have built it. */
+  private invalidateEntry(seq: number): IoctlLogEntry {
+    const slot = seq % this.invCap;
+    const i = slot * INV_INTS;
+    const c = this.invI;
+    const args: Record<string, JsonValue> = {};
+    if (c[i] === 1) args.size = c[i + 1]! >>> 0;
+    args.hwptId = c[i + 2]! >>> 0;
+    args.dataType = c[i + 3]! >>> 0;
+    args.entryLen = c[i + 4]! >>> 0;
+    args.entries = [[toJson(this.invW[2 * slot]!), toJson(this.invW[2 * slot + 1]!)]];
+    const base = { seq, t: this.invT[slot]!, call: "IOMMU_HWPT_INVALIDATE", args };
+    const errno = c[i + 5]!;
+    const entryNum = c[i + 6]!;
+    return errno === 0
+      ? { ...base, result: { entryNum } }
+      : { ...base, errno: errnoName(errno), detail: { entryNum } };
   }
 
   /** Record one call. The error is an errno, or {errno, entryNum} for invalidations. */
@@ -184,6 +273,10 @@ export class IoctlLog {
 
   private flush(): IoctlLogEntry[] {
     for (const p of this.pending) {
+      if (typeof p === "number") {
+        this.log.push(this.invalidateEntry(p));
+        continue;
+      }
       const base = { seq: p.seq, t: p.t, call: p.call, args: toJson(p.args) };
       const r = p.r;
       if (r.ok) this.log.push({ ...base, result: toJson(r.value) });

@@ -185,6 +185,8 @@ function hwInfoBytes(data: HwInfoTegra241 | HwInfoArmSmmuv3): Uint8Array {
   return b;
 }
 
+const u32 = (x: number): boolean => x >>> 0 === x;
+
 /** The commands of one IOMMU_HWPT_INVALIDATE the ioctl log keeps (the count of the rest too). */
 export const LOGGED_INVALIDATE_ENTRIES = 64;
 
@@ -466,15 +468,28 @@ export class Iommufd {
     else r = hwptInvalidate(this.ctx, a);
     // The log keeps its calls for a long run: a call's own size must be bounded too, or
     // each large batch would pin its commands (100+ bytes of JS apiece) until trimmed.
+    // The caller may reuse its arguments (the trapped main CMDQ does, one entry a call):
+    // a single entry goes into the log's columns, more are copied.
     const n = a.entries.length;
+    if (n === 1 && u32(a.hwptId) && u32(a.dataType) && u32(a.entryLen) && u32(a.size ?? 0)) {
+      const e = a.entries[0]!;
+      this.log.recordInvalidate1(
+        a.size,
+        a.hwptId,
+        a.dataType,
+        a.entryLen,
+        e[0],
+        e[1],
+        r.ok ? 0 : r.error.errno,
+        r.ok ? r.value.entryNum : r.error.entryNum,
+      );
+      return r;
+    }
+    const kept = a.entries.slice(0, LOGGED_INVALIDATE_ENTRIES).map((x) => [x[0], x[1]] as const);
     const logged =
       n <= LOGGED_INVALIDATE_ENTRIES
-        ? a
-        : {
-            ...a,
-            entries: a.entries.slice(0, LOGGED_INVALIDATE_ENTRIES),
-            entriesNotLogged: n - LOGGED_INVALIDATE_ENTRIES,
-          };
+        ? { ...a, entries: kept }
+        : { ...a, entries: kept, entriesNotLogged: n - LOGGED_INVALIDATE_ENTRIES };
     this.log.record("IOMMU_HWPT_INVALIDATE", logged, r);
     return r;
   }

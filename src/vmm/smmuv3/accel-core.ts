@@ -103,6 +103,7 @@ export interface AccelCoreOptions {
 }
 
 const ACTOR = "vmm.smmuv3";
+const NO_ENTRIES: readonly InvalidationEntry[] = [];
 
 export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
   private readonly backend: IommufdBackend;
@@ -122,6 +123,13 @@ export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
   private autoFinalised = false;
   /** install_ste's STE buffer (words 0..3). */
   private readonly ste = new Uint32Array(4);
+  /** invalidate's ioctl arguments, filled in per call. */
+  private readonly invArgs: {
+    hwptId: number;
+    readonly dataType: number;
+    readonly entryLen: number;
+    entries: readonly InvalidationEntry[];
+  } = { hwptId: 0, dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, entryLen: 16, entries: [] };
 
   constructor(o: AccelCoreOptions) {
     this.backend = o.backend;
@@ -463,13 +471,18 @@ export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
 
   // ------------------------------------------------------ invalidation ----
 
+  /**
+   * smmuv3_accel_issue_inv_cmd's iommufd_backend_invalidate_cache: one ioctl for what the
+   * caller hands over (QEMU 11.1 issues one per command, entry_num 1). The arguments are
+   * one reused object around the caller's entries: the host copies what it keeps (the
+   * port's contract), so nothing is allocated here per command.
+   */
   invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
-    const r = this.port.hwptInvalidate({
-      hwptId: this.viommuId,
-      dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
-      entryLen: 16,
-      entries: entries.map((e) => [e[0], e[1]] as const),
-    });
+    const a = this.invArgs;
+    a.hwptId = this.viommuId;
+    a.entries = entries;
+    const r = this.port.hwptInvalidate(a);
+    a.entries = NO_ENTRIES;
     return r.ok
       ? { ok: true, entryNum: r.value.entryNum }
       : { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
