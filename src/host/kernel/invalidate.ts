@@ -23,6 +23,17 @@ import {
 const CMDQ_BATCH_ENTRIES = 64;
 const VMID_MASK = 0xffffn << 32n;
 const LO32 = 0xffff_ffffn;
+// The opcodes as module constants: the per-command switch must not go through the
+// imported object (under tsx every imported binding read is a getter call).
+const TLBI_NH_ALL = OP.TLBI_NH_ALL;
+const TLBI_NH_ASID = OP.TLBI_NH_ASID;
+const TLBI_NH_VA = OP.TLBI_NH_VA;
+const TLBI_NH_VAA = OP.TLBI_NH_VAA;
+const TLBI_NSNH_ALL = OP.TLBI_NSNH_ALL;
+const ATC_INV = OP.ATC_INV;
+const CFGI_CD = OP.CFGI_CD;
+const CFGI_CD_ALL = OP.CFGI_CD_ALL;
+const TLBI_NH_ALL_BIG = BigInt(TLBI_NH_ALL);
 
 /**
  * arm_vsmmu_convert_user_cmd: the converted command into `out` (which may be where the
@@ -30,20 +41,20 @@ const LO32 = 0xffff_ffffn;
  */
 function convert(v: ViommuObj, dw0: bigint, dw1: bigint, out: [bigint, bigint]): boolean {
   switch (Number(dw0 & 0xffn)) {
-    case OP.TLBI_NSNH_ALL:
-      out[0] = BigInt(OP.TLBI_NH_ALL) | (BigInt(v.vmid & 0xffff) << 32n);
+    case TLBI_NSNH_ALL:
+      out[0] = TLBI_NH_ALL_BIG | (BigInt(v.vmid & 0xffff) << 32n);
       out[1] = 0n;
       return true;
-    case OP.TLBI_NH_VA:
-    case OP.TLBI_NH_VAA:
-    case OP.TLBI_NH_ALL:
-    case OP.TLBI_NH_ASID:
+    case TLBI_NH_VA:
+    case TLBI_NH_VAA:
+    case TLBI_NH_ALL:
+    case TLBI_NH_ASID:
       out[0] = (dw0 & ~VMID_MASK) | (BigInt(v.vmid & 0xffff) << 32n);
       out[1] = dw1;
       return true;
-    case OP.ATC_INV:
-    case OP.CFGI_CD:
-    case OP.CFGI_CD_ALL: {
+    case ATC_INV:
+    case CFGI_CD:
+    case CFGI_CD_ALL: {
       const vsid = dw0 >> 32n;
       const vdev = v.vdevs.get(vsid);
       if (vdev === undefined) return false;
