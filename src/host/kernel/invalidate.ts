@@ -34,6 +34,9 @@ const ATC_INV = OP.ATC_INV;
 const CFGI_CD = OP.CFGI_CD;
 const CFGI_CD_ALL = OP.CFGI_CD_ALL;
 const TLBI_NH_ALL_BIG = BigInt(TLBI_NH_ALL);
+const DATA_ARM_SMMUV3 = VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+const EIO = ERRNO.EIO;
+const okOf = ok;
 
 /**
  * arm_vsmmu_convert_user_cmd: the converted command into `out` (which may be where the
@@ -86,7 +89,7 @@ function cacheInvalidate(
   // kcalloc of the command array; on failure entry_num is left as the caller set it.
   if (ctx.faults.check("hwpt_invalidate:cmds_alloc")) return { rc: ERRNO.ENOMEM, entryNum: n };
   // iommu_copy_struct_from_full_user_array
-  if (a.dataType !== VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) return { rc: ERRNO.EINVAL, entryNum: 0 };
+  if (a.dataType !== DATA_ARM_SMMUV3) return { rc: ERRNO.EINVAL, entryNum: 0 };
   if (ctx.faults.check("hwpt_invalidate:copy_from_user")) return { rc: ERRNO.EFAULT, entryNum: 0 };
   if (n === 1) return cacheInvalidate1(ctx, v, a.entries[0]!, a.entryLen);
   const cmds = a.entries.map(([d0, d1]) => entryAs16(d0, d1, a.entryLen));
@@ -125,7 +128,7 @@ function cacheInvalidate1(
   const ok =
     entryLen >= 16 ? convert(v, d0, d1, ONE) : convert(v, ...entryAs16(d0, d1, entryLen), ONE);
   if (!ok) {
-    RESULT1.rc = ERRNO.EIO;
+    RESULT1.rc = EIO;
     RESULT1.entryNum = 0;
     return RESULT1;
   }
@@ -161,5 +164,5 @@ export function hwptInvalidate(
   if (ctx.faults.check("hwpt_invalidate:copy_to_user"))
     return err({ errno: ERRNO.EFAULT, entryNum: 0 });
   if (rc !== 0) return err({ errno: rc, entryNum: done });
-  return ok({ entryNum: done });
+  return okOf({ entryNum: done });
 }
