@@ -23,20 +23,6 @@ import {
 const CMDQ_BATCH_ENTRIES = 64;
 const VMID_MASK = 0xffffn << 32n;
 const LO32 = 0xffff_ffffn;
-// The opcodes as module constants: the per-command switch must not go through the
-// imported object (under tsx every imported binding read is a getter call).
-const TLBI_NH_ALL = OP.TLBI_NH_ALL;
-const TLBI_NH_ASID = OP.TLBI_NH_ASID;
-const TLBI_NH_VA = OP.TLBI_NH_VA;
-const TLBI_NH_VAA = OP.TLBI_NH_VAA;
-const TLBI_NSNH_ALL = OP.TLBI_NSNH_ALL;
-const ATC_INV = OP.ATC_INV;
-const CFGI_CD = OP.CFGI_CD;
-const CFGI_CD_ALL = OP.CFGI_CD_ALL;
-const TLBI_NH_ALL_BIG = BigInt(TLBI_NH_ALL);
-const DATA_ARM_SMMUV3 = VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
-const EIO = ERRNO.EIO;
-const okOf = ok;
 
 /**
  * arm_vsmmu_convert_user_cmd: the converted command into `out` (which may be where the
@@ -44,20 +30,20 @@ const okOf = ok;
  */
 function convert(v: ViommuObj, dw0: bigint, dw1: bigint, out: [bigint, bigint]): boolean {
   switch (Number(dw0 & 0xffn)) {
-    case TLBI_NSNH_ALL:
-      out[0] = TLBI_NH_ALL_BIG | (BigInt(v.vmid & 0xffff) << 32n);
+    case OP.TLBI_NSNH_ALL:
+      out[0] = BigInt(OP.TLBI_NH_ALL) | (BigInt(v.vmid & 0xffff) << 32n);
       out[1] = 0n;
       return true;
-    case TLBI_NH_VA:
-    case TLBI_NH_VAA:
-    case TLBI_NH_ALL:
-    case TLBI_NH_ASID:
+    case OP.TLBI_NH_VA:
+    case OP.TLBI_NH_VAA:
+    case OP.TLBI_NH_ALL:
+    case OP.TLBI_NH_ASID:
       out[0] = (dw0 & ~VMID_MASK) | (BigInt(v.vmid & 0xffff) << 32n);
       out[1] = dw1;
       return true;
-    case ATC_INV:
-    case CFGI_CD:
-    case CFGI_CD_ALL: {
+    case OP.ATC_INV:
+    case OP.CFGI_CD:
+    case OP.CFGI_CD_ALL: {
       const vsid = dw0 >> 32n;
       const vdev = v.vdevs.get(vsid);
       if (vdev === undefined) return false;
@@ -89,7 +75,7 @@ function cacheInvalidate(
   // kcalloc of the command array; on failure entry_num is left as the caller set it.
   if (ctx.faults.check("hwpt_invalidate:cmds_alloc")) return { rc: ERRNO.ENOMEM, entryNum: n };
   // iommu_copy_struct_from_full_user_array
-  if (a.dataType !== DATA_ARM_SMMUV3) return { rc: ERRNO.EINVAL, entryNum: 0 };
+  if (a.dataType !== VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) return { rc: ERRNO.EINVAL, entryNum: 0 };
   if (ctx.faults.check("hwpt_invalidate:copy_from_user")) return { rc: ERRNO.EFAULT, entryNum: 0 };
   if (n === 1) return cacheInvalidate1(ctx, v, a.entries[0]!, a.entryLen);
   const cmds = a.entries.map(([d0, d1]) => entryAs16(d0, d1, a.entryLen));
@@ -128,7 +114,7 @@ function cacheInvalidate1(
   const ok =
     entryLen >= 16 ? convert(v, d0, d1, ONE) : convert(v, ...entryAs16(d0, d1, entryLen), ONE);
   if (!ok) {
-    RESULT1.rc = EIO;
+    RESULT1.rc = ERRNO.EIO;
     RESULT1.entryNum = 0;
     return RESULT1;
   }
@@ -164,5 +150,5 @@ export function hwptInvalidate(
   if (ctx.faults.check("hwpt_invalidate:copy_to_user"))
     return err({ errno: ERRNO.EFAULT, entryNum: 0 });
   if (rc !== 0) return err({ errno: rc, entryNum: done });
-  return okOf({ entryNum: done });
+  return ok({ entryNum: done });
 }

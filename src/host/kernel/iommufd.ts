@@ -186,8 +186,6 @@ function hwInfoBytes(data: HwInfoTegra241 | HwInfoArmSmmuv3): Uint8Array {
 }
 
 const u32 = (x: number): boolean => x >>> 0 === x;
-/** Read once: under tsx an imported binding read per call is a getter call. */
-const HWPT_INVALIDATE_MIN = STRUCT_SIZE.hwpt_invalidate.min;
 
 /** The commands of one IOMMU_HWPT_INVALIDATE the ioctl log keeps (the count of the rest too). */
 export const LOGGED_INVALIDATE_ENTRIES = 64;
@@ -464,7 +462,7 @@ export class Iommufd {
   /** IOMMU_HWPT_INVALIDATE: on failure the error still carries entry_num. */
   hwptInvalidate(a: HwptInvalidateArgs): Result<HwptInvalidateOut, HwptInvalidateError> {
     let r: Result<HwptInvalidateOut, HwptInvalidateError>;
-    const min = HWPT_INVALIDATE_MIN;
+    const min = STRUCT_SIZE.hwpt_invalidate.min;
     if (this.closed) r = err({ errno: ERRNO.EBADF, entryNum: 0 });
     else if (a.size !== undefined && a.size < min) r = err({ errno: ERRNO.EINVAL, entryNum: 0 });
     else r = hwptInvalidate(this.ctx, a);

@@ -37,87 +37,52 @@ export const CMD_ACTION = {
 } as const;
 export type CmdAction = (typeof CMD_ACTION)[keyof typeof CMD_ACTION];
 
-/** What an opcode is to the consumer's switch, before the command's bits and the profile. */
-const KIND = {
-  ILL: 0,
-  ACCEPT: 1,
-  SYNC: 2,
-  STE: 3,
-  STE_RANGE: 4,
-  CD: 5,
-  TLBI_S1: 6,
-  TLBI_NSNH: 7,
-  TLBI_S2: 8,
-  ATC: 9,
-} as const;
-
-/**
- * KIND by opcode, built once: the per-command lookup reads a module-local array, not a
- * chain of `case OPCODE.X` (each an imported-object read, a getter call under tsx).
- */
-const KIND_OF: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  const set = (kind: number, ...ops: number[]) => {
-    for (const op of ops) t[op] = kind;
-  };
-  set(KIND.SYNC, OPCODE.CMD_SYNC);
-  set(KIND.ACCEPT, OPCODE.PREFETCH_CFG, OPCODE.PREFETCH_ADDR);
-  set(KIND.STE, OPCODE.CFGI_STE);
-  set(KIND.STE_RANGE, OPCODE.CFGI_STE_RANGE);
-  set(KIND.CD, OPCODE.CFGI_CD, OPCODE.CFGI_CD_ALL);
-  set(KIND.TLBI_S1, OPCODE.TLBI_NH_ALL, OPCODE.TLBI_NH_ASID, OPCODE.TLBI_NH_VA, OPCODE.TLBI_NH_VAA);
-  set(KIND.TLBI_NSNH, OPCODE.TLBI_NSNH_ALL);
-  set(KIND.TLBI_S2, OPCODE.TLBI_S12_VMALL, OPCODE.TLBI_S2_IPA);
-  set(KIND.ATC, OPCODE.ATC_INV);
-  set(
-    KIND.ACCEPT,
-    QEMU_EXTRA_OPCODE.TLBI_EL3_ALL,
-    QEMU_EXTRA_OPCODE.TLBI_EL3_VA,
-    OPCODE.TLBI_EL2_ALL,
-    OPCODE.TLBI_EL2_ASID,
-    OPCODE.TLBI_EL2_VA,
-    QEMU_EXTRA_OPCODE.TLBI_EL2_VAA,
-    OPCODE.PRI_RESP,
-    OPCODE.RESUME,
-    OPCODE.STALL_TERM,
-  );
-  return t;
-})();
-
-const SSEC = CMD_SSEC;
-const IDR0_S1P = SMMU_BITS.IDR0_S1P;
-const IDR0_S2P = SMMU_BITS.IDR0_S2P;
-
 /**
  * The action for a command with opcode `op` and first word `w0`, given the profile and the
  * current IDR0 (stage support).
  */
 export function cmdAction(op: number, w0: number, idr0: number, p: Smmuv3Profile): CmdAction {
   const A = CMD_ACTION;
-  switch (KIND_OF[op & 0xff]) {
-    case KIND.SYNC:
+  switch (op) {
+    case OPCODE.CMD_SYNC:
       return A.SYNC;
-    case KIND.ACCEPT:
+    case OPCODE.PREFETCH_CFG:
+    case OPCODE.PREFETCH_ADDR:
       return A.ACCEPT;
-    case KIND.STE:
-      if (w0 & SSEC) return A.ILL;
+    case OPCODE.CFGI_STE:
+      if (w0 & CMD_SSEC) return A.ILL;
       return p.installSte ? A.INSTALL_STE : A.ACCEPT;
-    case KIND.STE_RANGE:
-      if (w0 & SSEC) return A.ILL;
+    case OPCODE.CFGI_STE_RANGE:
+      if (w0 & CMD_SSEC) return A.ILL;
       return p.installSte ? A.INSTALL_STE_RANGE : A.ACCEPT;
-    case KIND.CD:
-      if (w0 & SSEC) return A.ILL;
+    case OPCODE.CFGI_CD:
+    case OPCODE.CFGI_CD_ALL:
+      if (w0 & CMD_SSEC) return A.ILL;
       return p.accel ? A.FORWARD_SID : A.ACCEPT;
-    case KIND.TLBI_S1:
-      if (p.stageChecks && !(idr0 & IDR0_S1P)) return A.ILL;
+    case OPCODE.TLBI_NH_ALL:
+    case OPCODE.TLBI_NH_ASID:
+    case OPCODE.TLBI_NH_VA:
+    case OPCODE.TLBI_NH_VAA:
+      if (p.stageChecks && !(idr0 & SMMU_BITS.IDR0_S1P)) return A.ILL;
       return p.accel ? A.FORWARD : A.ACCEPT;
-    case KIND.TLBI_NSNH:
+    case OPCODE.TLBI_NSNH_ALL:
       return p.accel ? A.FORWARD : A.ACCEPT;
-    case KIND.TLBI_S2:
-      if (p.stageChecks && !(idr0 & IDR0_S2P)) return A.ILL;
+    case OPCODE.TLBI_S12_VMALL:
+    case OPCODE.TLBI_S2_IPA:
+      if (p.stageChecks && !(idr0 & SMMU_BITS.IDR0_S2P)) return A.ILL;
       return A.ACCEPT;
-    case KIND.ATC:
+    case OPCODE.ATC_INV:
       return p.accel ? A.FORWARD_SID : A.ACCEPT;
+    case QEMU_EXTRA_OPCODE.TLBI_EL3_ALL:
+    case QEMU_EXTRA_OPCODE.TLBI_EL3_VA:
+    case OPCODE.TLBI_EL2_ALL:
+    case OPCODE.TLBI_EL2_ASID:
+    case OPCODE.TLBI_EL2_VA:
+    case QEMU_EXTRA_OPCODE.TLBI_EL2_VAA:
+    case OPCODE.PRI_RESP:
+    case OPCODE.RESUME:
+    case OPCODE.STALL_TERM:
+      return A.ACCEPT;
     default:
       return A.ILL;
   }

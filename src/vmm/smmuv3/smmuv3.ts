@@ -56,24 +56,6 @@ import type {
 } from "./ports.js";
 import { type IdrValues, QEMU_ACCEL, type Smmuv3Profile } from "./profile.js";
 
-// Module-local copies of what the command consumer reads per command: under tsx (how the
-// CLI, qtest server and benches run) every read of an imported binding is a getter call,
-// which the main-CMDQ profile showed at several percent each.
-const ACT_SYNC = CMD_ACTION.SYNC;
-const ACT_ILL = CMD_ACTION.ILL;
-const ACT_FORWARD = CMD_ACTION.FORWARD;
-const ACT_FORWARD_SID = CMD_ACTION.FORWARD_SID;
-const ACT_INSTALL_STE = CMD_ACTION.INSTALL_STE;
-const ACT_INSTALL_STE_RANGE = CMD_ACTION.INSTALL_STE_RANGE;
-const ERR_NONE = CMDQ_ERR.NONE;
-const ERR_ILL = CMDQ_ERR.ILL;
-const FAULT = MEM_FAULT;
-const ENTRY_BYTES = CMD_BYTES;
-const actionOf = cmdAction;
-const isEmpty = qIsEmpty;
-const indexOf = qIdx;
-const advance = qAdvance;
-
 /** Per-index overrides of the profile's reset IDRs, e.g. `{ 1: 0x0273_0010 }`. */
 export type IdrOverrides = { readonly [K in 0 | 1 | 2 | 3 | 4 | 5]?: number };
 
@@ -818,11 +800,11 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
     const log2 = q.log2size;
     const tracing = this.tracer?.enabled === true;
     if (tracing) this.traceQueue("smmuv3_cmdq_consume");
-    let error: number = ERR_NONE;
+    let error: number = CMDQ_ERR.NONE;
     let op = 0;
-    while (!isEmpty(q.prod, q.cons, log2)) {
+    while (!qIsEmpty(q.prod, q.cons, log2)) {
       if ((this.gerror ^ this.gerrorn) & B.GERROR_CMDQ_ERR) break;
-      if (!this.fetch(this.cmdqRing + indexOf(q.cons, log2) * ENTRY_BYTES)) {
+      if (!this.fetch(this.cmdqRing + qIdx(q.cons, log2) * CMD_BYTES)) {
         error = CMDQ_ERR.ABT;
         break;
       }
@@ -830,38 +812,38 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
       const w0 = w[0]!;
       op = w0 & 0xff;
       if (tracing) this.tracer!.emit(ACTOR, "smmuv3_cmdq_opcode", { opcode: op });
-      switch (actionOf(op, w0, this.idr[0]!, this.profile)) {
-        case ACT_SYNC:
+      switch (cmdAction(op, w0, this.idr[0]!, this.profile)) {
+        case CMD_ACTION.SYNC:
           // No MSI write: QEMU's SMMUv3 has no MSI (IDR0.MSI=0); CS=IRQ (or the reserved
           // CS=3) pulses the CMD_SYNC wire whatever IRQ_CTRL says. Confirmed on 7.2.
           if (cmdSyncCs(w0) & CS.IRQ) this.pulse(this.irqs.cmdSync, "cmd_sync");
           break;
-        case ACT_ILL:
-          error = ERR_ILL;
+        case CMD_ACTION.ILL:
+          error = CMDQ_ERR.ILL;
           break;
-        case ACT_FORWARD:
-          if (!this.forward(false)) error = ERR_ILL;
+        case CMD_ACTION.FORWARD:
+          if (!this.forward(false)) error = CMDQ_ERR.ILL;
           break;
-        case ACT_FORWARD_SID:
-          if (!this.forward(true)) error = ERR_ILL;
+        case CMD_ACTION.FORWARD_SID:
+          if (!this.forward(true)) error = CMDQ_ERR.ILL;
           break;
-        case ACT_INSTALL_STE:
-          if (!this.installSte(false)) error = ERR_ILL;
+        case CMD_ACTION.INSTALL_STE:
+          if (!this.installSte(false)) error = CMDQ_ERR.ILL;
           break;
-        case ACT_INSTALL_STE_RANGE:
-          if (!this.installSte(true)) error = ERR_ILL;
+        case CMD_ACTION.INSTALL_STE_RANGE:
+          if (!this.installSte(true)) error = CMDQ_ERR.ILL;
           break;
       }
-      if (error !== ERR_NONE) {
+      if (error !== CMDQ_ERR.NONE) {
         if (this.profile.illLogAnyCause || isUnknownToQemu(op))
           this.log.guestError(`Illegal command type: ${op}`);
         break;
       }
-      q.cons = advance(q.cons, 1, log2);
+      q.cons = qAdvance(q.cons, 1, log2);
       this.consumed++;
       this.byOpcode[op]!++;
     }
-    if (error !== ERR_NONE) {
+    if (error !== CMDQ_ERR.NONE) {
       q.cons = withConsErr(q.cons, error);
       this.cmdqErrors++;
       if (tracing) this.tracer!.emit(ACTOR, "smmuv3_cmdq_consume_error", { opcode: op, error });
@@ -904,7 +886,7 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
     const w = this.words;
     for (let i = 0; i < 4; i++) {
       const v = this.mem.read(addr + 4 * i, 4);
-      if (v === FAULT) return false;
+      if (v === MEM_FAULT) return false;
       w[i] = v;
     }
     return true;
