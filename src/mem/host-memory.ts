@@ -232,7 +232,15 @@ export class HostMemory implements PhysMemory {
         this.wordsView = view;
       }
       const w = off >>> 2;
-      for (let i = 0; i < out.length; i++) out[i] = view[w + i]!;
+      if (out.length === 4) {
+        // A 16-byte command, the VCMDQ consumer's fetch: unrolled.
+        out[0] = view[w]!;
+        out[1] = view[w + 1]!;
+        out[2] = view[w + 2]!;
+        out[3] = view[w + 3]!;
+      } else {
+        for (let i = 0; i < out.length; i++) out[i] = view[w + i]!;
+      }
       return true;
     }
     const b = this.chunkAt(idx);

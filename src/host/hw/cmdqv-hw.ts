@@ -448,50 +448,89 @@ export class CmdqvHardware implements CmdqvDevice, MmioDevice, TimeListener {
     const w = this.words;
     const mem = this.mem;
     const effects = this.effects;
-    const counters = this.counters;
     const cmdNs = this.cmdNs;
+    const unknowns = this.unknowns;
+    if (t0 > this.t) this.t = t0;
+    const armed = this.armedError[q]!;
+    if (armed !== 0) {
+      this.armedError[q] = 0;
+      this.raiseError(q, armed);
+      return;
+    }
+    // Nothing the loop does writes PROD or arms an error, and nothing reads CONS, the time
+    // or the counters before the loop stops (a traced CMD_SYNC catches them up first): they
+    // live in locals and are written back by stopBurst.
+    const prod = regs.prod[q]!;
+    // A next command at `next` still runs when next <= limit and it stays ahead of q2
+    // (next < t2, or next = t2 with q first in index order): next < end, or next = end
+    // when `endIncluded`.
+    const end = Math.min(limit, t2);
+    const endIncluded = q < q2 || limit < t2;
     let tq = t0;
+    let cons = regs.cons[q]!;
+    let inv = 0;
+    let syncs = 0;
+    let noops = 0;
     for (;;) {
-      if (tq > this.t) this.t = tq;
-      if (this.armedError[q] !== 0) {
-        const code = this.armedError[q]!;
-        this.armedError[q] = 0;
-        this.raiseError(q, code);
-        return;
-      }
-      const cons = regs.cons[q]!;
       if (!mem.readWords(base + (cons & idxMask) * 16, w)) {
         // spec: linux §2.2: ABT "Abort on command fetch".
+        this.stopBurst(q, cons, tq, inv, syncs, noops);
         this.raiseError(q, CMDQ_ERR.ABT);
         return;
       }
-      const code = filterCommand(w, own, this.unknowns);
+      const code = filterCommand(w, own, unknowns);
       if (code !== 0) {
+        this.stopBurst(q, cons, tq, inv, syncs, noops);
         this.raiseError(q, code, w[0]! & 0xff);
         return;
       }
-      const cls = OP_CLASS[w[0]! & 0xff]!;
+      const w0 = w[0]!;
+      const cls = OP_CLASS[w0 & 0xff]!;
       if (cls === CMD_CLASS.INVALIDATION) {
-        effects.recordWords("vcmdq", tq, q, v, w[0]!, w[1]!, w[2]!, w[3]!);
-        counters.inc(STAT.INVALIDATIONS);
+        effects.recordWords("vcmdq", tq, q, v, w0, w[1]!, w[2]!, w[3]!);
+        inv++;
       } else if (cls === CMD_CLASS.CMD_SYNC) {
-        counters.inc(STAT.SYNCS);
-        if (tracing) this.hwTrace!.sync(q, tq, cons, log2);
+        syncs++;
+        if (tracing) {
+          this.stopBurst(q, cons, tq, inv, syncs, noops);
+          inv = syncs = noops = 0;
+          this.hwTrace!.sync(q, tq, cons, log2);
+        }
       } else {
-        counters.inc(STAT.NOOPS);
+        noops++;
       }
       // CONS advances in its {wrap, idx} bits; the bits above (ERR) are kept. spec: linux §5.
-      const next = ((cons & ~posMask) | ((cons + 1) & posMask)) >>> 0;
-      regs.cons[q] = next;
-      counters.command(q);
-      if (((regs.prod[q]! ^ next) & posMask) === 0) {
+      cons = ((cons & ~posMask) | ((cons + 1) & posMask)) >>> 0;
+      if (((prod ^ cons) & posMask) === 0) {
+        this.stopBurst(q, cons, tq, inv, syncs, noops);
         this.disarm(q);
         return;
       }
-      tq += cmdNs;
-      this.nextAt[q] = tq;
-      if (!(tq <= limit && (tq < t2 || (tq === t2 && q < q2)))) return;
+      const next = tq + cmdNs;
+      if (!(next < end || (next === end && endIncluded))) {
+        this.stopBurst(q, cons, tq, inv, syncs, noops);
+        this.nextAt[q] = next;
+        return;
+      }
+      tq = next;
     }
+  }
+
+  /**
+   * Write back what burst() kept in locals: CONS, the time of the last completion, and
+   * the counts of commands executed since the last write-back.
+   */
+  private stopBurst(
+    q: number,
+    cons: number,
+    t: number,
+    inv: number,
+    syncs: number,
+    noops: number,
+  ): void {
+    this.q.cons[q] = cons;
+    if (t > this.t) this.t = t;
+    this.counters.commands(q, inv, syncs, noops);
   }
 
   /**

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { F, VINTF } from "../../regs/cmdqv.js";
 import { fieldValue } from "../../regs/regdef.js";
 import { CS, OPCODE } from "../../smmu/commands.js";
-import { CMDQ_ERR, consErr } from "../../smmu/errors.js";
+import { CMDQ_ERR, consErr, withConsErr } from "../../smmu/errors.js";
 import {
   alloc,
   allocValue,
@@ -489,6 +489,40 @@ describe("hypervisor-owned queues", () => {
     r.hw.write(alloc(0), 4, allocValue(5, 0));
     assert.equal(r.hw.vcmdqOf(1, 0), -1);
     assert.equal(r.hw.vcmdq(0).vintf, -1);
+  });
+
+  test("the counters and the device time are right however a burst stops: time slice, error, empty queue", () => {
+    const r = rig();
+    const cmdNs = r.cfg.cmdNs;
+    setupGlobalQueue(r, 1);
+    putCmd(r.mem, RING, 0, { op: "TLBI_S12_VMALL", vmid: 1 });
+    putCmd(r.mem, RING, 1, { op: "CFGI_STE", sid: 3, leaf: 1 });
+    putCmd(r.mem, RING, 2, sync);
+    putCmd(r.mem, RING, 3, { op: "TLBI_S12_VMALL", vmid: 2 });
+    putCmd(r.mem, RING, 4, { op: "UNKNOWN", opcode: 0x50, dw0: 0x50n, dw1: 0n });
+    const t0 = r.hw.time();
+    r.hw.write(gp0(1, VCMDQ0.PROD), 4, 5);
+    // Stopped by time after two commands.
+    r.clock.advance(2 * cmdNs);
+    let s = r.hw.stats();
+    assert.deepEqual([s.commands, s.invalidations, s.noops, s.syncs], [2, 1, 1, 0]);
+    assert.equal(r.hw.read(gp0(1, VCMDQ0.CONS), 4), 2);
+    assert.equal(r.hw.time(), t0 + 2 * cmdNs);
+    // Stopped by the illegal command at index 4, after two more.
+    r.clock.advance(10 * cmdNs);
+    s = r.hw.stats();
+    assert.deepEqual([s.commands, s.invalidations, s.noops, s.syncs, s.errors], [4, 2, 1, 1, 1]);
+    assert.equal(s.commandsPerQueue[1], 4);
+    assert.equal(r.hw.read(gp0(1, VCMDQ0.CONS), 4), withConsErr(4, CMDQ_ERR.ILL));
+    // Fixed and acked: the queue empties after the re-fetched entry.
+    putCmd(r.mem, RING, 4, sync);
+    r.hw.write(gp0(1, VCMDQ0.GERRORN), 4, r.hw.read(gp0(1, VCMDQ0.GERROR), 4));
+    r.clock.advance(10 * cmdNs);
+    s = r.hw.stats();
+    assert.deepEqual([s.commands, s.syncs, s.errors], [5, 2, 1]);
+    assert.equal(r.hw.read(gp0(1, VCMDQ0.CONS), 4), withConsErr(5, CMDQ_ERR.ILL));
+    assert.equal(r.hw.vcmdq(1).busy, false);
+    assert.equal(r.hw.effects.count(), 2);
   });
 
   test("an opcode that is not architected is an illegal command", () => {

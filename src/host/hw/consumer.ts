@@ -12,7 +12,6 @@ import {
   OPCODE,
   type OpName,
   withSid,
-  withVmid,
 } from "../../smmu/commands.js";
 import { CMDQ_ERR } from "../../smmu/errors.js";
 import type { HwUnknowns } from "./types.js";
@@ -117,6 +116,8 @@ export function filterCommand(words: Uint32Array, own: OwnerView, unknowns: HwUn
   }
   // TLBI_NH_ASID / TLBI_NH_VA: the VINTF's VMID replaces the guest's. spec: linux §2.3
   // [inf]. Other fields stay as the guest wrote them (linux §8.6 leaves that open).
-  words[1] = withVmid(words[1]!, own.vmid);
+  // own.vmid is CONFIG.VMID, 16 bits by construction: withVmid's range check is left out
+  // of this per-command path, its field placement kept.
+  words[1] = ((words[1]! & 0xffff_0000) | own.vmid) >>> 0;
   return 0;
 }

@@ -11,24 +11,26 @@ import { hi32, join64, lo32 } from "../../bits/u64.js";
 import { CMD_LAYOUT, OPCODE, type OpName, opcodeName } from "../../smmu/commands.js";
 import type { Effect, EffectSource } from "./types.js";
 
-// Per-opcode field presence, derived from the command layout table (one source of
-// truth for field positions, spec: linux §5): which opcodes carry a VMID, an ASID, a SID,
-// and an address (and how many bits of dword1's high word the address uses).
-const HAS_VMID = new Uint8Array(256);
-const HAS_ASID = new Uint8Array(256);
-const HAS_SID = new Uint8Array(256);
-/** Mask over dword1[63:32] for the address field; 0 when the opcode has none. */
-const ADDR_HI_MASK = new Uint32Array(256);
-const ADDR_LO_MASK = 0xffff_f000;
+// Per-opcode field masks, derived from the command layout table (one source of truth
+// for field positions, spec: linux §5): an entry's VMID|ASID word is w1 & M_IDS, its SID
+// w1 & M_SID, its address w2 & M_ADDR_LO and w3 & M_ADDR_HI (0 where the opcode has no
+// such field). MASKS[4·op + M_*]: one table, so a record reads one place.
+const M_IDS = 0;
+const M_SID = 1;
+const M_ADDR_LO = 2;
+const M_ADDR_HI = 3;
+const MASKS = new Uint32Array(256 * 4);
 
 for (const name of Object.keys(OPCODE) as OpName[]) {
-  const op = OPCODE[name];
+  const m = 4 * OPCODE[name];
   for (const f of CMD_LAYOUT[name]) {
-    if (f.name === "vmid") HAS_VMID[op] = 1;
-    else if (f.name === "asid") HAS_ASID[op] = 1;
-    else if (f.name === "sid") HAS_SID[op] = 1;
-    else if ((f.name === "addr" || f.name === "ipa") && f.dw === 1 && f.lo === 12)
-      ADDR_HI_MASK[op] = f.hi >= 63 ? 0xffff_ffff : ((1 << (f.hi - 31)) - 1) >>> 0;
+    if (f.name === "vmid") MASKS[m + M_IDS] = MASKS[m + M_IDS]! | 0xffff;
+    else if (f.name === "asid") MASKS[m + M_IDS] = MASKS[m + M_IDS]! | 0xffff_0000;
+    else if (f.name === "sid") MASKS[m + M_SID] = 0xffff_ffff;
+    else if ((f.name === "addr" || f.name === "ipa") && f.dw === 1 && f.lo === 12) {
+      MASKS[m + M_ADDR_LO] = 0xffff_f000;
+      MASKS[m + M_ADDR_HI] = f.hi >= 63 ? 0xffff_ffff : ((1 << (f.hi - 31)) - 1) >>> 0;
+    }
   }
 }
 
@@ -65,21 +67,31 @@ export interface EffectsLogState {
   }[];
 }
 
+/**
+ * One entry is a row of ROW_WORDS u32 (32 bytes) in one buffer, so a record touches one
+ * cache line instead of ten columns: the time as a float64 in words 0-1, then the packed
+ * fields below. Int16/Uint16 fields keep the truncation the typed columns they replace had.
+ */
+const ROW_WORDS = 8;
+/** source (bits 7:0) | opcode (bits 15:8). */
+const W_SRC_OP = 2;
+/** vcmdq as int16 (bits 15:0) | vintf as int16 (bits 31:16). */
+const W_QUEUES = 3;
+/** vmid (bits 15:0) | asid (bits 31:16). */
+const W_IDS = 4;
+const W_SID = 5;
+const W_ADDR_LO = 6;
+const W_ADDR_HI = 7;
+
 export class EffectsLog {
   readonly capacity: number;
   private readonly slotMask: number;
-  private readonly t: Float64Array;
-  private readonly src: Uint8Array;
-  private readonly vcmdq: Int16Array;
-  private readonly vintf: Int16Array;
-  private readonly opcode: Uint8Array;
-  private readonly vmid: Uint16Array;
-  private readonly asid: Uint16Array;
-  private readonly sid: Uint32Array;
-  private readonly addrLo: Uint32Array;
-  private readonly addrHi: Uint32Array;
+  /** The rows as u32 words and, over the same bytes, as float64 (the time, index 4·slot). */
+  private readonly rows: Uint32Array;
+  private readonly times: Float64Array;
   private readonly byOpcode = new Float64Array(256);
-  private readonly bySource = new Float64Array(2);
+  /** Records from the main CMDQ; the VCMDQ count is n minus this. */
+  private mainCount = 0;
   /** Records since creation or clear(); the next record's sequence number. */
   private n = 0;
 
@@ -89,16 +101,9 @@ export class EffectsLog {
     this.capacity = capacity;
     // A power-of-two ring indexes with a mask instead of a division (the record path is hot).
     this.slotMask = (capacity & (capacity - 1)) === 0 ? capacity - 1 : -1;
-    this.t = new Float64Array(capacity);
-    this.src = new Uint8Array(capacity);
-    this.vcmdq = new Int16Array(capacity);
-    this.vintf = new Int16Array(capacity);
-    this.opcode = new Uint8Array(capacity);
-    this.vmid = new Uint16Array(capacity);
-    this.asid = new Uint16Array(capacity);
-    this.sid = new Uint32Array(capacity);
-    this.addrLo = new Uint32Array(capacity);
-    this.addrHi = new Uint32Array(capacity);
+    const buf = new ArrayBuffer(capacity * ROW_WORDS * 4);
+    this.rows = new Uint32Array(buf);
+    this.times = new Float64Array(buf);
   }
 
   /**
@@ -117,22 +122,31 @@ export class EffectsLog {
     addrLo: number,
     addrHi: number,
   ): void {
-    const i = this.slotMask >= 0 ? this.n & this.slotMask : this.n % this.capacity;
-    const s = source === "main-cmdq" ? SOURCE_MAIN : SOURCE_VCMDQ;
     const op = opcode & 0xff;
-    this.t[i] = t;
-    this.src[i] = s;
-    this.vcmdq[i] = vcmdq;
-    this.vintf[i] = vintf;
-    this.opcode[i] = op;
-    this.vmid[i] = vmid;
-    this.asid[i] = asid;
-    this.sid[i] = sid;
-    this.addrLo[i] = addrLo;
-    this.addrHi[i] = addrHi;
+    const r = this.nextRow(source, t, op);
+    const rows = this.rows;
+    rows[r + W_QUEUES] = (vcmdq & 0xffff) | (vintf << 16);
+    rows[r + W_IDS] = (vmid & 0xffff) | (asid << 16);
+    rows[r + W_SID] = sid;
+    rows[r + W_ADDR_LO] = addrLo;
+    rows[r + W_ADDR_HI] = addrHi;
+  }
+
+  /** Claim the next slot for a record of `op` at `t`, fill its time, source and opcode, and
+   * count it; returns the index of its first word in `rows`. */
+  private nextRow(source: EffectSource, t: number, op: number): number {
+    const i = this.slotMask >= 0 ? this.n & this.slotMask : this.n % this.capacity;
+    const r = i * ROW_WORDS;
+    this.times[i * (ROW_WORDS / 2)] = t;
+    if (source === "main-cmdq") {
+      this.rows[r + W_SRC_OP] = SOURCE_MAIN | (op << 8);
+      this.mainCount++;
+    } else {
+      this.rows[r + W_SRC_OP] = SOURCE_VCMDQ | (op << 8);
+    }
     this.n++;
     this.byOpcode[op] = this.byOpcode[op]! + 1;
-    this.bySource[s] = this.bySource[s]! + 1;
+    return r;
   }
 
   /**
@@ -150,20 +164,16 @@ export class EffectsLog {
     w2: number,
     w3: number,
   ): void {
+    // The stores of record(), written out: this is the consumer's per-command path.
     const op = w0 & 0xff;
-    const hiMask = ADDR_HI_MASK[op]!;
-    this.record(
-      source,
-      t,
-      vcmdq,
-      vintf,
-      op,
-      HAS_VMID[op] === 1 ? w1 & 0xffff : 0,
-      HAS_ASID[op] === 1 ? w1 >>> 16 : 0,
-      HAS_SID[op] === 1 ? w1 >>> 0 : 0,
-      hiMask === 0 ? 0 : (w2 & ADDR_LO_MASK) >>> 0,
-      (w3 & hiMask) >>> 0,
-    );
+    const m = 4 * op;
+    const r = this.nextRow(source, t, op);
+    const rows = this.rows;
+    rows[r + W_QUEUES] = (vcmdq & 0xffff) | (vintf << 16);
+    rows[r + W_IDS] = w1 & MASKS[m + M_IDS]!;
+    rows[r + W_SID] = w1 & MASKS[m + M_SID]!;
+    rows[r + W_ADDR_LO] = w2 & MASKS[m + M_ADDR_LO]!;
+    rows[r + W_ADDR_HI] = w3 & MASKS[m + M_ADDR_HI]!;
   }
 
   /** recordWords from the two dwords (bigint; for the host kernel's main-CMDQ path). */
@@ -206,8 +216,8 @@ export class EffectsLog {
     }
     return {
       all: this.n,
-      vcmdq: this.bySource[SOURCE_VCMDQ]!,
-      mainCmdq: this.bySource[SOURCE_MAIN]!,
+      vcmdq: this.n - this.mainCount,
+      mainCmdq: this.mainCount,
       byOpcode,
     };
   }
@@ -223,49 +233,58 @@ export class EffectsLog {
   /** Forget every entry and every total. */
   clear(): void {
     this.n = 0;
+    this.mainCount = 0;
     this.byOpcode.fill(0);
-    this.bySource.fill(0);
   }
 
   state(): EffectsLogState {
     const entries: EffectsLogState["entries"][number][] = [];
-    for (let seq = this.oldestSeq(); seq < this.n; seq++) {
-      const i = seq % this.capacity;
-      entries.push({
-        t: this.t[i]!,
-        source: this.src[i]!,
-        vcmdq: this.vcmdq[i]!,
-        vintf: this.vintf[i]!,
-        opcode: this.opcode[i]!,
-        vmid: this.vmid[i]!,
-        asid: this.asid[i]!,
-        sid: this.sid[i]!,
-        addrLo: this.addrLo[i]!,
-        addrHi: this.addrHi[i]!,
-      });
-    }
+    for (let seq = this.oldestSeq(); seq < this.n; seq++)
+      entries.push(this.entryAt(seq % this.capacity));
     return {
       capacity: this.capacity,
       count: this.n,
       byOpcode: Array.from(this.byOpcode),
-      bySource: [this.bySource[0]!, this.bySource[1]!],
+      bySource: [this.n - this.mainCount, this.mainCount],
       entries,
+    };
+  }
+
+  /** Slot i's fields, decoded (allocates). */
+  private entryAt(i: number): EffectsLogState["entries"][number] {
+    const r = i * ROW_WORDS;
+    const rows = this.rows;
+    const srcOp = rows[r + W_SRC_OP]!;
+    const queues = rows[r + W_QUEUES]!;
+    const ids = rows[r + W_IDS]!;
+    return {
+      t: this.times[i * (ROW_WORDS / 2)]!,
+      source: srcOp & 0xff,
+      vcmdq: (queues << 16) >> 16,
+      vintf: queues >> 16,
+      opcode: (srcOp >>> 8) & 0xff,
+      vmid: ids & 0xffff,
+      asid: ids >>> 16,
+      sid: rows[r + W_SID]!,
+      addrLo: rows[r + W_ADDR_LO]!,
+      addrHi: rows[r + W_ADDR_HI]!,
     };
   }
 
   private at(seq: number): Effect {
     const i = seq % this.capacity;
+    const e = this.entryAt(i);
     return {
       seq,
-      source: SOURCES[this.src[i]!] ?? "vcmdq",
-      t: this.t[i]!,
-      vcmdq: this.vcmdq[i]!,
-      vintf: this.vintf[i]!,
-      opcode: this.opcode[i]!,
-      vmid: this.vmid[i]!,
-      asid: this.asid[i]!,
-      sid: this.sid[i]!,
-      addr: join64(this.addrLo[i]!, this.addrHi[i]!),
+      source: SOURCES[e.source] ?? "vcmdq",
+      t: e.t,
+      vcmdq: e.vcmdq,
+      vintf: e.vintf,
+      opcode: e.opcode,
+      vmid: e.vmid,
+      asid: e.asid,
+      sid: e.sid,
+      addr: join64(e.addrLo, e.addrHi),
     };
   }
 }

@@ -50,6 +50,17 @@ export class HwCounters {
     this.perQueue[q] = this.perQueue[q]! + 1;
   }
 
+  /** A run of commands of queue q: `inv` invalidations, `syncs` CMD_SYNCs, `noops` others. */
+  commands(q: number, inv: number, syncs: number, noops: number): void {
+    const s = this.scalars;
+    const n = inv + syncs + noops;
+    s[STAT.COMMANDS] = s[STAT.COMMANDS]! + n;
+    s[STAT.INVALIDATIONS] = s[STAT.INVALIDATIONS]! + inv;
+    s[STAT.SYNCS] = s[STAT.SYNCS]! + syncs;
+    s[STAT.NOOPS] = s[STAT.NOOPS]! + noops;
+    this.perQueue[q] = this.perQueue[q]! + n;
+  }
+
   error(code: number): void {
     this.scalars[STAT.ERRORS] = this.scalars[STAT.ERRORS]! + 1;
     const c = code & (NUM_CODES - 1);
