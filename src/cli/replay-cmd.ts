@@ -4,16 +4,14 @@
 // whether reference shows the violation; `--profile all` asks every profile at once.
 
 import { INVARIANT_NAMES, type Violation } from "../check/invariants.js";
-import { runInterleavings } from "../explore/interleavings.js";
-import { runOrderings } from "../explore/orderings.js";
 import type { ReplayFile } from "../explore/replay.js";
 import { loadReplayFile } from "../explore/replay-load.js";
+import { runReplayFile } from "../explore/replay-run.js";
 import { createMachine, type Machine } from "../machine/machine.js";
 import { type ReplayForReport, replayRunReportData } from "../report/replay-report.js";
 import type { ReportCollector } from "../report/report-collector.js";
 import { reportCollectorFor } from "../report/run-report.js";
 import { type MachineOverride, overrideText } from "../report/summary.js";
-import { ReplayChoice } from "../sim/choice.js";
 import type { WorldCut } from "../sim/world.js";
 import type { TraceSink } from "../trace/trace.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
@@ -202,42 +200,31 @@ interface ReplayRun {
 }
 
 function replayRun(f: ReplayFile, sink: TraceSink | null): ReplayRun {
-  const choice = new ReplayChoice(f.choices);
-  let m: Machine | null;
-  let steps: string[];
-  let violations: readonly Violation[];
-  let guestDmesg: string[] = [];
-  let cuts: readonly WorldCut[] = [];
-  if (f.mode === "orderings") {
-    const machine = f.faultPlan ? { ...f.machine, faultPlan: f.faultPlan } : f.machine;
-    const out = runOrderings(
-      { machine, queues: f.queues, extras: f.extras, faults: f.faults },
-      choice,
-      null,
-      sink ?? false,
-    );
-    m = out.machine;
-    steps = out.steps.map((s) => `${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`);
-    violations = out.checker.violations();
-  } else {
-    const out = runInterleavings(
-      { machine: f.machine, invalidations: f.invalidations, vcpus: f.vcpus, inject: f.inject },
-      choice,
-      sink ?? false,
-    );
-    m = out.world.machine;
-    steps = [...out.steps];
-    violations = out.world.checker.violations();
-    guestDmesg = out.world.dmesg.listing();
-    cuts = out.world.cutShort();
+  const run = runReplayFile(f, sink ?? false);
+  const common = { mismatched: run.choice.mismatched() };
+  if (run.mode === "orderings") {
+    const violations = run.out.checker.violations();
+    return {
+      ...common,
+      machine: run.out.machine,
+      steps: run.out.steps.map(
+        (s) => `${s.step}${s.fault ? `   [host call failed: ${s.fault}]` : ""}`,
+      ),
+      violations,
+      guestDmesg: [],
+      cuts: [],
+      reproduced: violations.some((v) => v.invariant === f.invariant),
+    };
   }
+  const w = run.out.world;
+  const violations = w.checker.violations();
   return {
-    machine: m,
-    steps,
+    ...common,
+    machine: w.machine,
+    steps: [...run.out.steps],
     violations,
-    guestDmesg,
-    cuts,
-    mismatched: choice.mismatched(),
+    guestDmesg: w.dmesg.listing(),
+    cuts: w.cutShort(),
     reproduced: violations.some((v) => v.invariant === f.invariant),
   };
 }
