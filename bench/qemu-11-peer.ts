@@ -22,6 +22,7 @@ import { QEMU_MAP } from "../src/real-qemu/qtest-relay.js";
 import { CS } from "../src/smmu/commands.js";
 import { CR0_CMDQEN, cmdqBase, commandBytes, REG } from "../test-qemu/script.js";
 import { type Spread, spread } from "./stats.js";
+import { QEMU_CMDQV, QEMU_VCMDQ0_PAGE0, vcmdq0BringUpLines } from "./vcmdq-bring-up.js";
 
 export interface Qemu111Figures {
   readonly rtt: Spread;
@@ -35,8 +36,7 @@ const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 const LOG2 = 12;
 const ENTRIES = 1 << LOG2;
 const SMMU = QEMU_MAP.smmuv3.base;
-const CMDQV = QEMU_MAP["tegra241-cmdqv"].base;
-const PAGE0 = CMDQV + 0x3_0000;
+const PAGE0 = QEMU_VCMDQ0_PAGE0;
 const MAIN_RING = QEMU_MAP.ram.base + 0x100_0000;
 const VCMDQ_RING = QEMU_MAP.ram.base + 0x20_0000;
 const VCMDQ_BATCHES = 10;
@@ -75,7 +75,7 @@ async function ok(s: QtestSession, line: string): Promise<string> {
 }
 
 async function roundTrips(s: QtestSession, n: number, window: number): Promise<number> {
-  const line = `readl ${hex(CMDQV)}`;
+  const line = `readl ${hex(QEMU_CMDQV)}`;
   const t0 = performance.now();
   for (let done = 0; done < n; done += window) {
     const batch: Promise<string>[] = [];
@@ -112,18 +112,9 @@ async function setUpMainRing(s: QtestSession, bytes: Buffer): Promise<void> {
   await ok(s, `writel ${hex(SMMU + REG.CR0)} ${hex(CR0_CMDQEN)}`);
 }
 
-/** VCMDQ0 of VINTF0 on a 2^12 ring of TLBI_NH_ASID (the CMDQV bring-up of bench/real-qemu.ts). */
+/** VCMDQ0 of VINTF0 on a 2^12 ring of TLBI_NH_ASID (bench/vcmdq-bring-up.ts). */
 async function setUpVcmdq(s: QtestSession): Promise<void> {
-  for (const [a, v] of [
-    [CMDQV, 0x2_0083],
-    [CMDQV + 0x200, 0],
-    [CMDQV + 0x1000, 0x2_0001],
-    [CMDQV + 0x200, 1],
-  ] as const)
-    await ok(s, `writel ${hex(a)} ${hex(v)}`);
-  await ok(s, `writeq ${hex(CMDQV + 0x4_0000)} ${hex(VCMDQ_RING | LOG2)}`);
-  await ok(s, `writel ${hex(PAGE0 + 8)} 0x1`);
-  await ok(s, "clock_step 1000000");
+  for (const line of vcmdq0BringUpLines(VCMDQ_RING, LOG2)) await ok(s, line);
   const bytes = ringCommands(ENTRIES, "tlbi-only");
   await ok(s, `write ${hex(VCMDQ_RING)} ${hex(bytes.length)} 0x${bytes.toString("hex")}`);
 }

@@ -6,8 +6,8 @@
 import { performance } from "node:perf_hooks";
 import { cachedQemu } from "../src/real-qemu/fetch.js";
 import { startQtestSession } from "../src/real-qemu/in-process.js";
-import { QEMU_MAP } from "../src/real-qemu/qtest-relay.js";
 import { encode } from "../src/smmu/commands.js";
+import { QEMU_CMDQV, QEMU_VCMDQ0_PAGE0, vcmdq0BringUpLines } from "./vcmdq-bring-up.js";
 
 export const REAL_QEMU_FIGURES = [
   { name: "real_qemu_qtest_rt_per_s", unit: "round trips/s" },
@@ -26,8 +26,8 @@ export async function realQemuFigures(): Promise<Record<string, number> | string
   const { rq, send } = session;
   try {
     const h = (n: number) => `0x${n.toString(16)}`;
-    const cmdqv = QEMU_MAP["tegra241-cmdqv"].base;
-    const page0 = cmdqv + 0x3_0000;
+    const cmdqv = QEMU_CMDQV;
+    const page0 = QEMU_VCMDQ0_PAGE0;
     const ring = 0x4020_0000;
 
     const n = 2000;
@@ -35,16 +35,7 @@ export async function realQemuFigures(): Promise<Record<string, number> | string
     for (let i = 0; i < n; i++) await send(`readl ${h(cmdqv + 4)}`);
     const rt = n / ((performance.now() - t0) / 1000);
 
-    for (const [a, v] of [
-      [cmdqv, 0x2_0083],
-      [cmdqv + 0x200, 0],
-      [cmdqv + 0x1000, 0x2_0001],
-      [cmdqv + 0x200, 1],
-    ] as const)
-      await send(`writel ${h(a)} ${h(v)}`);
-    await send(`writeq ${h(cmdqv + 0x4_0000)} ${h(ring | 12)}`); // 4096 entries
-    await send(`writel ${h(page0 + 8)} 0x1`);
-    await send("clock_step 1000000");
+    for (const line of vcmdq0BringUpLines(ring, 12)) await send(line); // 4096 entries
     const [d0, d1] = encode({ op: "TLBI_NH_ASID", vmid: 0, asid: 5 });
     const one = Buffer.alloc(16);
     one.writeBigUInt64LE(d0, 0);
