@@ -1,31 +1,12 @@
 // The cmdqv command end to end, as a user runs it: through bin/cmdqv.js in a child process.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { cmdqv, scratchDirs } from "./cli-testkit.js";
 
-function cmdqv(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    input,
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** Temp dirs the tests made; removed when the file's tests end, so nothing is left behind. */
-const made: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), "cmdqv-cli-"));
-  made.push(d);
-  return d;
-}
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs("cli");
 
 describe("the cmdqv command", () => {
   it("runs the built-in default job and prints a summary with every section", () => {
@@ -94,10 +75,9 @@ describe("the cmdqv command", () => {
   });
 
   it("serves qtest over stdio", () => {
-    const r = cmdqv(
-      ["qtest"],
-      "readl 0x0c080004\nbogus\nwritel 0x0c08001c 0x1\nreadl 0x0c08001c\n",
-    );
+    const r = cmdqv(["qtest"], {
+      input: "readl 0x0c080004\nbogus\nwritel 0x0c08001c 0x1\nreadl 0x0c08001c\n",
+    });
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.out.trim().split("\n"), [
       "OK 0x0000000000004011",

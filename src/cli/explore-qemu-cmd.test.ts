@@ -2,16 +2,8 @@
 // QEMU starts: one line naming the flag and the offending value, exit 2, no stack.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-
-function cmdqv(args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cmdqv } from "./cli-testkit.js";
 
 describe("the --vmm qemu flags", () => {
   for (const [args, message] of [

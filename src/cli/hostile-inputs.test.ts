@@ -2,38 +2,17 @@
 // with one line naming the offending value (exit 2) before any work, never a stack trace.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { exploreMachine } from "../explore/explorer.js";
 import { buildSteps } from "../explore/orderings.js";
+import { cmdqv, scratchDirs } from "./cli-testkit.js";
 import { EXIT } from "./exit.js";
 import { UNIX_SOCKET_PATH_MAX } from "./options.js";
 
-function cmdqv(
-  args: string[],
-  o: { input?: string; timeout?: number; node?: string[]; env?: NodeJS.ProcessEnv } = {},
-) {
-  const r = spawnSync(process.execPath, [...(o.node ?? []), "bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    input: o.input ?? "",
-    timeout: o.timeout ?? 120_000,
-    env: o.env ?? process.env,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-const made: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), "cmdqv-hostile-"));
-  made.push(d);
-  return d;
-}
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs("hostile");
 
 /** Exit 2 with exactly one line on stderr, matching `message`, and no stack trace. */
 function refused(r: ReturnType<typeof cmdqv>, message: RegExp | string): void {

@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { cmdqv, scratchDirs } from "./cli-testkit.js";
 import { UsageError } from "./options.js";
 import {
   checkOutputFile,
@@ -23,15 +13,7 @@ import {
   wroteLine,
 } from "./output-files.js";
 
-const made: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), "cmdqv-out-files-"));
-  made.push(d);
-  return d;
-}
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs("out-files");
 
 function refusal(f: () => unknown): string {
   try {
@@ -42,14 +24,6 @@ function refusal(f: () => unknown): string {
     return e.message;
   }
   assert.fail("accepted");
-}
-
-function cmdqv(args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 describe("an output file checked before the run", () => {

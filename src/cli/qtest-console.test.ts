@@ -2,12 +2,10 @@
 // process through the command's I/O seam (QtestIo), plus a few spawned command lines.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { modelSide } from "../differential/sides.js";
 import {
   ALLOC_ERROR_TEXT,
@@ -20,19 +18,12 @@ import {
 import { TRACE_EVENT_NAMES } from "../trace/events.js";
 import { fromJsonl } from "../trace/jsonl.js";
 import { QEMU_PREFIX } from "../vmm/console.js";
+import { cmdqv, scratchDirs } from "./cli-testkit.js";
 import { logHelpText, parseLogItems } from "./log-flag.js";
 import { UsageError } from "./options.js";
 import { type QtestFlags, type QtestIo, qtestCommand } from "./qtest-cmd.js";
 
-const made: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), "cmdqv-qtest-console-"));
-  made.push(d);
-  return d;
-}
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs("qtest-console");
 
 /** Run `cmdqv qtest` in process on `lines`, stdin a pipe unless `tty`. */
 async function qtest(
@@ -235,15 +226,6 @@ describe("cmdqv qtest on a terminal and on a pipe", () => {
     assert.deepEqual(r.out, ["FAIL Unknown command 'help'"]);
   });
 });
-
-function cmdqv(args: string[], input = "") {
-  const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    input,
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe("the --log and --trace command lines", () => {
   it("list the log items and the trace events for help, and exit 0", () => {

@@ -3,17 +3,16 @@
 // machine flags over a scenario's machine, --profile all, and what --help says.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { loadReplayFile } from "../explore/replay-load.js";
 import { MAX_WORKLOAD_INVALIDATIONS } from "../guest/workload.js";
 import { fromJsonl, toJsonl } from "../trace/jsonl.js";
 import { toPerfetto } from "../trace/perfetto.js";
 import type { TraceEvent } from "../trace/trace.js";
 import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
+import { cmdqv, scratchDirs } from "./cli-testkit.js";
 import { MACHINE_FLAG_DEFAULTS, MACHINE_FLAGS } from "./machine-flags.js";
 import { UsageError } from "./options.js";
 import { FLUSH_BYTES, TraceFiles } from "./output.js";
@@ -21,23 +20,7 @@ import { replayOnModel } from "./replay-cmd.js";
 import { DEFAULT_RUN_INVALIDATIONS, defaultRun, EXIT_CUT_SHORT, scenarioRun } from "./run-cmd.js";
 import { captured, invariantsOf, matrixOf } from "./run-testkit.js";
 
-function cmdqv(args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/cmdqv.js", ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-const made: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), "cmdqv-run-"));
-  made.push(d);
-  return d;
-}
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs("run");
 
 describe("cmdqv run --invalidations", () => {
   it("refuses more invalidations than MAX_WORKLOAD_INVALIDATIONS with one line and exit status 2", () => {
