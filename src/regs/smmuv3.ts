@@ -235,11 +235,36 @@ const ID_REG_NAMES: readonly string[] = [
 
 const S = "QEMU hw/arm/smmuv3-internal.h";
 
+/** The tables made so far, by their `idr` and `gbpa`. */
+const blocks = new Map<string, RegBlock>();
+
 /**
  * The register table for one SMMUv3 instance: `idr` (six values) and `gbpa` (whether the
- * version has GBPA: QEMU 8.0+) decide resets and presence.
+ * version has GBPA: QEMU 8.0+) decide resets and presence. Made once per (idr, gbpa) and
+ * frozen, table, registers and fields: every machine built with them shares it (building
+ * it was a fifth of building a machine).
  */
 export function smmuv3Block(opts: { idr: readonly number[]; gbpa: boolean }): RegBlock {
+  const key = `${opts.idr.join()}/${opts.gbpa}`;
+  let b = blocks.get(key);
+  if (b === undefined) {
+    b = frozenBlock(makeSmmuv3Block(opts));
+    blocks.set(key, b);
+  }
+  return b;
+}
+
+function frozenBlock(b: RegBlock): RegBlock {
+  for (const r of b.regs) {
+    for (const fd of r.fields) Object.freeze(fd);
+    Object.freeze(r.fields);
+    Object.freeze(r);
+  }
+  Object.freeze(b.regs);
+  return Object.freeze(b);
+}
+
+function makeSmmuv3Block(opts: { idr: readonly number[]; gbpa: boolean }): RegBlock {
   const f = SMMU_F;
   const idr = (i: number): number => opts.idr[i] ?? 0;
   const ro = { access: "ro" as const, spec: S };
