@@ -22,12 +22,14 @@ import { CMDQV_COMMAND, shellWord } from "../util/shell.js";
 import type { ProfileName } from "../vmm/tegra241-cmdqv/profile.js";
 import type { ExploreSampler } from "./explore-samples.js";
 import { runInterleavings } from "./interleavings.js";
+import { ReusedMachine } from "./machine-snapshot.js";
 import {
   buildSteps,
   type ExtraStep,
   formatStepRecord,
   type OrderingsOptions,
   type RunOutcome,
+  runMachine,
   runOrderings,
   setupCalls,
 } from "./orderings.js";
@@ -234,6 +236,23 @@ class Collector {
   }
 }
 
+/** The machines built for explored runs, each restored for every run on it. */
+const reused = new WeakMap<MachineConfig, ReusedMachine>();
+
+/**
+ * The machine runs on `cfg` restore instead of building one, if they can: not when its
+ * plan names calls from the machine's creation (the plan is then part of the build).
+ */
+function reusedMachine(cfg: MachineConfig): ReusedMachine | undefined {
+  if (cfg.faultPlan.kind === "nth" || cfg.faultPlan.kind === "site") return undefined;
+  let r = reused.get(cfg);
+  if (r === undefined) {
+    r = new ReusedMachine(runMachine(cfg));
+    reused.set(cfg, r);
+  }
+  return r;
+}
+
 /** Does replaying `choices` still violate `inv`? */
 function violates(
   o: ExploreOptions,
@@ -247,6 +266,9 @@ function violates(
     { ...orderingsOptions(o, faults), machine },
     new ReplayChoice(choices),
     null,
+    false,
+    {},
+    faultPlan ? undefined : reusedMachine(o.machine),
   );
   return out.checker.violations().some((v) => v.invariant === inv) ? out : null;
 }
@@ -391,8 +413,9 @@ export function expandItems(o: ExploreOptions, items: readonly SearchItem[]): Se
     const runs: SearchRun[] = [];
     const choice = new ExhaustiveChoice(it.path);
     const limits = it.terminal ? {} : { stopAfter: it.depth + 1 };
+    const reuse = reusedMachine(o.machine);
     do {
-      const out = runOrderings(orderingsOptions(o, o.faults), choice, null, false, limits);
+      const out = runOrderings(orderingsOptions(o, o.faults), choice, null, false, limits, reuse);
       runs.push({
         path: [...choice.recorded()],
         steps: out.states,

@@ -16,6 +16,7 @@ import { CS, encode } from "../smmu/commands.js";
 import type { TraceSink } from "../trace/trace.js";
 import { err, ok, type Result } from "../util/result.js";
 import { Hasher, machineFingerprint } from "./fingerprint.js";
+import type { ReusedMachine } from "./machine-snapshot.js";
 
 /** Optional steps beyond the gate writes. */
 export const EXTRA_STEPS = [
@@ -312,8 +313,27 @@ export function formatStepRecord(s: StepRecord): string {
 }
 
 /**
+ * The machine a run is built on: `cfg` with the run's small effects log and, unless the
+ * plan names calls from the machine's creation (`nth`, `site`), no fault plan yet (the
+ * run arms it once the machine is set up).
+ */
+export function runMachine(cfg: MachineConfig, trace: boolean | TraceSink = false): Machine {
+  const fromCreation = cfg.faultPlan.kind === "nth" || cfg.faultPlan.kind === "site";
+  const built = fromCreation ? cfg : { ...cfg, faultPlan: { kind: "none" as const } };
+  const m = createMachine(
+    { ...built, hostHw: { effectsCapacity: RUN_EFFECTS, ...built.hostHw } },
+    { trace },
+  );
+  if (!m.ok) throw new Error(`the explored machine could not be built: ${m.error}`);
+  return m.value;
+}
+
+/**
  * One run: build the machine, apply the steps in the order `choice` picks (cutting the
  * run when a state repeats), then enable and sync every queue, tear down, and check.
+ * With `reuse`, the machine is not built but restored: one `runMachine(o.machine)` made
+ * once (a plan naming calls from the creation, or a trace, cannot be restored); the
+ * outcome's machine is then valid until the next run on it.
  *
  * Host calls are numbered from the machine's creation, as everywhere (docs/scenarios.md,
  * "Fault numbering"). A plan that names calls (`nth`, `site`) is the machine's from its
@@ -327,16 +347,13 @@ export function runOrderings(
   visited: Set<number> | null,
   trace?: boolean | TraceSink,
   limits: RunLimits = {},
+  reuse?: ReusedMachine,
 ): RunOutcome {
   const plan = o.machine.faultPlan;
   const fromCreation = plan.kind === "nth" || plan.kind === "site";
-  const built = fromCreation ? o.machine : { ...o.machine, faultPlan: { kind: "none" as const } };
-  const m = createMachine(
-    { ...built, hostHw: { effectsCapacity: RUN_EFFECTS, ...built.hostHw } },
-    { trace: trace ?? false },
-  );
-  if (!m.ok) throw new Error(`the explored machine could not be built: ${m.error}`);
-  const machine = m.value;
+  if (reuse !== undefined && (fromCreation || (trace !== undefined && trace !== false)))
+    throw new Error("runOrderings: a reused machine is built without a fault plan and a trace");
+  const machine = reuse !== undefined ? reuse.fresh() : runMachine(o.machine, trace ?? false);
   const faults = machine.host.faults;
   const setup = faults.callCount();
   if (!fromCreation) faults.setPlan(plan);
