@@ -20,6 +20,7 @@ import {
   OrderingsSearch,
   orderingsWorkers,
   type Progress,
+  perSecond,
   type SearchChunk,
   type SearchRun,
 } from "../explore/explorer.js";
@@ -159,6 +160,8 @@ export async function exploreCommand(f: ExploreFlags): Promise<number> {
         states: result.states,
         distinct_states: result.distinctStates,
         elapsed_s: Number(elapsed.toFixed(3)),
+        states_per_s: perSecond(result.states, elapsed) ?? null,
+        paths_per_s: perSecond(result.paths, elapsed) ?? null,
         complete: result.complete,
         space: result.space,
         ...(result.failedCalls

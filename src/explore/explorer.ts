@@ -148,11 +148,22 @@ export function exploreTable(
         : `none (the set-up's ${f.setup} calls are all there are)`,
     ]);
   rows.push(["elapsed", `${run.elapsedSeconds.toFixed(2)} s`]);
+  rows.push(["states/s", rateText(r.states, run.elapsedSeconds)]);
+  rows.push(["paths/s", rateText(r.paths, run.elapsedSeconds)]);
   for (const inv of INVARIANT_NAMES) {
     const v = r.violations.find((x) => x.invariant === inv);
     rows.push([inv, v ? `VIOLATED in ${v.count} runs` : "ok"]);
   }
   return rows;
+}
+
+/** Per second of `seconds`, rounded; undefined when no time was measured. */
+export function perSecond(n: number, seconds: number): number | undefined {
+  return seconds > 0 ? Math.round(n / seconds) : undefined;
+}
+
+function rateText(n: number, seconds: number): string {
+  return String(perSecond(n, seconds) ?? "-");
 }
 
 /** Rows of [label, value] as aligned text, one row a line. */
