@@ -5,13 +5,16 @@
 // FILE.html` writes the exploration report (src/report/explore-report.ts).
 
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { build } from "esbuild";
 import { ExploreSampler } from "../explore/explore-samples.js";
 import {
   counterexampleLines,
   EXPLORE_MODES,
   type ExploreOptions,
   type ExploreResult,
+  expandItems,
   explore,
   exploreMachine,
   exploreTable,
@@ -217,10 +220,43 @@ function printTable(
   });
 }
 
+let workerUrl: Promise<URL> | undefined;
+
+/**
+ * The worker (explore-worker.ts and all it imports) as one ES module, bundled by esbuild
+ * once per process and handed to each thread as a data: URL. A thread starts on it in
+ * milliseconds, where registering tsx in it and compiling every module again took half a
+ * second.
+ */
+function workerModule(): Promise<URL> {
+  workerUrl ??= build({
+    entryPoints: [fileURLToPath(new URL("./explore-worker.ts", import.meta.url))],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    legalComments: "none",
+    logLevel: "silent",
+  }).then((out) => {
+    const js = out.outputFiles[0]?.contents;
+    if (js === undefined) throw new Error("explore: esbuild gave no worker bundle");
+    return new URL(`data:text/javascript;base64,${Buffer.from(js).toString("base64")}`);
+  });
+  return workerUrl;
+}
+
+/** What a worker posts: that it is ready, then the runs of each chunk it was handed. */
+type WorkerMessage =
+  | { readonly ready: true }
+  | { readonly id: number; readonly runs: SearchRun[][] };
+
 /**
  * The orderings search with its levels expanded on `n` worker threads: each takes the next
  * chunk when it is free; the search merges chunks in order, so the figures are those of
- * one thread. A worker that fails stops the others, so the error is reported at once.
+ * one thread. Until every thread is ready (the bundle made, the threads started), the
+ * main thread expands chunks itself, so no time is lost waiting for them. A worker that
+ * fails stops the others, so the error is reported at once.
  */
 async function onWorkers(
   o: ExploreOptions,
@@ -231,12 +267,17 @@ async function onWorkers(
   const search = new OrderingsSearch(o, n, show, sampler);
   const workers: Worker[] = [];
   try {
-    for (let i = 0; i < n; i++)
-      workers.push(new Worker(new URL("./explore-worker.mjs", import.meta.url), { workerData: o }));
     await new Promise<void>((resolve, reject) => {
-      const idle = [...workers];
+      const idle: Worker[] = [];
+      let ready = 0;
       let out = 0;
       let over = false;
+      let assisting = false;
+      const fail = (e: unknown) => {
+        if (over) return;
+        over = true;
+        reject(e);
+      };
       const pump = () => {
         if (over) return;
         for (let c = idle.length > 0 ? search.take() : "wait"; ; c = search.take()) {
@@ -247,30 +288,57 @@ async function onWorkers(
             }
             return;
           }
-          if (c === "wait") return;
+          if (c === "wait") break;
           out++;
           idle.pop()!.postMessage(c satisfies SearchChunk);
-          if (idle.length === 0) return;
+          if (idle.length === 0) break;
+        }
+        if (ready < n && !assisting) {
+          assisting = true;
+          setImmediate(assist);
         }
       };
-      workers.forEach((w, k) => {
-        w.on("message", (m: { id: number; runs: SearchRun[][] }) => {
-          out--;
-          idle.push(w);
-          search.put(m.id, m.runs);
-          pump();
-        });
-        w.on("error", (e) => {
-          over = true;
-          reject(e);
-        });
-        w.on("exit", (code) => {
-          if (!over) {
+      // One chunk on the main thread, between messages, while a thread is still starting.
+      const assist = () => {
+        assisting = false;
+        if (over || ready >= n) return;
+        const c = search.take();
+        if (c === null) {
+          if (out === 0) {
             over = true;
-            reject(new Error(`explore worker ${k} exited (${code}) in the middle of the search`));
+            resolve();
           }
-        });
-      });
+          return;
+        }
+        if (c === "wait") return;
+        try {
+          search.put(c.id, expandItems(o, c.items));
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        pump();
+      };
+      const start = (url: URL) => {
+        for (let k = 0; k < n && !over; k++) {
+          const w = new Worker(url, { workerData: o });
+          workers.push(w);
+          w.on("message", (m: WorkerMessage) => {
+            if ("ready" in m) ready++;
+            else {
+              out--;
+              search.put(m.id, m.runs);
+            }
+            idle.push(w);
+            pump();
+          });
+          w.on("error", fail);
+          w.on("exit", (code) =>
+            fail(new Error(`explore worker ${k} exited (${code}) in the middle of the search`)),
+          );
+        }
+      };
+      workerModule().then(start, fail);
       pump();
     });
   } finally {
