@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { FrameAllocator } from "./frame-allocator.js";
 import { HostMemory } from "./host-memory.js";
 import { MEM_FAULT, MEM_STATUS } from "./types.js";
@@ -243,5 +244,57 @@ describe("HostMemory.readWords", () => {
     const out = new Uint32Array(1);
     assert.equal(m.readWords(0x10fe, out), true);
     assert.equal(out[0], 0xaabb_ccdd);
+  });
+});
+
+describe("HostMemory.readWords against word-by-word reads", () => {
+  it("agrees with read() through any sequence of writes, backing changes and bursts", () => {
+    // Small chunks, so bursts open, reuse and leave the fast window often.
+    const base = 0x1_0000;
+    const op = fc.oneof(
+      fc.record({ k: fc.constant("w" as const), off: fc.nat(0x3fc), v: fc.nat(0xffff_ffff) }),
+      fc.record({
+        k: fc.constant("r" as const),
+        off: fc.nat(0x3f0),
+        n: fc.integer({ min: 1, max: 4 }),
+      }),
+      fc.record({ k: fc.constant("drop" as const), page: fc.nat(3) }),
+      fc.record({ k: fc.constant("add" as const), page: fc.nat(3) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const m = new HostMemory({ chunkSize: 0x100 });
+        const backed = [true, true, true, true];
+        m.addBacked(base, 0x400);
+        for (const o of ops) {
+          if (o.k === "w") m.write(base + o.off, 4, o.v);
+          else if (o.k === "drop" && backed[o.page]) {
+            m.removeBacked(base + 0x100 * o.page, 0x100);
+            backed[o.page] = false;
+          } else if (o.k === "add" && !backed[o.page]) {
+            m.addBacked(base + 0x100 * o.page, 0x100);
+            backed[o.page] = true;
+          } else if (o.k === "r") {
+            const a = base + (o.off & ~3);
+            const out = new Uint32Array(o.n);
+            const want = m.isBacked(a, 4 * o.n);
+            assert.equal(m.readWords(a, out), want, `readWords(0x${a.toString(16)}, ${o.n})`);
+            if (want)
+              for (let i = 0; i < o.n; i++) assert.equal(out[i], m.read(a + 4 * i, 4), `word ${i}`);
+          }
+        }
+      }),
+    );
+  });
+
+  it("gives a written chunk's storage as words, the same bytes chunkBytes gives", () => {
+    const m = new HostMemory();
+    m.addBacked(0x8000_0000, 0x2_0000);
+    assert.equal(m.chunkWords(0x8000_0000), null, "never written: no storage");
+    m.write(0x8000_0008, 4, 0xcafe_f00d);
+    const w = m.chunkWords(0x8000_0000)!;
+    assert.equal(w[2], 0xcafe_f00d);
+    assert.equal(w.buffer, m.chunkBytes(0x8000_0000)!.buffer);
+    assert.equal(m.chunkWords(0x8000_0004), w, "one view per chunk, made once");
   });
 });

@@ -62,9 +62,17 @@ export class HostMemory implements PhysMemory {
   // write may allocate them later).
   private lastIdx = -1;
   private lastChunk: Uint8Array | undefined = undefined;
-  /** readWords' own one-entry cache: a chunk index and a 32-bit view of its storage. */
-  private wordsIdx = -1;
+  /** Each written chunk's 32-bit view, made on first use (chunkWords, readWords). */
+  private readonly wordViews = new Map<number, Uint32Array>();
+  /**
+   * readWords' fast window: [fastLo, fastHi) is backed and inside the chunk at fastBase,
+   * whose 32-bit view is wordsView, so a read there needs no other check. Empty (lo > hi)
+   * until a read opens it; closed whenever backing or storage goes away.
+   */
   private wordsView: Uint32Array | undefined = undefined;
+  private fastLo = 1;
+  private fastHi = 0;
+  private fastBase = 0;
   /** 1 / chunk size: exact for a power of two, and a multiply is cheaper than a divide. */
   private readonly invCs: number;
   // Bumped whenever a chunk appears or disappears or the backing changes: what a direct
@@ -179,6 +187,15 @@ export class HostMemory implements PhysMemory {
     return this.chunkAt(Math.floor(hpa / this.cs)) ?? null;
   }
 
+  /**
+   * chunkBytes as little-endian u32 words: the chunk's 32-bit view (made once per chunk),
+   * or null when the chunk was never written or the host is big-endian (use chunkBytes).
+   * Same rules as chunkBytes.
+   */
+  chunkWords(hpa: number): Uint32Array | null {
+    return LITTLE_ENDIAN_HOST ? (this.wordsOf(Math.floor(hpa / this.cs)) ?? null) : null;
+  }
+
   /** Bytes of storage actually allocated (what the model costs, not what it pretends). */
   allocatedBytes(): number {
     return this.chunks.size * this.cs;
@@ -210,6 +227,28 @@ export class HostMemory implements PhysMemory {
 
   readWords(addr: number, out: Uint32Array): boolean {
     const len = out.length * 4;
+    const o = addr - this.fastBase;
+    const fw = o >>> 2;
+    if (addr >= this.fastLo && addr + len <= this.fastHi && fw * 4 === o) {
+      // Inside the window a previous read checked: whole words, nothing else to test.
+      const view = this.wordsView!;
+      if (len === 16) {
+        // A 16-byte command, the consumers' fetch: unrolled.
+        out[0] = view[fw]!;
+        out[1] = view[fw + 1]!;
+        out[2] = view[fw + 2]!;
+        out[3] = view[fw + 3]!;
+      } else {
+        for (let i = 0; i < out.length; i++) out[i] = view[fw + i]!;
+      }
+      return true;
+    }
+    return this.readWordsChecked(addr, out);
+  }
+
+  /** readWords outside the fast window: every check, then the window opened on the way. */
+  private readWordsChecked(addr: number, out: Uint32Array): boolean {
+    const len = out.length * 4;
     if (!this.covers(addr, len)) return false;
     const idx = Math.floor(addr * this.invCs);
     const off = addr - idx * this.cs;
@@ -220,28 +259,19 @@ export class HostMemory implements PhysMemory {
     if (LITTLE_ENDIAN_HOST) {
       // A bus master's burst: whole words from a 32-bit view of the chunk (the memory is
       // little-endian, and so is the host, checked at load time).
-      let view = idx === this.wordsIdx ? this.wordsView : undefined;
+      const view = this.wordsOf(idx);
       if (view === undefined) {
-        const b = this.chunkAt(idx);
-        if (b === undefined) {
-          out.fill(0);
-          return true;
-        }
-        view = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
-        this.wordsIdx = idx;
-        this.wordsView = view;
+        out.fill(0);
+        return true;
       }
-      const w = off >>> 2;
-      if (out.length === 4) {
-        // A 16-byte command, the VCMDQ consumer's fetch: unrolled.
-        out[0] = view[w]!;
-        out[1] = view[w + 1]!;
-        out[2] = view[w + 2]!;
-        out[3] = view[w + 3]!;
-      } else {
-        for (let i = 0; i < out.length; i++) out[i] = view[w + i]!;
-      }
-      return true;
+      // Open the fast window on what this read just checked: the backed range found (the
+      // covers() cache) within this chunk. It holds this read, which it then serves.
+      const cBase = idx * this.cs;
+      this.wordsView = view;
+      this.fastBase = cBase;
+      this.fastLo = Math.max(this.hitStart, cBase);
+      this.fastHi = Math.min(this.hitEnd, cBase + this.cs);
+      return this.readWords(addr, out);
     }
     const b = this.chunkAt(idx);
     if (b === undefined) out.fill(0);
@@ -341,6 +371,8 @@ export class HostMemory implements PhysMemory {
     this.gen++;
     this.hitStart = 1;
     this.hitEnd = 0;
+    this.fastLo = 1;
+    this.fastHi = 0;
   }
 
   private chunkAt(idx: number): Uint8Array | undefined {
@@ -351,6 +383,18 @@ export class HostMemory implements PhysMemory {
       this.lastChunk = c;
     }
     return c;
+  }
+
+  /** Chunk idx's 32-bit view, made on first use; undefined when it was never written. */
+  private wordsOf(idx: number): Uint32Array | undefined {
+    let v = this.wordViews.get(idx);
+    if (v === undefined) {
+      const b = this.chunkAt(idx);
+      if (b === undefined) return undefined;
+      v = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+      this.wordViews.set(idx, v);
+    }
+    return v;
   }
 
   private chunkForWrite(idx: number): Uint8Array {
@@ -406,6 +450,7 @@ export class HostMemory implements PhysMemory {
       const cBase = idx * this.cs;
       if (!this.intersectsBacked(cBase, cBase + this.cs)) {
         this.chunks.delete(idx);
+        this.wordViews.delete(idx);
       } else {
         const from = Math.max(base, cBase) - cBase;
         const to = Math.min(end, cBase + this.cs) - cBase;
@@ -419,8 +464,9 @@ export class HostMemory implements PhysMemory {
       for (const idx of [...this.chunks.keys()]) if (idx >= first && idx <= last) visit(idx);
     }
     this.lastIdx = -1;
-    this.wordsIdx = -1;
     this.wordsView = undefined;
+    this.fastLo = 1;
+    this.fastHi = 0;
     this.lastChunk = undefined;
     this.gen++;
   }
