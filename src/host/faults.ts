@@ -77,10 +77,20 @@ export interface FaultsState {
   readonly rng: readonly [number, number, number, number] | null;
 }
 
+/** A site's index in FAULT_SITES. */
+const SITE_INDEX: ReadonlyMap<FaultSite, number> = new Map(FAULT_SITES.map((s, i) => [s, i]));
+
+/** A site's index in FAULT_SITES, for Faults.checkAt. */
+export function faultSiteIndex(site: FaultSite): number {
+  return SITE_INDEX.get(site)!;
+}
+
 export class Faults {
   private plan: FaultPlan;
   private calls = 0;
-  private siteCalls = new Map<FaultSite, number>();
+  /** Calls per site, indexed as FAULT_SITES; `siteOrder` lists the sites in order of first call. */
+  private readonly siteCalls = new Float64Array(FAULT_SITES.length);
+  private readonly siteOrder: number[] = [];
   private injected: FaultRecord[] = [];
   private rng: Prng | null;
   /** Extra one-shot arms (qtest `cmdqv_fault SITE N`): fail the Nth next call at SITE. */
@@ -95,9 +105,21 @@ export class Faults {
 
   /** Called by every fallible host step. Returns true when this call must fail. */
   check(site: FaultSite): boolean {
+    return this.checkAt(SITE_INDEX.get(site)!);
+  }
+
+  /**
+   * check() for the site at index `s` of FAULT_SITES (faultSiteIndex): for a step taken
+   * once per forwarded command, which looks its sites up once, not on every call.
+   */
+  checkAt(s: number): boolean {
     this.calls++;
-    const n = (this.siteCalls.get(site) ?? 0) + 1;
-    this.siteCalls.set(site, n);
+    const n = this.siteCalls[s]! + 1;
+    this.siteCalls[s] = n;
+    if (n === 1) this.siteOrder.push(s);
+    // The common case, checked per forwarded command: nothing can fail this call.
+    if (this.plan.kind === "none" && this.chooser === null && this.arms.length === 0) return false;
+    const site = FAULT_SITES[s]!;
     let fail = false;
     switch (this.plan.kind) {
       case "none":
@@ -168,7 +190,9 @@ export class Faults {
     return {
       plan: this.plan,
       calls: this.calls,
-      siteCalls: Object.fromEntries(this.siteCalls),
+      siteCalls: Object.fromEntries(
+        this.siteOrder.map((i) => [FAULT_SITES[i]!, this.siteCalls[i]!]),
+      ),
       injected: [...this.injected],
       rng: this.rng ? this.rng.state() : null,
     };

@@ -128,8 +128,8 @@ export class Host {
     this.faults = new Faults(cfg.faultPlan);
     this.kmem = new FrameAllocator(this.mem, cfg.kernelMemBase, cfg.kernelMemSize);
     const effects = this.hw.effects;
-    this.smmu = new HostSmmu({ ...DEFAULT_HOST_SMMU, ...cfg.smmu }, (dw0, dw1) =>
-      effects.recordCommand("main-cmdq", clock.now(), -1, -1, dw0, dw1),
+    this.smmu = new HostSmmu({ ...DEFAULT_HOST_SMMU, ...cfg.smmu }, (w0, w1, w2, w3) =>
+      effects.recordWords("main-cmdq", clock.now(), -1, -1, w0, w1, w2, w3),
     );
     this.dmesg = new Dmesg(this.clock, cfg.dmesgDebug);
     this.driver = new Tegra241Driver({

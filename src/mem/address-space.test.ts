@@ -177,6 +177,45 @@ describe("AddressSpace", () => {
     assert.equal(as.traps(), 0);
   });
 
+  it("reads a 16-byte entry of RAM as one access, equal to four 4-byte reads", () => {
+    const { as, ram, host } = machine();
+    const out = new Uint32Array(4);
+    const g = RAM_BASE + 3 * K4 + 0x30;
+    assert.equal(as.readWords(g, out), true, "never written: zeros");
+    assert.deepEqual([...out], [0, 0, 0, 0]);
+    for (let i = 0; i < 4; i++) as.write(g + 4 * i, 4, 0x1111_1111 * (i + 1));
+    host.write(ram.hpaOf(g + 12), 4, 0xfeed_beef);
+    as.resetCounters();
+    assert.equal(as.readWords(g, out), true);
+    assert.deepEqual([...out], [0x1111_1111, 0x2222_2222, 0x3333_3333, 0xfeed_beef]);
+    assert.deepEqual(as.regionCounters("ram"), { reads: 1, writes: 0 });
+    // Across a guest page (scattered host frames), and unaligned: the same as word reads.
+    const x = RAM_BASE + 4 * K4 - 6;
+    for (let i = 0; i < 4; i++) as.write(x + 4 * i, 4, 0xa0b0_c0d0 + i);
+    assert.equal(as.readWords(x, out), true);
+    assert.deepEqual(
+      [...out],
+      [0, 1, 2, 3].map((i) => as.read(x + 4 * i, 4)),
+    );
+  });
+
+  it("faults a 16-byte read of a hole or withdrawn RAM, and reads MMIO word by word", () => {
+    const { as, ram, host, dev } = machine();
+    const out = new Uint32Array(4);
+    assert.equal(as.readWords(0x10, out), false);
+    assert.equal(as.readWords(RAM_BASE + GiB - 8, out), false, "straddles the end of RAM");
+    const g = RAM_BASE + 0x40;
+    as.write(g, 4, 7);
+    assert.equal(as.readWords(g, out), true);
+    host.removeBacked(ram.hpaOf(RAM_BASE), K4);
+    assert.equal(as.readWords(g, out), false, "the window must not outlive the backing");
+    assert.equal(as.lastFault()?.status, MEM_STATUS.UNMAPPED);
+    assert.equal(as.readWords(MMIO_BASE + 0x100, out), true);
+    assert.deepEqual([...out], [0xd000_0100, 0xd000_0104, 0xd000_0108, 0xd000_010c]);
+    assert.deepEqual(dev.log, ["r4@100", "r4@104", "r4@108", "r4@10c"]);
+    assert.equal(as.traps(), 4);
+  });
+
   it("rejects sizes other than 1, 2 and 4 on the small path", () => {
     const { as } = machine();
     assert.equal(as.read(RAM_BASE, 3 as SmallSize), MEM_FAULT);

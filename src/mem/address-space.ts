@@ -83,6 +83,8 @@ interface Region {
   winOff: number;
   winGen: number;
   winBytes: Uint8Array | null;
+  /** The same storage as u32 words (null: never written, or a big-endian host). */
+  winWords: Uint32Array | null;
 }
 
 const ADDR_LIMIT = 2 ** 53;
@@ -243,6 +245,53 @@ export class AddressSpace {
     this.countDeviceAccess(r);
     r.device!.write(addr - r.base, size, v);
     return MEM_STATUS.OK;
+  }
+
+  /**
+   * One read of `out.length` little-endian u32 words at `addr` into `out`: a device's DMA
+   * burst, such as the SMMU's 16-byte command fetch (one access, counted once). RAM is
+   * read through the direct window; anything that does not decode as one RAM region
+   * (MMIO, an overlay, a straddle, a hole) is read word by word as 4-byte accesses, with
+   * their faults. False on any fault; `out` is then unspecified. Allocates nothing.
+   */
+  readWords(addr: number, out: Uint32Array): boolean {
+    const n = out.length;
+    const r = this.decode(addr, 4 * n);
+    if (r === null || r.ram === null) {
+      for (let i = 0; i < n; i++) {
+        const v = this.read(addr + 4 * i, 4);
+        if (v === MEM_FAULT) return false;
+        out[i] = v;
+      }
+      return true;
+    }
+    r.reads++;
+    const d = addr - r.winGpa;
+    if (
+      (d >= 0 && d + 4 * n <= r.winLen && r.winGen === r.ram.host.generation) ||
+      this.openWindow(r, addr, 4 * n)
+    ) {
+      const o = r.winOff + (addr - r.winGpa);
+      const v = r.winWords;
+      if (v !== null && (o & 3) === 0) {
+        const w = o >>> 2;
+        for (let i = 0; i < n; i++) out[i] = v[w + i]!;
+        return true;
+      }
+      const b = r.winBytes;
+      for (let i = 0; i < n; i++) out[i] = b === null ? 0 : loadLE(b, o + 4 * i, 4);
+      return true;
+    }
+    // Across a window or unbacked: word by word through the RAM's translation.
+    for (let i = 0; i < n; i++) {
+      const v = readRam(r.ram, addr + 4 * i, 4);
+      if (v === MEM_FAULT) {
+        this.fault(addr, 4 * n, false, MEM_STATUS.UNMAPPED);
+        return false;
+      }
+      out[i] = v;
+    }
+    return true;
   }
 
   // ---- 8-byte access -------------------------------------------------------------------
@@ -496,6 +545,7 @@ export class AddressSpace {
     r.winGpa = start;
     r.winGen = host.generation;
     r.winBytes = host.chunkBytes(hpa);
+    r.winWords = host.chunkWords(hpa);
     r.winOff = hpa - Math.floor(hpa / host.chunkSize) * host.chunkSize;
     return true;
   }
@@ -624,6 +674,7 @@ function region(
     winOff: 0,
     winGen: -1,
     winBytes: null,
+    winWords: null,
   };
 }
 

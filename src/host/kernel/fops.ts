@@ -10,7 +10,7 @@
 
 import { ERRNO } from "./errno.js";
 import type { Iommufd } from "./iommufd.js";
-import { IOCTL, STRUCT_SIZE } from "./uapi.js";
+import { INVALIDATE_ENTRY_WORDS, IOCTL, STRUCT_SIZE } from "./uapi.js";
 import {
   copyFromUser,
   copyToUser,
@@ -277,17 +277,26 @@ function* hwptInvalidate(k: Iommufd, s: StructView): Syscall {
     return failed(ERRNO.EFAULT);
   }
   const v = new StructView(raw);
-  const entries: [bigint, bigint][] = [];
+  // Each entry's dword0 when entry_len covers it, its dword1 likewise (else zero).
+  const words = new Uint32Array(INVALIDATE_ENTRY_WORDS * entryNum);
   for (let i = 0; i < entryNum; i++) {
     const off = i * entryLen;
-    entries.push([entryLen >= 8 ? v.u64(off) : 0n, entryLen >= 16 ? v.u64(off + 8) : 0n]);
+    const o = INVALIDATE_ENTRY_WORDS * i;
+    if (entryLen >= 8) {
+      words[o] = v.u32(off);
+      words[o + 1] = v.u32(off + 4);
+    }
+    if (entryLen >= 16) {
+      words[o + 2] = v.u32(off + 8);
+      words[o + 3] = v.u32(off + 12);
+    }
   }
   const r = k.hwptInvalidate({
     size: s.u32(0),
     hwptId: s.u32(4),
     dataType: s.u32(16),
     entryLen,
-    entries,
+    words,
   });
   s.setU32(24, r.ok ? r.value.entryNum : r.error.entryNum);
   return ret(r);

@@ -47,8 +47,11 @@ export interface HostSmmuStats {
   readonly mainSyncs: number;
 }
 
-/** Called for every non-SYNC command the main CMDQ executes (the effects log). */
-export type MainCmdqSink = (dw0: bigint, dw1: bigint) => void;
+/**
+ * Called for every non-SYNC command the main CMDQ executes (the effects log), with the
+ * command's four u32 words (dword0[31:0], dword0[63:32], dword1[31:0], dword1[63:32]).
+ */
+export type MainCmdqSink = (w0: number, w1: number, w2: number, w3: number) => void;
 
 export class HostSmmu {
   readonly cfg: HostSmmuConfig;
@@ -89,14 +92,16 @@ export class HostSmmu {
   }
 
   /**
-   * arm_smmu_cmdq_issue_cmdlist on the main CMDQ: execute `cmds`, then a CMD_SYNC when
-   * `sync`. Always completes (0) in this model.
+   * arm_smmu_cmdq_issue_cmdlist on the main CMDQ: execute the `n` commands of `words`
+   * from word `start` on (four u32 words each), then a CMD_SYNC when `sync`. Always
+   * completes (0) in this model.
    */
-  issueCmdlist(cmds: readonly (readonly [bigint, bigint])[], sync: boolean): number {
-    for (const [dw0, dw1] of cmds) {
+  issueCmdlist(words: Uint32Array, start: number, n: number, sync: boolean): number {
+    for (let i = start, end = start + 4 * n; i < end; i += 4) {
+      const w0 = words[i]!;
       this.mainCmds++;
-      if (Number(dw0 & 0xffn) === OPCODE.CMD_SYNC) this.mainSyncs++;
-      else this.sink(dw0, dw1);
+      if ((w0 & 0xff) === OPCODE.CMD_SYNC) this.mainSyncs++;
+      else this.sink(w0, words[i + 1]!, words[i + 2]!, words[i + 3]!);
     }
     if (sync) {
       this.mainCmds++;

@@ -3,12 +3,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PSID, type Rig, rig, unwrap } from "./testkit.js";
-import type { HwptInvalidateArgs } from "./uapi.js";
+import { type HwptInvalidateArgs, invalidateWords } from "./uapi.js";
 
 type Entry = readonly [bigint, bigint];
 
 function inv(r: Rig, entries: readonly Entry[], over: Partial<HwptInvalidateArgs> = {}) {
-  return r.k.hwptInvalidate({ hwptId: r.viommuId, dataType: 1, entryLen: 16, entries, ...over });
+  return r.k.hwptInvalidate({
+    hwptId: r.viommuId,
+    dataType: 1,
+    entryLen: 16,
+    words: invalidateWords(entries),
+    ...over,
+  });
 }
 
 /** A vIOMMU (VMID 1) with vSID 8 → pSID 0x100. */

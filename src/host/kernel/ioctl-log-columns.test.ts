@@ -9,18 +9,18 @@ import { err, ok } from "../../util/result.js";
 import { ERRNO } from "./errno.js";
 import { IoctlLog } from "./ioctl-log.js";
 import { rig } from "./testkit.js";
+import { invalidateWords } from "./uapi.js";
 
 const clock = { now: () => 7 };
 
 describe("single-entry invalidations in the ioctl log", () => {
   it("keep each call's command when the caller reuses its arguments", () => {
     const r = rig();
-    const entry: [bigint, bigint] = [0x11n, 0x22n];
-    const a = { hwptId: r.viommuId, dataType: 1, entryLen: 16, entries: [entry] };
+    const words = invalidateWords([[0x11n, 0x22n]]);
+    const a = { hwptId: r.viommuId, dataType: 1, entryLen: 16, words };
     const before = r.k.ioctlLog().length;
     r.k.hwptInvalidate(a);
-    entry[0] = 0x0000_0007_0000_0012n;
-    entry[1] = 0xffff_ffff_ffff_f000n;
+    words.set(invalidateWords([[0x0000_0007_0000_0012n, 0xffff_ffff_ffff_f000n]]));
     a.hwptId = 0xdead;
     r.k.hwptInvalidate(a);
     const got = r.k.ioctlLog().slice(before);
@@ -64,7 +64,8 @@ describe("single-entry invalidations in the ioctl log", () => {
             args,
             errno === 0 ? ok({ entryNum }) : err({ errno, entryNum }),
           );
-          columns.recordInvalidate1(size, hwptId, 1, entryLen, d0, d1, errno, entryNum);
+          const words = invalidateWords([[d0, d1]]);
+          columns.recordInvalidate1(size, hwptId, 1, entryLen, words, errno, entryNum);
           assert.deepEqual(columns.entries(), generic.entries());
           assert.deepEqual(columns.condensed(), generic.condensed());
         },
@@ -76,7 +77,10 @@ describe("single-entry invalidations in the ioctl log", () => {
     const log = new IoctlLog(clock, null, 8);
     for (let i = 0; i < 100; i++) {
       if (i % 3 === 0) log.record("IOMMU_DESTROY", { id: i }, ok(undefined));
-      else log.recordInvalidate1(undefined, 4, 1, 16, BigInt(i), BigInt(1000 + i), 0, 1);
+      else {
+        const words = invalidateWords([[BigInt(i), BigInt(1000 + i)]]);
+        log.recordInvalidate1(undefined, 4, 1, 16, words, 0, 1);
+      }
       // Read now and then, as a report would mid-run.
       if (i % 17 === 0) log.entries();
     }

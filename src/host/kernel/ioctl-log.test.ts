@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { VirtualClock } from "../../util/clock.js";
 import { IoctlLog, toJson } from "./ioctl-log.js";
 import { PAGE, RAM_BASE, rig, unwrap } from "./testkit.js";
+import { invalidateWords } from "./uapi.js";
 
 describe("the ioctl log", () => {
   it("condenses a HW queue allocation and a refusal into one line each", () => {
@@ -56,7 +57,12 @@ describe("the ioctl log", () => {
         /^IOMMU_VIOMMU_ALLOC .* → viommu=4 mmap_offset=0x1000 mmap_len=0x10000$/.test(x),
       ),
     );
-    r.k.hwptInvalidate({ hwptId: r.viommuId, dataType: 1, entryLen: 16, entries: [[0x03n, 0n]] });
+    r.k.hwptInvalidate({
+      hwptId: r.viommuId,
+      dataType: 1,
+      entryLen: 16,
+      words: invalidateWords([[0x03n, 0n]]),
+    });
     assert.equal(
       r.k.condensedLog().at(-1),
       "IOMMU_HWPT_INVALIDATE hwpt=4 data_type=1 entry_len=16 entries=1 → EIO entry_num=0",

@@ -128,6 +128,11 @@ function fmtPairs(obj: JsonValue, skipZeroFlags: boolean): string {
   return parts.join(" ");
 }
 
+/** A u64 given as two u32 halves, as toJson writes a bigint: 0x and lower-case hex. */
+function hexWords(lo: number, hi: number): string {
+  return `0x${((BigInt(hi) << 32n) | BigInt(lo)).toString(16)}`;
+}
+
 /** Int32 columns per single-entry invalidation kept by IoctlLog.recordInvalidate1. */
 const INV_INTS = 7;
 
@@ -144,24 +149,29 @@ export class IoctlLog {
   private readonly tracer: Tracer | null;
   private readonly log: IoctlLogEntry[] = [];
   /**
-   * Calls not yet turned into JSON: serialising every argument as it happens dominated the
-   * trapped invalidation path, so entries are built when someone reads the log. The
-   * arguments and results are values the kernel handed back or was given; none is
-   * mutated after the call.
+   * Calls not yet turned into JSON are those with seq in [pendingFrom, count): serialising
+   * every argument as it happens dominated the trapped invalidation path, so entries are
+   * built when someone reads the log. `raw` holds the pending calls recorded by `record`,
+   * in seq order; every other pending seq is a recordInvalidate1 call, kept in the
+   * columns below. The arguments and results in `raw` are values the kernel handed back
+   * or was given; none is mutated after the call.
    */
-  private readonly pending: (RawEntry | number)[] = [];
+  private pendingFrom = 0;
+  private readonly raw: RawEntry[] = [];
   /**
    * Single-entry IOMMU_HWPT_INVALIDATE calls (the trapped main CMDQ sends one per
-   * command) kept in columns, so recording one allocates nothing: `pending` holds the
-   * call's seq (a small integer) and its fields live at slot seq % capacity. Pending never
-   * holds more calls than the capacity, so a slot is reused only after its call has been
-   * flushed or trimmed. The columns grow on demand up to that capacity.
+   * command) kept in columns, so recording one allocates nothing: its fields live at slot
+   * seq mod capacity. Never more calls than the capacity are pending, so a slot is reused
+   * only after its call has been flushed or trimmed. The columns grow on demand up to
+   * that capacity.
    */
   private readonly invCap: number;
+  private readonly invMask: number;
   private invT = new Float64Array(0);
   /** size given (0/1), size, hwptId, dataType, entryLen, errno (0: ok), entryNum. */
   private invI = new Int32Array(0);
-  private invW = new BigUint64Array(0);
+  /** The entry's four u32 words. */
+  private invW = new Uint32Array(0);
   private count = 0;
   /** Refused IOMMU_DESTROY calls, kept as they happen for the invariant checker. */
   private readonly refused: { seq: number; id: number; errno: string }[] = [];
@@ -177,26 +187,29 @@ export class IoctlLog {
     this.clock = clock;
     this.tracer = tracer;
     this.limit = Math.max(1, Math.floor(limit));
-    this.invCap = this.limit + (this.limit >> 2) + 2;
+    if (!(this.limit <= 2 ** 28)) throw new RangeError(`IoctlLog: limit ${limit} above 2^28 calls`);
+    // A power of two at least the most pending calls (limit + limit/4 + 1), so a slot is a mask.
+    this.invCap = 2 ** Math.ceil(Math.log2(this.limit + (this.limit >> 2) + 2));
+    this.invMask = this.invCap - 1;
   }
 
   /**
-   * Record an IOMMU_HWPT_INVALIDATE of exactly one entry without keeping `args` or `r`
-   * (both may be reused by the caller): what `record` would keep, copied into columns.
-   * `errno` 0 is success. The numbers are u32 (the caller checks).
+   * Record an IOMMU_HWPT_INVALIDATE of exactly one entry, given as its four u32 words
+   * (`words[0..3]`), without keeping `words` (the caller may reuse it): what `record`
+   * would keep, copied into columns. `errno` 0 is success. The numbers are u32 (the
+   * caller checks).
    */
   recordInvalidate1(
     size: number | undefined,
     hwptId: number,
     dataType: number,
     entryLen: number,
-    dw0: bigint,
-    dw1: bigint,
+    words: Uint32Array,
     errno: number,
     entryNum: number,
   ): void {
     const seq = this.count++;
-    const slot = seq % this.invCap;
+    const slot = seq & this.invMask;
     if (slot >= this.invT.length) this.growInvalidates(slot + 1);
     this.invT[slot] = this.clock.now();
     const i = slot * INV_INTS;
@@ -208,10 +221,13 @@ export class IoctlLog {
     c[i + 4] = entryLen;
     c[i + 5] = errno;
     c[i + 6] = entryNum;
-    this.invW[2 * slot] = dw0;
-    this.invW[2 * slot + 1] = dw1;
-    this.pending.push(seq);
-    if (this.pending.length + this.log.length > this.limit + (this.limit >> 2)) this.trim();
+    const w = this.invW;
+    const o = 4 * slot;
+    w[o] = words[0]!;
+    w[o + 1] = words[1]!;
+    w[o + 2] = words[2]!;
+    w[o + 3] = words[3]!;
+    this.recorded();
     if (this.tracer?.enabled) {
       const e = this.flush().at(-1)!;
       this.tracer.emit("host.kernel", "IOMMU_HWPT_INVALIDATE", {
@@ -229,14 +245,14 @@ export class IoctlLog {
     const c = new Int32Array(INV_INTS * n);
     c.set(this.invI);
     this.invI = c;
-    const w = new BigUint64Array(2 * n);
+    const w = new Uint32Array(4 * n);
     w.set(this.invW);
     this.invW = w;
   }
 
   /** The entry a recordInvalidate1 call stands for, as `record` would have built it. */
   private invalidateEntry(seq: number): IoctlLogEntry {
-    const slot = seq % this.invCap;
+    const slot = seq & this.invMask;
     const i = slot * INV_INTS;
     const c = this.invI;
     const args: Record<string, JsonValue> = {};
@@ -244,7 +260,9 @@ export class IoctlLog {
     args.hwptId = c[i + 2]! >>> 0;
     args.dataType = c[i + 3]! >>> 0;
     args.entryLen = c[i + 4]! >>> 0;
-    args.entries = [[toJson(this.invW[2 * slot]!), toJson(this.invW[2 * slot + 1]!)]];
+    const w = this.invW;
+    const o = 4 * slot;
+    args.entries = [[hexWords(w[o]!, w[o + 1]!), hexWords(w[o + 2]!, w[o + 3]!)]];
     const base = { seq, t: this.invT[slot]!, call: "IOMMU_HWPT_INVALIDATE", args };
     const errno = c[i + 5]!;
     const entryNum = c[i + 6]!;
@@ -256,25 +274,33 @@ export class IoctlLog {
   /** Record one call. The error is an errno, or {errno, entryNum} for invalidations. */
   record(call: string, args: unknown, r: Result<unknown, unknown>): void {
     const seq = this.count++;
-    this.pending.push({ seq, t: this.clock.now(), call, args, r });
+    this.raw.push({ seq, t: this.clock.now(), call, args, r });
     if (!r.ok && call === "IOMMU_DESTROY")
       this.refused.push({
         seq,
         id: (args as { id?: number } | null)?.id ?? -1,
         errno: errnoName(r.error as number),
       });
-    // Trim in batches (a quarter of the limit at a time), so dropping stays cheap.
-    if (this.pending.length + this.log.length > this.limit + (this.limit >> 2)) this.trim();
+    this.recorded();
     if (this.tracer?.enabled) {
       const e = this.flush().at(-1)!;
       this.tracer.emit("host.kernel", call, { ret: e.errno ?? "ok", line: IoctlLog.condense(e) });
     }
   }
 
+  /** After each call: trim in batches (a quarter of the limit at a time), so dropping stays cheap. */
+  private recorded(): void {
+    if (this.count - this.pendingFrom + this.log.length > this.limit + (this.limit >> 2))
+      this.trim();
+  }
+
   private flush(): IoctlLogEntry[] {
-    for (const p of this.pending) {
-      if (typeof p === "number") {
-        this.log.push(this.invalidateEntry(p));
+    const raw = this.raw;
+    let k = 0;
+    for (let seq = this.pendingFrom; seq < this.count; seq++) {
+      const p = k < raw.length && raw[k]!.seq === seq ? raw[k++]! : null;
+      if (p === null) {
+        this.log.push(this.invalidateEntry(seq));
         continue;
       }
       const base = { seq: p.seq, t: p.t, call: p.call, args: toJson(p.args) };
@@ -290,16 +316,22 @@ export class IoctlLog {
         });
       }
     }
-    this.pending.length = 0;
+    raw.length = 0;
+    this.pendingFrom = this.count;
     return this.log;
   }
 
   private trim(): void {
-    let excess = this.pending.length + this.log.length - this.limit;
+    let excess = this.count - this.pendingFrom + this.log.length - this.limit;
     const fromLog = Math.min(excess, this.log.length);
     this.log.splice(0, fromLog);
     excess -= fromLog;
-    if (excess > 0) this.pending.splice(0, excess);
+    if (excess > 0) {
+      this.pendingFrom += excess;
+      let k = 0;
+      while (k < this.raw.length && this.raw[k]!.seq < this.pendingFrom) k++;
+      this.raw.splice(0, k);
+    }
     this.droppedCalls += fromLog + Math.max(0, excess);
   }
 

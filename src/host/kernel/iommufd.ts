@@ -58,6 +58,7 @@ import {
   type HwptInvalidateOut,
   type HwQueueAllocArgs,
   type HwQueueAllocOut,
+  INVALIDATE_ENTRY_WORDS,
   IOAS_MAP_FLAG,
   type IoasAllocOut,
   type IoasIovaRangesArgs,
@@ -68,6 +69,7 @@ import {
   type IoasUnmapArgs,
   type IoasUnmapOut,
   type IoctlName,
+  invalidateEntry,
   type MmapArgs,
   STRUCT_SIZE,
   type VdeviceAllocArgs,
@@ -470,26 +472,31 @@ export class Iommufd {
     // each large batch would pin its commands (100+ bytes of JS apiece) until trimmed.
     // The caller may reuse its arguments (the trapped main CMDQ does, one entry a call):
     // a single entry goes into the log's columns, more are copied.
-    const n = a.entries.length;
+    const w = a.words;
+    const n = w.length / INVALIDATE_ENTRY_WORDS;
     if (n === 1 && u32(a.hwptId) && u32(a.dataType) && u32(a.entryLen) && u32(a.size ?? 0)) {
-      const e = a.entries[0]!;
       this.log.recordInvalidate1(
         a.size,
         a.hwptId,
         a.dataType,
         a.entryLen,
-        e[0],
-        e[1],
+        w,
         r.ok ? 0 : r.error.errno,
         r.ok ? r.value.entryNum : r.error.entryNum,
       );
       return r;
     }
-    const kept = a.entries.slice(0, LOGGED_INVALIDATE_ENTRIES).map((x) => [x[0], x[1]] as const);
-    const logged =
-      n <= LOGGED_INVALIDATE_ENTRIES
-        ? { ...a, entries: kept }
-        : { ...a, entries: kept, entriesNotLogged: n - LOGGED_INVALIDATE_ENTRIES };
+    const kept: (readonly [bigint, bigint])[] = [];
+    for (let i = 0; i < Math.min(n, LOGGED_INVALIDATE_ENTRIES); i++)
+      kept.push(invalidateEntry(w, i));
+    const logged = {
+      ...(a.size !== undefined ? { size: a.size } : {}),
+      hwptId: a.hwptId,
+      dataType: a.dataType,
+      entryLen: a.entryLen,
+      entries: kept,
+      ...(n > LOGGED_INVALIDATE_ENTRIES ? { entriesNotLogged: n - LOGGED_INVALIDATE_ENTRIES } : {}),
+    };
     this.log.record("IOMMU_HWPT_INVALIDATE", logged, r);
     return r;
   }

@@ -203,11 +203,18 @@ type Slot = KernelObject | typeof RESERVED | typeof TOMBSTONE;
 /** The per-file object xarray. */
 export class ObjectTable {
   private readonly slots = new Map<number, Slot>();
+  /**
+   * any()'s one-entry cache (the trapped main CMDQ looks its vIOMMU up once per command):
+   * the id last found published, and its object. Every change to the table drops it.
+   */
+  private hitId = -1;
+  private hitObj: KernelObject | undefined = undefined;
 
   /** xa_alloc(XA_ZERO_ENTRY): reserve the lowest free id, or 0 when the space is full. */
   reserve(): number {
     for (let id = 1; id <= ID_MAX; id++) {
       if (!this.slots.has(id)) {
+        this.forgetHit();
         this.slots.set(id, RESERVED);
         return id;
       }
@@ -218,12 +225,14 @@ export class ObjectTable {
   /** iommufd_object_finalize: publish the object at its reserved id. */
   publish(obj: KernelObject): void {
     if (this.slots.get(obj.id) !== RESERVED) throw new Error(`publish: id ${obj.id} not reserved`);
+    this.forgetHit();
     this.slots.set(obj.id, obj);
   }
 
   /** iommufd_object_abort: give the reserved id back. */
   unreserve(id: number): void {
     if (this.slots.get(id) !== RESERVED) throw new Error(`unreserve: id ${id} not reserved`);
+    this.forgetHit();
     this.slots.delete(id);
   }
 
@@ -236,12 +245,22 @@ export class ObjectTable {
 
   /** Any published object at id. */
   any(id: number): KernelObject | undefined {
+    if (id === this.hitId) return this.hitObj;
     const s = this.slots.get(id);
-    return s === undefined || typeof s === "number" ? undefined : s;
+    if (s === undefined || typeof s === "number") return undefined;
+    this.hitId = id;
+    this.hitObj = s;
+    return s;
+  }
+
+  private forgetHit(): void {
+    this.hitId = -1;
+    this.hitObj = undefined;
   }
 
   /** Remove a published object; with `tombstone` the id stays reserved. */
   erase(id: number, tombstone = false): void {
+    this.forgetHit();
     if (tombstone) this.slots.set(id, TOMBSTONE);
     else this.slots.delete(id);
   }
@@ -266,6 +285,7 @@ export class ObjectTable {
 
   /** xa_destroy at release: forget everything, tombstones included. */
   clear(): void {
+    this.forgetHit();
     this.slots.clear();
   }
 

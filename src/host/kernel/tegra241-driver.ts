@@ -35,6 +35,7 @@ import {
   HW_INFO_TYPE,
   HW_QUEUE_TYPE,
   type HwInfoTegra241,
+  invalidateWords,
   TEGRA241_VEVENT_LEN,
   TEGRA241_VIOMMU_DATA_LEN,
   VEVENTQ_TYPE,
@@ -67,6 +68,8 @@ const CMD_SYNC_CS_NONE_DW0 = encode({
   msidata: 0,
   msiaddr: 0n,
 })[0];
+/** That CMD_SYNC as the host SMMU's command list takes it: four u32 words. */
+const CMD_SYNC_CS_NONE_WORDS = invalidateWords([[CMD_SYNC_CS_NONE_DW0, 0n]]);
 
 export interface Vcmdq {
   /** Global VCMDQ index. */
@@ -360,7 +363,7 @@ export class Tegra241Driver implements IommuDriver {
 
   /** tegra241_vcmdq_hw_flush_timeout: a waited CMD_SYNC on the SMMU's main CMDQ (§2.6). */
   private flushTimeout(): void {
-    this.d.smmu.issueCmdlist([[CMD_SYNC_CS_NONE_DW0, 0n]], true);
+    this.d.smmu.issueCmdlist(CMD_SYNC_CS_NONE_WORDS, 0, 1, true);
   }
 
   /** tegra241_vcmdq_hw_deinit: D1–D6. */

@@ -217,8 +217,37 @@ export interface HwptInvalidateArgs {
   readonly hwptId: number;
   readonly dataType: number;
   readonly entryLen: number;
-  /** Entries as pairs of little-endian u64 (16 bytes each). */
-  readonly entries: readonly (readonly [bigint, bigint])[];
+  /**
+   * The entries, four little-endian u32 words each (dword0[31:0], dword0[63:32],
+   * dword1[31:0], dword1[63:32]): `words.length / 4` of them. Words, not bigints, so the
+   * trapped main CMDQ's one call per command allocates nothing.
+   */
+  readonly words: Uint32Array;
+}
+
+/** u32 words per invalidation entry in HwptInvalidateArgs.words. */
+export const INVALIDATE_ENTRY_WORDS = 4;
+
+/** HwptInvalidateArgs.words for entries written as pairs of u64 [dword0, dword1]. */
+export function invalidateWords(entries: readonly (readonly [bigint, bigint])[]): Uint32Array {
+  const w = new Uint32Array(INVALIDATE_ENTRY_WORDS * entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const [d0, d1] = entries[i]!;
+    w[4 * i] = Number(BigInt.asUintN(32, d0));
+    w[4 * i + 1] = Number(BigInt.asUintN(32, d0 >> 32n));
+    w[4 * i + 2] = Number(BigInt.asUintN(32, d1));
+    w[4 * i + 3] = Number(BigInt.asUintN(32, d1 >> 32n));
+  }
+  return w;
+}
+
+/** Entry `i` of HwptInvalidateArgs.words as its two u64 [dword0, dword1]. */
+export function invalidateEntry(words: Uint32Array, i: number): [bigint, bigint] {
+  const o = INVALIDATE_ENTRY_WORDS * i;
+  return [
+    (BigInt(words[o + 1]!) << 32n) | BigInt(words[o]!),
+    (BigInt(words[o + 3]!) << 32n) | BigInt(words[o + 2]!),
+  ];
 }
 
 export interface HwptInvalidateOut {

@@ -39,13 +39,7 @@ import { err, OK_VOID, ok, type Result } from "../../util/result.js";
 import type { IommufdBackend, VfioDeviceName } from "../iommufd-backend.js";
 import type { IommufdPort, VeventqFdPort } from "../iommufd-port.js";
 import type { VmmLog } from "../log.js";
-import type {
-  AccelSmmuView,
-  InvalidateResult,
-  InvalidationEntry,
-  SmmuAccelPort,
-  SmmuHostPort,
-} from "./ports.js";
+import type { AccelSmmuView, InvalidateResult, SmmuAccelPort, SmmuHostPort } from "./ports.js";
 import type { Smmuv3Profile } from "./profile.js";
 
 /** A VFIO device behind the SMMU, as set_iommu_device gets it (HostIOMMUDeviceIOMMUFD). */
@@ -103,7 +97,9 @@ export interface AccelCoreOptions {
 }
 
 const ACTOR = "vmm.smmuv3";
-const NO_ENTRIES: readonly InvalidationEntry[] = [];
+const NO_WORDS = new Uint32Array(0);
+/** The answer of every call the kernel handled whole with one entry: shared, immutable. */
+const OK_ONE: InvalidateResult = Object.freeze({ ok: true, entryNum: 1 });
 
 export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
   private readonly backend: IommufdBackend;
@@ -128,8 +124,8 @@ export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
     hwptId: number;
     readonly dataType: number;
     readonly entryLen: number;
-    entries: readonly InvalidationEntry[];
-  } = { hwptId: 0, dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, entryLen: 16, entries: [] };
+    words: Uint32Array;
+  } = { hwptId: 0, dataType: VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, entryLen: 16, words: NO_WORDS };
 
   constructor(o: AccelCoreOptions) {
     this.backend = o.backend;
@@ -474,18 +470,17 @@ export class Smmuv3AccelCore implements SmmuHostPort, SmmuAccelPort {
   /**
    * smmuv3_accel_issue_inv_cmd's iommufd_backend_invalidate_cache: one ioctl for what the
    * caller hands over (QEMU 11.1 issues one per command, entry_num 1). The arguments are
-   * one reused object around the caller's entries: the host copies what it keeps (the
+   * one reused object around the caller's words: the host copies what it keeps (the
    * port's contract), so nothing is allocated here per command.
    */
-  invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
+  invalidate(words: Uint32Array): InvalidateResult {
     const a = this.invArgs;
     a.hwptId = this.viommuId;
-    a.entries = entries;
+    a.words = words;
     const r = this.port.hwptInvalidate(a);
-    a.entries = NO_ENTRIES;
-    return r.ok
-      ? { ok: true, entryNum: r.value.entryNum }
-      : { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
+    a.words = NO_WORDS;
+    if (!r.ok) return { ok: false, errno: r.error.errno, entryNum: r.error.entryNum };
+    return r.value.entryNum === 1 ? OK_ONE : { ok: true, entryNum: r.value.entryNum };
   }
 
   hasViommu(): boolean {

@@ -11,10 +11,13 @@ export interface GuestMemoryPort {
   read(addr: number, size: 1 | 2 | 4): number;
   /** 0 when the write landed; any other value is a fault. */
   write(addr: number, size: 1 | 2 | 4, value: number): number;
+  /**
+   * One DMA read of `out.length` little-endian u32 words at `addr` into `out` (a 16-byte
+   * command: dma_memory_read of the whole entry); false on any fault, `out` then
+   * unspecified. Allocates nothing.
+   */
+  readWords(addr: number, out: Uint32Array): boolean;
 }
-
-/** One 16-byte command as two little-endian u64 words [dword0, dword1]. */
-export type InvalidationEntry = readonly [bigint, bigint];
 
 export type InvalidateResult =
   | { readonly ok: true; readonly entryNum: number }
@@ -26,11 +29,12 @@ export type InvalidateResult =
  */
 export interface SmmuHostPort {
   /**
-   * Invalidate `entries` on the host. `entryNum` is the kernel's in/out count of entries it
-   * handled. The array and its tuples may be reused by the caller after the call returns:
-   * a host must copy what it keeps.
+   * Invalidate the 16-byte commands in `words` on the host, four little-endian u32
+   * words each (dword0[31:0], dword0[63:32], dword1[31:0], dword1[63:32]). `entryNum` is the kernel's in/out count of entries
+   * it handled. The caller may reuse `words` once the call returns: a host must copy what
+   * it keeps. The result may be shared between calls: read it at once.
    */
-  invalidate(entries: readonly InvalidationEntry[]): InvalidateResult;
+  invalidate(words: Uint32Array): InvalidateResult;
   /**
    * smmuv3_accel_issue_inv_cmd returns success without a host call while no vIOMMU exists
    * (no VFIO device attached yet). Absent: a vIOMMU exists.

@@ -49,7 +49,6 @@ import { type AccelIdrProps, accelIdrOverride, autoFinaliseIdrs, checkHostIdrs }
 import type {
   AccelSmmuView,
   GuestMemoryPort,
-  InvalidationEntry,
   SmmuAccelPort,
   SmmuHostPort,
   Smmuv3Irqs,
@@ -222,10 +221,8 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
   private cmdqErrors = 0;
   private readonly byOpcode = new Float64Array(256);
 
-  // Hot-path scratch: one fetched command, and the single-entry host batch.
+  // Hot-path scratch: one fetched command, which is also the single-entry host batch.
   private readonly words = new Uint32Array(4);
-  private readonly entry: [bigint, bigint] = [0n, 0n];
-  private readonly entries: readonly InvalidationEntry[] = [this.entry];
 
   /** Register table for trace decoding (built once). */
   private readonly table: RegBlock;
@@ -774,7 +771,8 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
    * pending; each entry is fetched (a fault → CERROR_ABT), executed, and only then CONS
    * advances (wrap bit at log2size, CONS.ERR kept). The first error stops the queue: CONS
    * stays at the failing entry with CONS.ERR set and GERROR.CMDQ_ERR toggles.
-   * No allocation per command unless tracing or forwarding (bigints for the host).
+   * No allocation per command unless tracing (a forwarded command goes to the host as
+   * the fetched words).
    */
   private consume(): void {
     // An IRQ wire or the host that calls straight back into the device (a synchronous
@@ -881,15 +879,12 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
     return false;
   }
 
-  /** Read the 16-byte entry at `addr` into `words`; false on any fault (CERROR_ABT). */
+  /**
+   * Read the 16-byte entry at `addr` into `words` with one DMA read (QEMU's
+   * dma_memory_read of the entry); false on any fault (CERROR_ABT).
+   */
   private fetch(addr: number): boolean {
-    const w = this.words;
-    for (let i = 0; i < 4; i++) {
-      const v = this.mem.read(addr + 4 * i, 4);
-      if (v === MEM_FAULT) return false;
-      w[i] = v;
-    }
-    return true;
+    return this.mem.readWords(addr, this.words);
   }
 
   /**
@@ -903,10 +898,8 @@ export class Smmuv3Accel implements MmioDevice, SmmuPort, AccelSmmuView {
     if (host.hasViommu && !host.hasViommu()) return true;
     const w = this.words;
     if (sidBased && host.hasVdev && !host.hasVdev(w[1]!)) return true;
-    this.entry[0] = join(w[0]!, w[1]!);
-    this.entry[1] = join(w[2]!, w[3]!);
     this.forwarded++;
-    const r = host.invalidate(this.entries);
+    const r = host.invalidate(w);
     if (this.tracer?.enabled)
       this.tracer.emit(ACTOR, "smmuv3_accel_invalidate", {
         opcode: w[0]! & 0xff,

@@ -1,18 +1,13 @@
 // Fakes for the SMMUv3 tests: a tiny Uint8Array-backed guest memory, a recording host, and
 // recording IRQ wires. Test support only; nothing in the model imports it.
 
+import { invalidateEntry } from "../../host/kernel/uapi.js";
 import { MEM_FAULT } from "../../mem/types.js";
 import { writeCommandWords } from "../../smmu/commands.js";
 import { VirtualClock } from "../../util/clock.js";
 import { CountingIrq } from "../../util/irq.js";
 import { VmmLog } from "../log.js";
-import type {
-  GuestMemoryPort,
-  InvalidateResult,
-  InvalidationEntry,
-  SmmuHostPort,
-  Smmuv3Irqs,
-} from "./ports.js";
+import type { GuestMemoryPort, InvalidateResult, SmmuHostPort, Smmuv3Irqs } from "./ports.js";
 import type { Smmuv3Profile } from "./profile.js";
 import { type IdrOverrides, Smmuv3Accel } from "./smmuv3.js";
 
@@ -39,6 +34,17 @@ export class TestGuestMemory implements GuestMemoryPort {
     return v >>> 0;
   }
 
+  readWords(addr: number, out: Uint32Array): boolean {
+    this.reads++;
+    if (!this.inside(addr, 4 * out.length)) return false;
+    for (let i = 0; i < out.length; i++) {
+      const o = addr - this.base + 4 * i;
+      const b = this.bytes;
+      out[i] = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    }
+    return true;
+  }
+
   write(addr: number, size: 1 | 2 | 4, value: number): number {
     if (!this.inside(addr, size)) return 1;
     for (let i = 0; i < size; i++) this.bytes[addr - this.base + i] = (value >>> (8 * i)) & 0xff;
@@ -58,10 +64,11 @@ export class RecordingHost implements SmmuHostPort {
   viommu = true;
   vdevSids: Set<number> | null = null;
 
-  invalidate(entries: readonly InvalidationEntry[]): InvalidateResult {
-    this.calls.push(entries.map((e) => [e[0], e[1]]));
+  invalidate(words: Uint32Array): InvalidateResult {
+    const n = words.length / 4;
+    this.calls.push(Array.from({ length: n }, (_, i) => invalidateEntry(words, i)));
     if (this.fail) return { ok: false, errno: this.fail.errno, entryNum: this.fail.entryNum };
-    return { ok: true, entryNum: entries.length };
+    return { ok: true, entryNum: n };
   }
 
   hasViommu(): boolean {
