@@ -246,6 +246,9 @@ function workerModule(): Promise<URL> {
   return workerUrl;
 }
 
+/** Chunks a worker holds at once. */
+const IN_HAND = 2;
+
 /** What a worker posts: that it is ready, then the runs of each chunk it was handed. */
 type WorkerMessage =
   | { readonly ready: true }
@@ -268,6 +271,7 @@ async function onWorkers(
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
+      /** A worker once per chunk it can take now. */
       const idle: Worker[] = [];
       let ready = 0;
       let out = 0;
@@ -290,7 +294,7 @@ async function onWorkers(
           }
           if (c === "wait") break;
           out++;
-          idle.pop()!.postMessage(c satisfies SearchChunk);
+          idle.shift()!.postMessage(c satisfies SearchChunk);
           if (idle.length === 0) break;
         }
         if (ready < n && !assisting) {
@@ -324,12 +328,16 @@ async function onWorkers(
           const w = new Worker(url, { workerData: o });
           workers.push(w);
           w.on("message", (m: WorkerMessage) => {
-            if ("ready" in m) ready++;
-            else {
+            if ("ready" in m) {
+              ready++;
+              // Two chunks in hand: the next is there when one is done, whenever the main
+              // thread gets to merge it.
+              for (let i = 0; i < IN_HAND; i++) idle.push(w);
+            } else {
               out--;
               search.put(m.id, m.runs);
+              idle.push(w);
             }
-            idle.push(w);
             pump();
           });
           w.on("error", fail);

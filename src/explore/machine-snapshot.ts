@@ -1,13 +1,14 @@
 // A machine reused from run to run: its object graph's data is recorded once, right after
 // it is built, and written back in place before each run, so the explorer does not build
 // a machine per run (building one was 70% of the orderings search's time; restoring one
-// is a few per cent). The objects keep their identities, so every callback the model
+// costs about a twentieth of building it). The objects keep their identities, so every callback the model
 // wired between its parts (closures over those objects) still points at the right one.
 //
 // What is recorded: every object reachable from the machine through own data properties,
 // array elements, Map and Set entries; the bytes of every ArrayBuffer behind a typed
-// array; and the entries of every WeakMap met whose keys are objects of the graph. What
-// a snapshot cannot see: variables captured by closures and reassigned after the build.
+// array; and the entries of every WeakMap met whose keys are objects of the graph (not
+// frozen ones). Frozen objects are constants: not recorded, only walked through. What a
+// snapshot cannot see: variables captured by closures and reassigned after the build.
 // The model keeps its state in objects (src/explore/machine-snapshot.test.ts compares a
 // restored machine with a new one, object for object, after runs that reach every step).
 
@@ -30,7 +31,10 @@ export class GraphSnapshot {
   private readonly byteCopies: Uint8Array[] = [];
   private readonly weakMaps: WeakMap<object, unknown>[] = [];
   private readonly weakEntries: (readonly (readonly [object, unknown])[])[] = [];
-  /** Objects of the graph a WeakMap may be keyed by (all but arrays and collections). */
+  /**
+   * Objects of the graph a run may make WeakMap keys of: all but arrays, collections and
+   * frozen objects (constant tables, which the model never keys state by).
+   */
   private readonly keyCandidates: object[] = [];
   private readonly restoreProps: PropertyWriter;
 
@@ -84,8 +88,8 @@ export class GraphSnapshot {
       }
       if (o instanceof WeakSet || o instanceof Promise || o instanceof WeakRef)
         throw new Error(`GraphSnapshot: cannot record a ${o.constructor.name}`);
-      this.keyCandidates.push(o);
       const frozen = Object.isFrozen(o);
+      if (!frozen) this.keyCandidates.push(o);
       for (const k of Reflect.ownKeys(o)) {
         const d = Object.getOwnPropertyDescriptor(o, k);
         if (d === undefined || !("value" in d)) continue;
