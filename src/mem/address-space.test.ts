@@ -321,6 +321,30 @@ describe("AddressSpace", () => {
     assert.deepEqual(dev.log, ["r4@2fffc"]);
   });
 
+  it("gives a 16-byte read of RAM to an overlay enabled over it, before or after the read", () => {
+    const { as } = machine();
+    const out = new Uint32Array(4);
+    const below = RAM_BASE + 0x1f0;
+    const over = RAM_BASE + 0x200;
+    const above = RAM_BASE + 0x400;
+    for (const g of [below, over, above]) as.write(g, 4, g);
+    const ov = new FakeDevice("ov");
+    assert.equal(as.addOverlay("ov", over, 0x100, ov, 1).ok, true);
+    // Reads on both sides of the overlay open the fast path; the overlay keeps its part.
+    for (const g of [below, above, below, over, above, over]) {
+      assert.equal(as.readWords(g, out), true);
+      assert.equal(out[0], g === over ? 0xd000_0000 : g, `0x${g.toString(16)}`);
+    }
+    assert.equal(ov.log.length, 8, "two 16-byte reads of the overlay, word by word");
+    assert.equal(as.setOverlayEnabled("ov", false), true);
+    assert.equal(as.readWords(over, out), true);
+    assert.equal(out[0], over, "disabled: RAM again");
+    assert.equal(as.setOverlayEnabled("ov", true), true);
+    assert.equal(as.readWords(over, out), true);
+    assert.equal(out[0], 0xd000_0000, "enabled after the RAM read: the overlay again");
+    assert.equal(ov.log.length, 12);
+  });
+
   it("restores trapping when the overlay is disabled or removed", () => {
     const { as, dev } = machine();
     const page0 = new FakeDevice("vintf0-page0");

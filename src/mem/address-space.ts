@@ -106,6 +106,15 @@ export class AddressSpace {
   private faultSize = 0;
   private faultWrite = false;
   private faultStatus: MemStatus = MEM_STATUS.OK;
+  // readWords' fast window (openWordsWindow): [wordsLo, wordsHi) of guest-physical space
+  // is RAM region wordsRegion, unshadowed, stored in wordsView from wordsBase on, valid
+  // while the host's generation is wordsGen. Empty (lo > hi) until a read opens it.
+  private wordsRegion: Region | null = null;
+  private wordsView: Uint32Array | null = null;
+  private wordsBase = 0;
+  private wordsGen = -1;
+  private wordsLo = 1;
+  private wordsHi = 0;
 
   // ---- registration --------------------------------------------------------------------
 
@@ -128,6 +137,7 @@ export class AddressSpace {
     if (i < 0) return false;
     this.base.splice(i, 1);
     this.last = null;
+    this.closeWordsWindow();
     return true;
   }
 
@@ -165,6 +175,7 @@ export class AddressSpace {
     while (i < this.overlays.length && this.overlays[i]!.priority >= priority) i++;
     this.overlays.splice(i, 0, r);
     this.enabledOverlays++;
+    this.closeWordsWindow();
     return OK_VOID;
   }
 
@@ -173,6 +184,7 @@ export class AddressSpace {
     if (i < 0) return false;
     if (this.overlays[i]!.enabled) this.enabledOverlays--;
     this.overlays.splice(i, 1);
+    this.closeWordsWindow();
     return true;
   }
 
@@ -183,6 +195,7 @@ export class AddressSpace {
     if (o.enabled !== on) {
       o.enabled = on;
       this.enabledOverlays += on ? 1 : -1;
+      this.closeWordsWindow();
     }
     return true;
   }
@@ -255,6 +268,32 @@ export class AddressSpace {
    * their faults. False on any fault; `out` is then unspecified. Allocates nothing.
    */
   readWords(addr: number, out: Uint32Array): boolean {
+    const o = addr - this.wordsBase;
+    const fw = o >>> 2;
+    const r = this.wordsRegion;
+    if (
+      addr >= this.wordsLo &&
+      addr + 4 * out.length <= this.wordsHi &&
+      fw * 4 === o &&
+      r !== null &&
+      this.wordsGen === r.ram!.host.generation
+    ) {
+      // Inside the window a previous read decoded: RAM, no overlay, storage unchanged.
+      r.reads++;
+      const v = this.wordsView!;
+      if (out.length === 4) {
+        out[0] = v[fw]!;
+        out[1] = v[fw + 1]!;
+        out[2] = v[fw + 2]!;
+        out[3] = v[fw + 3]!;
+      } else for (let i = 0; i < out.length; i++) out[i] = v[fw + i]!;
+      return true;
+    }
+    return this.readWordsDecoded(addr, out);
+  }
+
+  /** readWords outside its fast window: decode, read, and open the window on the way. */
+  private readWordsDecoded(addr: number, out: Uint32Array): boolean {
     const n = out.length;
     const r = this.decode(addr, 4 * n);
     if (r === null || r.ram === null) {
@@ -265,7 +304,6 @@ export class AddressSpace {
       }
       return true;
     }
-    r.reads++;
     const d = addr - r.winGpa;
     if (
       (d >= 0 && d + 4 * n <= r.winLen && r.winGen === r.ram.host.generation) ||
@@ -274,15 +312,17 @@ export class AddressSpace {
       const o = r.winOff + (addr - r.winGpa);
       const v = r.winWords;
       if (v !== null && (o & 3) === 0) {
-        const w = o >>> 2;
-        for (let i = 0; i < n; i++) out[i] = v[w + i]!;
-        return true;
+        // The fast window then holds this read (and counts it).
+        this.openWordsWindow(r, v, addr, 4 * n);
+        return this.readWords(addr, out);
       }
+      r.reads++;
       const b = r.winBytes;
       for (let i = 0; i < n; i++) out[i] = b === null ? 0 : loadLE(b, o + 4 * i, 4);
       return true;
     }
     // Across a window or unbacked: word by word through the RAM's translation.
+    r.reads++;
     for (let i = 0; i < n; i++) {
       const v = readRam(r.ram, addr + 4 * i, 4);
       if (v === MEM_FAULT) {
@@ -292,6 +332,35 @@ export class AddressSpace {
       out[i] = v;
     }
     return true;
+  }
+
+  /**
+   * Point readWords' fast window at r's direct window (storage `v`), narrowed to the part
+   * around the access [addr, addr+len) that no enabled overlay shadows (decode found none
+   * over the access itself): the window then needs no decode. Any change to the regions
+   * closes it (closeWordsWindow); a change of host storage fails its generation test.
+   */
+  private openWordsWindow(r: Region, v: Uint32Array, addr: number, len: number): void {
+    let lo = r.winGpa;
+    let hi = r.winGpa + r.winLen;
+    for (const ov of this.overlays) {
+      if (!ov.enabled || ov.end <= lo || ov.base >= hi) continue;
+      if (ov.end <= addr) lo = Math.max(lo, ov.end);
+      else hi = Math.min(hi, Math.max(ov.base, addr + len));
+    }
+    this.wordsRegion = r;
+    this.wordsView = v;
+    this.wordsBase = r.winGpa - r.winOff;
+    this.wordsGen = r.winGen;
+    this.wordsLo = lo;
+    this.wordsHi = hi;
+  }
+
+  private closeWordsWindow(): void {
+    this.wordsRegion = null;
+    this.wordsView = null;
+    this.wordsLo = 1;
+    this.wordsHi = 0;
   }
 
   // ---- 8-byte access -------------------------------------------------------------------
@@ -448,6 +517,7 @@ export class AddressSpace {
     while (i < this.base.length && this.base[i]!.base < base) i++;
     this.base.splice(i, 0, region(name, kind, base, end, device, ram, 0));
     this.last = null;
+    this.closeWordsWindow();
     return OK_VOID;
   }
 
