@@ -16,6 +16,7 @@ const LAYERS = [
   ["check"],
   ["sim"],
   ["report", "explore", "scenario", "qtest", "real-qemu", "differential"],
+  ["real-guest"],
   ["cli"],
 ];
 

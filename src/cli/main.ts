@@ -8,6 +8,7 @@ import { PROFILE_NAMES } from "../vmm/tegra241-cmdqv/profile.js";
 import { diffCommand, QEMU_11_1_PROFILE } from "./diff-cmd.js";
 import { EXIT, internalErrorText } from "./exit.js";
 import { exploreCommand } from "./explore-cmd.js";
+import { guestFetchCommand, guestRunCommand } from "./guest-cmd.js";
 import { logOption } from "./log-flag.js";
 import {
   checkSocketPath,
@@ -194,15 +195,52 @@ REAL_QEMU_OPTIONS(
     .argument("[args...]", "fetch, or QEMU arguments after --")
     .option("--ram-size <size>", "guest RAM, e.g. 1G, 512M")
     .option("--ram-page <size>", "host page backing guest RAM: 4K, 64K, 2M, 1G")
-    .option("--seed <n>", "seed of the host's page placement"),
+    .option("--seed <n>", "seed of the host's page placement")
+    .option(
+      "--guest <kind>",
+      "boot a real guest: linux (Linux's own tegra241-cmdqv driver; `cmdqv guest fetch` builds it)",
+    )
+    .option("--switches <n>", "--guest: IOMMU domain type switches of the device (default 4)")
+    .option(
+      "--bench-seconds <n>",
+      "--guest: seconds of the kernel's DMA map benchmark, 0 for none (default 2)",
+    )
+    .option("--timeout <s>", "--guest: stop a guest that has not finished by then (default 600)")
+    .option("--append <params>", "--guest: more kernel command line parameters")
+    .option("--no-console", "--guest: do not echo the guest's serial console")
+    .option("--json", "--guest: print the run as one JSON object"),
 ).action(async (args: string[], f) => {
   if (args[0] === "fetch") {
     if (args.length > 1) throw new UsageError(`qemu fetch takes no arguments, got "${args[1]}"`);
     process.exitCode = qemuFetchCommand();
     return;
   }
+  if (f.guest !== undefined) {
+    process.exitCode = await guestRunCommand(f, args);
+    return;
+  }
+  for (const [o, flag] of [
+    ["switches", "--switches"],
+    ["benchSeconds", "--bench-seconds"],
+    ["timeout", "--timeout"],
+    ["append", "--append"],
+    ["json", "--json"],
+  ] as const)
+    if (f[o] !== undefined) throw new UsageError(`${flag} needs --guest linux`);
+  if (f.console === false) throw new UsageError("--no-console needs --guest linux");
   process.exitCode = await qemuRunCommand(f, args);
 });
+
+program
+  .command("guest")
+  .description(
+    "`guest fetch`: build the real Linux guest (kernel with tegra241-cmdqv, busybox initramfs, UEFI) into the cache",
+  )
+  .argument("<action>", "fetch")
+  .action(async (action: string) => {
+    if (action !== "fetch") throw new UsageError(`guest: unknown action "${action}" (one: fetch)`);
+    process.exitCode = await guestFetchCommand();
+  });
 
 REAL_QEMU_OPTIONS(
   program

@@ -15,7 +15,13 @@ import { FetchError, fetchQemu, type QemuResolution, resolveQemu } from "../real
 import { buildPreload, NativeBuildError } from "../real-qemu/native-build.js";
 import { LaunchError, machineArgs, qemuSize } from "../real-qemu/qemu-launch.js";
 import { QtestRelay } from "../real-qemu/qtest-relay.js";
-import { type RealQemu, serveGraceHost, startRealQemu, type Ticker } from "../real-qemu/session.js";
+import {
+  type HostAndQemu,
+  type RealQemu,
+  serveGraceHost,
+  startRealQemu,
+  type Ticker,
+} from "../real-qemu/session.js";
 import { VirtualClock } from "../util/clock.js";
 import { type MachineFlags, machineFromFlags } from "./machine-flags.js";
 import { UsageError } from "./options.js";
@@ -78,21 +84,18 @@ export function faultPlanOf(v: string | undefined) {
   return { kind: "site", site, nth } as const;
 }
 
-function resolve(f: RealQemuFlags): { qemu: QemuResolution; preload: string } {
+/** The QEMU to run (fetched when needed) and the preload built for it. */
+export function resolveRealQemu(f: RealQemuFlags): { qemu: QemuResolution; preload: string } {
   const qemu = known(() => resolveQemu(f.qemu !== undefined ? { qemu: f.qemu } : {}));
   const preload = known(() => buildPreload()).path;
   return { qemu, preload };
 }
 
-async function start(
-  f: RealQemuFlags,
-  qtest: "stdio" | { unix: string },
-  extra: string[],
-  qmp = false,
-): Promise<RealQemu> {
+/** The simulated host and the QEMU that runs on it, as the flags describe them. */
+export function hostAndQemu(f: RealQemuFlags): HostAndQemu {
   const cfg = machineFromFlags(f);
-  const { qemu, preload } = resolve(f);
-  return await startRealQemu({
+  const { qemu, preload } = resolveRealQemu(f);
+  return {
     qemu,
     preload,
     clock: new VirtualClock(),
@@ -103,6 +106,17 @@ async function start(
     seed: cfg.seed,
     faultPlan: faultPlanOf(f.fault),
     ...(cfg.hostHw !== undefined ? { hostHw: cfg.hostHw } : {}),
+  };
+}
+
+async function start(
+  f: RealQemuFlags,
+  qtest: "stdio" | { unix: string },
+  extra: string[],
+  qmp = false,
+): Promise<RealQemu> {
+  return await startRealQemu({
+    ...hostAndQemu(f),
     qtest,
     ...(f.trace !== undefined ? { trace: qemuTracePatterns(f.trace) ?? [] } : {}),
     extraArgs: extra,

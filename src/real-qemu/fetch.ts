@@ -1,46 +1,31 @@
-// Fetches upstream QEMU 11.1 — the first release with the Tegra241 CMDQV device — as
-// Debian builds it (qemu-system-arm in trixie-backports) into a private root, without
-// touching the host system: apt runs with its own sources, lists, cache and an EMPTY dpkg
-// status, so it downloads the whole dependency closure (libc6 included: the trixie build
-// needs glibc >= 2.38, newer than Debian 12's), and every .deb is unpacked with dpkg-deb.
-// QEMU then runs through the root's own dynamic loader (see qemu-launch.ts).
-//
-// Idempotent: a marker written last says the root is complete; a later call only reads it.
-
-import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { userInfo } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import {
+  type DebianMirror,
+  downloadDebs,
+  FetchError,
+  mirrorFromSources,
+  treeSize,
+  unpackDebs,
+} from "./debian-archive.js";
 import { cacheRoot } from "./native-build.js";
 
 /** The Debian version of qemu-system-arm fetched (trixie-backports). */
 export const QEMU_DEBIAN_VERSION = "1:11.1.3+ds-2~bpo13+1";
 const PACKAGES = ["qemu-system-arm", "qemu-system-common", "qemu-system-data"];
 const SUITES = ["trixie", "trixie-updates", "trixie-backports"];
-const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /** Debian's QEMU looks for modules here (CONFIG_QEMU_MODDIR) besides QEMU_MODULE_DIR. */
 export const SYSTEM_MODULE_DIR = "/usr/lib/x86_64-linux-gnu/qemu";
 const MARKER = "complete.json";
 /** -bios for a CPU that never runs (-S + qtest): accel=on refuses a DT boot, needs firmware. */
 const FIRMWARE_BYTES = 64 * 1024;
 
-export class FetchError extends Error {
-  override readonly name = "FetchError";
-}
+export { FetchError };
 
 export interface FetchOptions {
   env?: NodeJS.ProcessEnv;
   /** Archive URLs; by default the hosts of this machine's apt sources. */
-  mirror?: { readonly debian: string; readonly security: string };
+  mirror?: DebianMirror;
   /** Progress lines (e.g. "downloading 90 packages"). */
   progress?: (line: string) => void;
 }
@@ -101,8 +86,7 @@ export function fetchQemu(opts: FetchOptions = {}): FetchedQemu {
     const debs = download(work, mirror, progress);
     progress(`unpacking ${debs.length} packages`);
     const root = join(work, "root");
-    mkdirSync(root);
-    for (const deb of debs) run("dpkg-deb", ["-x", deb, root], `unpack ${deb}`);
+    unpackDebs(debs, root);
     const q = layout(base, 0, false);
     if (!existsSync(join(root, "usr/bin/qemu-system-aarch64"))) {
       throw new FetchError("the unpacked packages hold no usr/bin/qemu-system-aarch64");
@@ -118,142 +102,18 @@ export function fetchQemu(opts: FetchOptions = {}): FetchedQemu {
 }
 
 /** Downloads the closure of PACKAGES at QEMU_DEBIAN_VERSION; returns the .deb paths. */
-function download(
-  work: string,
-  mirror: { readonly debian: string; readonly security: string },
-  progress: (line: string) => void,
-): string[] {
-  const state = join(work, "state");
-  const cache = join(work, "cache");
-  for (const d of [
-    join(state, "lists/partial"),
-    join(cache, "archives/partial"),
-    join(work, "etc"),
-  ]) {
-    mkdirSync(d, { recursive: true });
-  }
-  const status = join(work, "status");
-  writeFileSync(status, "");
-  const signed = existsSync(KEYRING) ? ` [signed-by=${KEYRING}]` : "";
-  const sources = [
-    ...SUITES.map((s) => `deb${signed} ${mirror.debian} ${s} main`),
-    `deb${signed} ${mirror.security} trixie-security main`,
-  ];
-  const sourceList = join(work, "etc/sources.list");
-  writeFileSync(sourceList, `${sources.join("\n")}\n`);
-  const empty = join(work, "etc/empty.d");
-  mkdirSync(empty);
-  const apt = [
-    `Dir::State=${state}`,
-    `Dir::State::Lists=${join(state, "lists")}`,
-    `Dir::State::status=${status}`,
-    `Dir::Cache=${cache}`,
-    `Dir::Cache::archives=${join(cache, "archives")}`,
-    `Dir::Etc::SourceList=${sourceList}`,
-    `Dir::Etc::SourceParts=${empty}`,
-    // The host's apt pinning is about the host's packages, not this closure.
-    `Dir::Etc::Preferences=${join(work, "etc/preferences")}`,
-    `Dir::Etc::PreferencesParts=${empty}`,
-    // Private state needs no lock, and an unprivileged user cannot drop to _apt.
-    "Debug::NoLocking=1",
-    ...(process.getuid?.() === 0 ? [] : [`APT::Sandbox::User=${userName()}`]),
-    "APT::Install-Recommends=false",
-    "Acquire::Languages=none",
-  ].flatMap((o) => ["-o", o]);
-  const host = new URL(mirror.debian).host;
-  progress(`reading the package lists from ${host}`);
-  const update = spawnSync("apt-get", ["-q", ...apt, "update"], { encoding: "utf8" });
-  if (update.error) throw new FetchError("apt-get not found: fetching QEMU needs Debian's apt");
-  const failed = /^(?:E:|Err:|W: Failed to fetch)/m.exec(update.stdout + update.stderr);
-  if (update.status !== 0 || failed) {
-    throw new FetchError(
-      `cannot read the Debian archive at ${host} (${firstProblem(update.stdout + update.stderr)})`,
-    );
-  }
-  progress(`downloading qemu-system-arm ${QEMU_DEBIAN_VERSION} and its dependencies`);
-  const pins = PACKAGES.map((p) => `${p}=${QEMU_DEBIAN_VERSION}`);
-  run(
-    "apt-get",
-    ["-q", "-y", ...apt, "--download-only", "install", ...pins],
-    `download from ${host}`,
-  );
-  const archives = join(cache, "archives");
-  return readdirSync(archives)
-    .filter((f) => f.endsWith(".deb"))
-    .sort()
-    .map((f) => join(archives, f));
-}
-
-function run(cmd: string, args: string[], what: string): void {
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw new FetchError(`${cmd} not found (needed to ${what})`);
-  if (r.status !== 0) throw new FetchError(`cannot ${what}: ${firstProblem(r.stderr + r.stdout)}`);
-}
-
-/** apt's first error; for a failed download, the reason on the line after `Err:`. */
-function firstProblem(output: string): string {
-  const lines = output.split("\n");
-  const at = lines.findIndex((l) => /^(?:E:|Err:)/.test(l));
-  if (at < 0)
-    return (
-      lines
-        .map((l) => l.trim())
-        .filter(Boolean)
-        .at(-1) ?? "no output"
-    );
-  const next = lines[at + 1];
-  return lines[at]!.startsWith("Err:") && next?.startsWith(" ") ? next.trim() : lines[at]!.trim();
-}
-
-function userName(): string {
-  return userInfo().username;
-}
-
-/**
- * The archive URLs this machine's apt uses (same host, so a local mirror or proxy set up
- * for apt works here too); deb.debian.org when none is found.
- */
-export function mirrorFromSources(etc = "/etc/apt"): { debian: string; security: string } {
-  const uris: string[] = [];
-  const files = [join(etc, "sources.list")];
-  try {
-    for (const f of readdirSync(join(etc, "sources.list.d")).sort()) {
-      if (f.endsWith(".list") || f.endsWith(".sources")) files.push(join(etc, "sources.list.d", f));
-    }
-  } catch {
-    // no sources.list.d
-  }
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      const oneLine = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line);
-      const deb822 = /^\s*URIs:\s*(.+)$/i.exec(line);
-      if (oneLine) uris.push(oneLine[1]!);
-      if (deb822) uris.push(...deb822[1]!.trim().split(/\s+/));
-    }
-  }
-  const clean = (u: string): string => u.replace(/\/+$/, "");
-  const debian = uris.map(clean).find((u) => /^https?:\/\/.+\/debian$/.test(u));
-  const security = uris.map(clean).find((u) => /^https?:\/\/.+\/debian-security$/.test(u));
-  return {
-    debian: debian ?? "http://deb.debian.org/debian",
-    security: security ?? "http://deb.debian.org/debian-security",
-  };
-}
-
-function treeSize(dir: string): number {
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) total += treeSize(p);
-    else if (e.isFile()) total += statSync(p).size;
-  }
-  return total;
+function download(work: string, mirror: DebianMirror, progress: (line: string) => void): string[] {
+  return downloadDebs({
+    work,
+    mirror,
+    suites: SUITES,
+    security: true,
+    architectures: ["amd64"],
+    packages: PACKAGES.map((p) => `${p}=${QEMU_DEBIAN_VERSION}`),
+    closure: true,
+    what: `qemu-system-arm ${QEMU_DEBIAN_VERSION} and its dependencies`,
+    progress,
+  });
 }
 
 /** How to run QEMU: the fetched private root, or a binary the user built. */

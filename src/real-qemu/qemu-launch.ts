@@ -20,13 +20,22 @@ export interface LaunchOptions {
   readonly socketPath: string;
   /** QEMU size syntax; default "1G". */
   readonly ramSize?: string;
-  /** `stdio`: the qtest protocol on the child's stdin/stdout; `unix`: QEMU connects to PATH. */
-  readonly qtest: "stdio" | { readonly unix: string };
+  /**
+   * `stdio`: the qtest protocol on the child's stdin/stdout; `unix`: QEMU connects to PATH;
+   * `none`: no qtest (a booting guest).
+   */
+  readonly qtest: "stdio" | { readonly unix: string } | "none";
   /**
    * `qtest` (default): QEMU's clock moves only by the client's clock_step/clock_set, which
    * qtest accepts only under this accelerator; `tcg` runs guest code (a real guest boot).
    */
   readonly accel?: "qtest" | "tcg";
+  /**
+   * A real guest: UEFI firmware loads the kernel QEMU hands it over fw_cfg (ACPI, which the
+   * guest needs to find the CMDQV, comes only with firmware), the vCPU runs under TCG from
+   * the start, and the guest's serial port is QEMU's stdout (qtest must be `none`).
+   */
+  readonly boot?: GuestBoot;
   /** Trace event patterns (`-trace enable=…`), e.g. "tegra241_cmdqv*"; output goes to the console. */
   readonly trace?: readonly string[];
   readonly extraArgs?: readonly string[];
@@ -39,6 +48,16 @@ export interface LaunchOptions {
   readonly consoleLines?: number;
   /** Every complete console line as it arrives (the differential compares them all). */
   readonly onConsoleLine?: (line: string) => void;
+}
+
+export interface GuestBoot {
+  /** UEFI for the virt machine (Debian's qemu-efi-aarch64 QEMU_EFI.fd). */
+  readonly firmware: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly append: string;
+  /** Every complete line the guest prints on its serial port. */
+  readonly onSerialLine?: (line: string) => void;
 }
 
 export class LaunchError extends Error {
@@ -89,10 +108,19 @@ const DEFAULT_VFIO_FD = 101;
 /** The machine: fact-checked against QEMU 11.1's hw/arm (see docs/real-qemu.md). */
 export function machineArgs(o: LaunchOptions, firmware: string): string[] {
   const ram = o.ramSize ?? "1G";
-  const qtest = o.qtest === "stdio" ? "stdio" : `unix:${o.qtest.unix}`;
+  const b = o.boot;
+  // pauth-impdef: TCG's architected pointer-authentication hash costs a guest kernel
+  // several times its boot time; the implementation-defined one is cheap (QEMU's docs).
+  const cpu = b ? "max,pauth-impdef=on" : "max";
+  const qtest =
+    o.qtest === "none" ? [] : ["-qtest", o.qtest === "stdio" ? "stdio" : `unix:${o.qtest.unix}`];
   return [
-    ...["-machine", "virt,gic-version=3", "-accel", o.accel ?? "qtest", "-cpu", "max", "-m", ram],
-    ...["-bios", firmware, "-nodefaults", "-display", "none", "-S"],
+    ...["-machine", "virt,gic-version=3", "-accel", b ? "tcg" : (o.accel ?? "qtest")],
+    ...["-cpu", cpu, "-m", ram],
+    ...["-bios", b ? b.firmware : firmware, "-nodefaults", "-display", "none"],
+    ...(b
+      ? ["-kernel", b.kernel, "-initrd", b.initrd, "-append", b.append, "-serial", "stdio"]
+      : ["-S"]),
     // Guest RAM in a memfd that QEMU maps for the host (IOMMU_IOAS_MAP_FILE).
     ...["-object", `memory-backend-memfd,id=mem0,size=${ram},share=on`],
     ...["-machine", "memory-backend=mem0"],
@@ -104,7 +132,7 @@ export function machineArgs(o: LaunchOptions, firmware: string): string[] {
       "-device",
       `vfio-pci,fd=${o.vfioFd ?? DEFAULT_VFIO_FD},id=vfio0,bus=pcie.port1,iommufd=iommufd0`,
     ],
-    ...["-qtest", qtest, "-qtest-log", "none"],
+    ...(qtest.length > 0 ? [...qtest, "-qtest-log", "none"] : []),
     ...(o.trace ?? []).flatMap((t) => ["-trace", `enable=${t}`]),
     ...(o.extraArgs ?? []),
   ];
@@ -240,7 +268,11 @@ export function launchQemu(o: LaunchOptions): RunningQemu {
     throw new LaunchError(`cannot start QEMU (${command.file}): ${(e as Error).message}`);
   }
   child.stderr!.setEncoding("utf8").on("data", (t: string) => ring.feed(t));
-  if (!stdio) child.stdout!.setEncoding("utf8").on("data", (t: string) => ring.feed(t));
+  if (o.boot) {
+    // The guest's serial port: its own lines, apart from QEMU's console.
+    const serial = new ConsoleRing(o.consoleLines ?? 40, o.boot.onSerialLine);
+    child.stdout!.setEncoding("utf8").on("data", (t: string) => serial.feed(t));
+  } else if (!stdio) child.stdout!.setEncoding("utf8").on("data", (t: string) => ring.feed(t));
   const pid = child.pid ?? -1;
   const killGroup = (): void => {
     try {

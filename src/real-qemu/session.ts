@@ -15,13 +15,20 @@ import type { VirtualClock } from "../util/clock.js";
 import type { QemuResolution } from "./fetch.js";
 import { GraceHost } from "./grace-host.js";
 import { type PlumbingServer, startPlumbingServer } from "./plumbing-server.js";
-import { launchQemu, type QemuExitError, qemuSize, type RunningQemu } from "./qemu-launch.js";
+import {
+  type GuestBoot,
+  launchQemu,
+  type QemuExitError,
+  qemuSize,
+  type RunningQemu,
+} from "./qemu-launch.js";
 import { QmpClient } from "./qmp.js";
 
 /** Runs `fn` every `ms` of wall time until the returned function is called. */
 export type Ticker = (ms: number, fn: () => void) => () => void;
 
-export interface RealQemuOptions {
+/** The simulated host and the QEMU that runs on it: what every real-QEMU session needs. */
+export interface HostAndQemu {
   readonly qemu: QemuResolution;
   readonly preload: string;
   readonly clock: VirtualClock;
@@ -34,9 +41,14 @@ export interface RealQemuOptions {
   readonly seed: number;
   readonly faultPlan: FaultPlan;
   readonly hostHw?: Partial<HwConfig>;
+}
+
+export interface RealQemuOptions extends HostAndQemu {
   /** The host's trace events (kernel and CMDQV hardware), as the model's host emits them. */
   readonly hostTracer?: Tracer;
-  readonly qtest: "stdio" | { readonly unix: string };
+  readonly qtest: "stdio" | { readonly unix: string } | "none";
+  /** A real guest to boot (qemu-launch.ts); qtest is then "none". */
+  readonly boot?: GuestBoot;
   readonly trace?: readonly string[];
   readonly extraArgs?: readonly string[];
   /** Every complete line QEMU prints on its console, as it arrives. */
@@ -99,6 +111,7 @@ export async function startRealQemu(o: RealQemuOptions): Promise<RealQemu> {
       socketPath: server.socketPath,
       ramSize: qemuSize(o.ramSize),
       qtest: o.qtest,
+      ...(o.boot ? { boot: o.boot } : {}),
       ...(o.trace ? { trace: o.trace } : {}),
       ...(extraArgs.length > 0 ? { extraArgs } : {}),
       ...(o.onConsoleLine ? { onConsoleLine: o.onConsoleLine } : {}),

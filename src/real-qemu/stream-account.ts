@@ -52,12 +52,19 @@ export class StreamAccount implements VmmQueueAccount {
   observe(line: string): void {
     const m = /^\s*(writel|writeq)\s+(0x[0-9a-fA-F]+|\d+)\s+(0x[0-9a-fA-F]+|\d+)\s*$/.exec(line);
     if (!m) return;
-    const addr = BigInt(m[2]!);
-    const value = BigInt(m[3]!);
-    const off = Number(addr - BigInt(this.base));
-    if (off < 0 || off >= 0x5_0000) return;
+    const off = Number(BigInt(m[2]!) - BigInt(this.base));
+    this.observeWrite(off, BigInt(m[3]!), m[1] === "writeq" ? 8 : 4);
+  }
+
+  /**
+   * A guest store of `size` bytes at `off` in the CMDQV window, however it was seen (a qtest
+   * line, or QEMU's own `tegra241_cmdqv_write_mmio` trace for a real guest).
+   */
+  observeWrite(off: number, value: bigint, size: number): void {
+    if (!Number.isInteger(off) || off < 0 || off >= 0x5_0000) return;
+    if (size !== 4 && size !== 8) return;
     this.write(off, Number(value & 0xffff_ffffn));
-    if (m[1] === "writeq") this.write(off + 4, Number(value >> 32n) >>> 0);
+    if (size === 8) this.write(off + 4, Number((value >> 32n) & 0xffff_ffffn) >>> 0);
   }
 
   private write(off: number, v: number): void {
