@@ -5,9 +5,7 @@
 // FILE.html` writes the exploration report (src/report/explore-report.ts).
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { build } from "esbuild";
 import { ExploreSampler } from "../explore/explore-samples.js";
 import {
   counterexampleLines,
@@ -36,6 +34,7 @@ import {
 } from "../report/explore-report.js";
 import { shellWord } from "../util/shell.js";
 import { exploreQemuCommand } from "./explore-qemu-cmd.js";
+import { exploreWorkerModule } from "./explore-worker-bundle.js";
 import {
   checkOutputDir,
   parseChoice,
@@ -220,32 +219,6 @@ function printTable(
   });
 }
 
-let workerUrl: Promise<URL> | undefined;
-
-/**
- * The worker (explore-worker.ts and all it imports) as one ES module, bundled by esbuild
- * once per process and handed to each thread as a data: URL. A thread starts on it in
- * milliseconds, where registering tsx in it and compiling every module again took half a
- * second.
- */
-function workerModule(): Promise<URL> {
-  workerUrl ??= build({
-    entryPoints: [fileURLToPath(new URL("./explore-worker.ts", import.meta.url))],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    legalComments: "none",
-    logLevel: "silent",
-  }).then((out) => {
-    const js = out.outputFiles[0]?.contents;
-    if (js === undefined) throw new Error("explore: esbuild gave no worker bundle");
-    return new URL(`data:text/javascript;base64,${Buffer.from(js).toString("base64")}`);
-  });
-  return workerUrl;
-}
-
 /** Chunks a worker holds at once. */
 const IN_HAND = 2;
 
@@ -346,7 +319,7 @@ async function onWorkers(
           );
         }
       };
-      workerModule().then(start, fail);
+      exploreWorkerModule().then(start, fail);
       pump();
     });
   } finally {
