@@ -84,6 +84,11 @@ export class QtestClient {
   private readonly levels = new Map<number, boolean>();
   private readonly junk: string[] = [];
   private partial = "";
+  /**
+   * Request lines not yet written: the lines sent in one synchronous run (a pipelined
+   * batch) go out in one write at the end of it, not one write (one syscall) each.
+   */
+  private outgoing = "";
   private replies = 0;
   private closedReason: string | null = null;
   private stderrText = "";
@@ -158,9 +163,18 @@ export class QtestClient {
     }
     return new Promise<string>((resolve, reject) => {
       this.pending.push({ command: line, resolve, reject });
-      this.output.write(`${line}\n`, "latin1");
+      if (this.outgoing === "") queueMicrotask(this.flush);
+      this.outgoing += `${line}\n`;
     });
   }
+
+  /** Write the request lines queued since the last flush, in one write. */
+  private readonly flush = (): void => {
+    if (this.outgoing === "") return;
+    const text = this.outgoing;
+    this.outgoing = "";
+    this.output.write(text, "latin1");
+  };
 
   /** `endianness` → "little" or "big". */
   async endianness(): Promise<string> {
@@ -281,6 +295,7 @@ export class QtestClient {
    * then SIGTERM, then SIGKILL after 2 s. Pending requests are rejected.
    */
   async close(): Promise<void> {
+    this.flush();
     if (this.socket !== null) {
       this.socket.end();
       if (!(await waitFor(this.ended, 2000))) this.socket.destroy();
