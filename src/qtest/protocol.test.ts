@@ -553,3 +553,86 @@ describe("qtest session: hostile details", () => {
     assert.deepEqual(run("cmdqv_echo SITE  2", "cmdqv_echo  a   b "), ["OK SITE,2", "OK a,b"]);
   });
 });
+
+describe("qtest session: the fast path of read and write lines", () => {
+  /** Every line, fed as transport text: through the fast path, or (with a log) not. */
+  const replay = (lines: readonly string[], fast: boolean) => {
+    const target = new FakeTarget();
+    const out: string[] = [];
+    const log = { opened() {}, received() {}, sent() {}, closed() {} };
+    const s = new QtestSession(target, (l) => out.push(l), fast ? {} : { log });
+    s.feed("irq_intercept_in /machine/fake\n");
+    s.feed(lines.map((l) => `${l}\n`).join(""));
+    return { out, calls: target.calls };
+  };
+
+  it("answers and touches the target exactly as the general path, line for line", () => {
+    const addrs = [
+      "0x0",
+      "0x9000010",
+      "0x0000000009000010",
+      "0x40000000",
+      "0X40000000",
+      "0xfffffffffffff",
+      "0xffffffffffff8",
+      "0x10000000000000",
+      "0x1ffffffffffff8",
+      "0xfffffffffffffff8",
+      "0x1ffffffffffffffff",
+      "0x",
+      "0xg",
+      "0x40g",
+      "1073741824",
+      "010000000000",
+      "-0x1",
+      "",
+    ];
+    const values = [
+      "0x0",
+      "0x1",
+      "0x1ff",
+      "0xdeadbeef",
+      "0x1deadbeef",
+      "0x123456789abcd",
+      "0xfffffffffffff",
+      "0x10000000000000",
+      "0xfedcba9876543210",
+      "0x1fedcba9876543210",
+      "0x",
+      "0xz",
+      "0xAbC",
+      "255",
+      "-1",
+    ];
+    const lines: string[] = [];
+    for (const w of ["b", "w", "l", "q"]) {
+      for (const a of addrs) {
+        lines.push(`read${w} ${a}`, `read${w} ${a} `, `read${w} ${a} extra`, `read${w}  ${a}`);
+        for (const v of values) lines.push(`write${w} ${a} ${v}`, `write${w} ${a} ${v} x`);
+        lines.push(`write${w} ${a}`, `write${w} ${a} 0x1\r`, `read${w} ${a}\r`);
+      }
+    }
+    lines.push("readl", "read 0x40000000 0x4", "write 0x40000000 0x2 0x0102", "readx 0x0");
+    const fast = replay(lines, true);
+    const general = replay(lines, false);
+    assert.ok(fast.out.some((l) => l.startsWith("IRQ raise")));
+    assert.ok(fast.out.some((l) => l.startsWith("FAIL")));
+    assert.deepEqual(fast.out, general.out);
+    assert.deepEqual(fast.calls, general.calls);
+  });
+
+  it("answers an access the target throws on with FAIL internal error, as the general path", () => {
+    const target = new FakeTarget();
+    target.read = () => {
+      throw new Error("model bug");
+    };
+    const seen: string[] = [];
+    const out: string[] = [];
+    const s = new QtestSession(target, (l) => out.push(l), {
+      onInternalError: (_e, line) => seen.push(line),
+    });
+    s.feed("readl 0x40000000\n");
+    assert.deepEqual(out, ["FAIL internal error: model bug"]);
+    assert.deepEqual(seen, ["readl 0x40000000"]);
+  });
+});

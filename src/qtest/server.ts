@@ -257,15 +257,26 @@ export async function serveStdioFds(
   fds: StdioFds,
   options: QtestSessionOptions = {},
 ): Promise<void> {
-  let pending = "";
+  /** The replies of the current batch, as bytes: `pending` of them in `replies`. */
+  let replies = Buffer.allocUnsafe(1 << 16);
+  let pending = 0;
   let broken = false;
   let output: Writable | null = null;
   const session = new QtestSession(
     target,
     (line) => {
       if (broken) return;
-      if (output === null) pending += `${line}\n`;
-      else output.write(`${line}\n`, "latin1");
+      if (output !== null) {
+        output.write(`${line}\n`, "latin1");
+        return;
+      }
+      if (pending + line.length + 1 > replies.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * replies.length, pending + line.length + 1));
+        replies.copy(grown, 0, 0, pending);
+        replies = grown;
+      }
+      pending += replies.write(line, pending, "latin1");
+      replies[pending++] = 0x0a;
     },
     {
       ...options,
@@ -295,22 +306,21 @@ export async function serveStdioFds(
       break;
     }
     session.feed(buf.toString("latin1", 0, n));
-    if (pending === "" || broken) {
-      pending = "";
-      continue;
-    }
-    const data = Buffer.from(pending, "latin1");
-    pending = "";
+    const length = pending;
+    pending = 0;
+    if (length === 0 || broken) continue;
     let off = 0;
     try {
-      while (off < data.length) off += writeSync(fds.outFd, data, off, data.length - off);
+      while (off < length) off += writeSync(fds.outFd, replies, off, length - off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "EAGAIN") {
-        unsent = data.subarray(off);
+        unsent = Buffer.from(replies.subarray(off, length));
         wouldBlock = true;
       } else broken = true; // EPIPE: the reader went away; keep consuming input
     }
+    // A large reply (a `read` of megabytes) grew the buffer: do not keep that for good.
+    if (replies.length > QTEST_OUTPUT_HOLD) replies = Buffer.allocUnsafe(1 << 16);
   }
   if (!wouldBlock) {
     session.close();
