@@ -15,6 +15,7 @@ import {
 } from "./baseline.js";
 import { CONSUMER_VS_LIMIT, figures, onceFigures } from "./figures.js";
 import { measure } from "./harness.js";
+import { REAL_GUEST_FIGURES, realGuestFigures } from "./real-guest.js";
 import { REAL_QEMU_FIGURES, realQemuFigures } from "./real-qemu.js";
 import { REPORT_FIGURES, reportFigures } from "./report.js";
 import { type Spread, single } from "./stats.js";
@@ -73,6 +74,9 @@ for (const fig of onceFigures) {
 const real = await realQemuFigures();
 if (typeof real === "string") console.error(`bench: real-QEMU figures skipped: ${real}`);
 else for (const { name, unit } of REAL_QEMU_FIGURES) put(name, single(real[name]!), unit);
+const guest = await realGuestFigures();
+if (typeof guest === "string") console.error(`bench: real-guest figures skipped: ${guest}`);
+else for (const { name, unit } of REAL_GUEST_FIGURES) put(name, single(guest[name]!), unit);
 // The default run's HTML report: its size, and its load time in Debian's chromium.
 const report = await reportFigures();
 const measured = "figures" in report ? report.figures : report.partial;

@@ -270,7 +270,9 @@ function valueProblem(o: OptionSpec, v: string): string | undefined {
     for (const item of flag === "--extras" ? v.split(",") : [v])
       if (!listed(o.description, item)) return `${flag}: "${item}" is not among: ${o.description}`;
   const sites = FAULT_SITES as readonly string[];
-  if (flag === "--fault" && !sites.includes(v.split(":")[0] ?? ""))
+  // Site names have a colon of their own ("hw_queue_alloc:obj_alloc"); only a trailing
+  // ":N" is the count, as the CLI reads it.
+  if (flag === "--fault" && !sites.includes(v.replace(/:\d+$/, "")))
     return `${flag}: no fault site "${v}"`;
   if (flag === "--fault-sites")
     for (const s of v.split(","))

@@ -236,7 +236,7 @@ describe("relative links in README.md and docs/**/*.md", () => {
 
 /** The repository's top folders, as a path in prose or code starts. */
 const TOP =
-  "(?:src|test|bench|fuzz|native|scripts|docs|scenarios|bin|test-qemu|test-real-qemu|test-differential)";
+  "(?:src|test|bench|fuzz|native|scripts|docs|scenarios|bin|test-qemu|test-real-qemu|test-real-guest|test-differential|guest-linux)";
 
 /** Repository paths a Markdown text names in prose or code spans (globs and placeholders aside). */
 export function repoPaths(md: string): { path: string; line: number }[] {

@@ -11,6 +11,8 @@ import { hostAndQemu, RealQemuError, type RealQemuFlags } from "./qemu-cmd.js";
 import { qemuTracePatterns } from "./trace-flag.js";
 
 export const GUEST_KINDS = ["linux"] as const;
+/** --ram-page under --guest: QEMU's memfd RAM backend's page. */
+export const GUEST_RAM_PAGE = "4K";
 
 export interface GuestFlags extends RealQemuFlags {
   guest?: string;
@@ -63,7 +65,9 @@ export async function guestRunCommand(f: GuestFlags, extra: string[]): Promise<n
   const timeoutS = count("--timeout", f.timeout, 600, 86_400);
   if (f.append !== undefined && /[\n\0]/.test(f.append))
     throw new UsageError("--append: one line of kernel parameters");
-  const host = hostAndQemu(f);
+  // QEMU's guest RAM is a memfd of 4 KiB pages (no hugetlb), whose size QEMU's CMDQS clamp
+  // reads: the same machine on the host's side is 4 KiB-paged unless the user says otherwise.
+  const host = hostAndQemu({ ...f, ramPage: f.ramPage ?? GUEST_RAM_PAGE });
   const qemu = host.qemu;
   const guest = await fetched();
   const echo = f.console !== false && f.json !== true;

@@ -1,8 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { cpioNewc } from "./cpio.js";
 
@@ -38,40 +34,8 @@ test("the same entries give the same bytes", () => {
   assert.deepEqual(cpioNewc(e), cpioNewc(e));
 });
 
+// The kernel unpacking it is the end-to-end check: test-real-guest boots from this format.
 test("an absolute or empty path is refused", () => {
   assert.throws(() => cpioNewc([{ kind: "dir", path: "/bin" }]), /bad path/);
   assert.throws(() => cpioNewc([{ kind: "dir", path: "" }]), /bad path/);
-});
-
-test("GNU cpio reads the archive back with its contents and modes", (t) => {
-  if (spawnSync("cpio", ["--version"]).error) {
-    t.diagnostic("cpio is not installed; the byte-level tests above still hold the format");
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "cmdqv-cpio-"));
-  try {
-    const archive = join(dir, "a.cpio");
-    writeFileSync(
-      archive,
-      cpioNewc([
-        { kind: "dir", path: "bin" },
-        { kind: "file", path: "bin/tool", data: new TextEncoder().encode("hello\n"), perm: 0o755 },
-        { kind: "file", path: "init", data: new Uint8Array(5) },
-      ]),
-    );
-    const out = join(dir, "out");
-    const r = spawnSync("sh", [
-      "-c",
-      `mkdir "$1" && cd "$1" && cpio -id --quiet < "$2"`,
-      "sh",
-      out,
-      archive,
-    ]);
-    assert.equal(r.status, 0, String(r.stderr));
-    assert.equal(readFileSync(join(out, "bin/tool"), "utf8"), "hello\n");
-    assert.equal(statSync(join(out, "bin/tool")).mode & 0o777, 0o755);
-    assert.equal(statSync(join(out, "init")).size, 5);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
