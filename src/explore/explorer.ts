@@ -439,6 +439,10 @@ export function expandItems(o: ExploreOptions, items: readonly SearchItem[]): Se
   });
 }
 
+/** States per chunk: one thread takes the most; several start with the least. */
+const MIN_CHUNK = 8;
+const MAX_CHUNK = 64;
+
 /** A chunk of a level's states, handed to whichever thread is free. */
 export interface SearchChunk {
   readonly id: number;
@@ -460,7 +464,11 @@ export class OrderingsSearch {
   private readonly o: ExploreOptions;
   private readonly progress: Progress | undefined;
   private readonly sampler: ExploreSampler | undefined;
-  private readonly size: number;
+  private readonly width: number;
+  /** States per chunk of the level being built. */
+  private size: number;
+  /** States of the level being built so far. */
+  private levelStates = 0;
   private readonly visited = new Set<number>();
   private readonly c = new Collector(true);
   /** Chunks made and not yet handed out, in id order. */
@@ -483,7 +491,8 @@ export class OrderingsSearch {
   /** `width`: threads expanding at once (one thread takes the states in larger chunks). */
   constructor(o: ExploreOptions, width: number, progress?: Progress, sampler?: ExploreSampler) {
     this.o = o;
-    this.size = width > 1 ? 8 : 64;
+    this.width = width;
+    this.size = width > 1 ? MIN_CHUNK : MAX_CHUNK;
     this.progress = progress;
     this.sampler = sampler;
     this.emit([{ path: [], depth: 0, terminal: false }]);
@@ -517,6 +526,15 @@ export class OrderingsSearch {
         // The level is merged: the next one is whole.
         if (this.building.length > 0) this.emit(this.building);
         this.building = [];
+        // The level after the one now whole goes out in chunks sized on this one: about
+        // four per thread, so each has one in hand while the main thread merges another,
+        // and fewer, larger ones when levels are wide (each chunk is a message each way).
+        if (this.width > 1)
+          this.size = Math.min(
+            MAX_CHUNK,
+            Math.max(MIN_CHUNK, Math.floor(this.levelStates / (4 * this.width))),
+          );
+        this.levelStates = 0;
         if (
           this.nextId > this.merged &&
           this.o.maxPaths !== undefined &&
@@ -547,6 +565,7 @@ export class OrderingsSearch {
         if (!item.terminal && !this.visited.has(run.fingerprint)) {
           this.visited.add(run.fingerprint);
           this.building.push({ path: run.path, depth: item.depth + 1, terminal: run.terminal });
+          this.levelStates++;
           if (this.building.length === this.size) {
             this.emit(this.building);
             this.building = [];
