@@ -4,7 +4,11 @@
 // main CMDQ that QEMU handles and forwards), what the host refused, and the invariants.
 
 import { INVARIANT_NAMES } from "../check/invariants.js";
+import { collapseRepeats } from "../report/summary.js";
 import type { GuestRunResult } from "./guest-run.js";
+
+/** Lines of the condensed host ioctl log printed; --json has them all. */
+const IOCTL_LINES = 60;
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const kib = (n: number): string => (n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
@@ -65,6 +69,11 @@ export function formatGuestSummary(
         rate !== null ? ` (${Math.round(rate)}/s)` : ""
       }`,
     );
+  const calls = collapseRepeats(r.ioctls);
+  out.push("host ioctl log (condensed):");
+  for (const l of calls.slice(0, IOCTL_LINES)) out.push(`  ${l}`);
+  if (calls.length > IOCTL_LINES)
+    out.push(`  … ${calls.length - IOCTL_LINES} more lines (--json has them all)`);
   out.push(
     `host: ${r.ioctls.length} calls logged; ${
       r.failedCalls.length === 0 ? "none failed" : `failed: ${r.failedCalls.join(", ")}`
