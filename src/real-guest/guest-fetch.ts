@@ -14,7 +14,15 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,6 +156,7 @@ export async function fetchGuest(opts: GuestFetchOptions): Promise<FetchedGuest>
     );
   const base = baseDir(opts.env);
   mkdirSync(base, { recursive: true });
+  removeAbandonedWork(base);
   const root = ensureRoot(base, opts.mirror ?? mirrorFromSources(), progress);
   const kdir = join(base, `kernel-${configHash()}`);
   let build = readBuildRecord(kdir);
@@ -172,6 +181,28 @@ export async function fetchGuest(opts: GuestFetchOptions): Promise<FetchedGuest>
     firmware: firmwarePath(base),
     kernelBuild: { ...build, cached },
   };
+}
+
+/**
+ * Work dirs of a fetch that was killed (Ctrl-C during the kernel build leaves a gigabyte of
+ * source and objects): each is named after its process, and removed once that one is gone.
+ */
+function removeAbandonedWork(base: string): void {
+  for (const name of readdirSync(base)) {
+    const m = /^\.(?:work|build|initramfs)-(\d+)$/.exec(name);
+    if (m === null || alive(Number(m[1]))) continue;
+    rmSync(join(base, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** The unpacked .debs, downloaded now unless a complete root is there. */
