@@ -1,9 +1,9 @@
 // A minimal arm-smmu-v3 guest driver as actor code: probe (ID registers), structures
-// (the main CMDQ ring and a 2-level stream table's L1 in guest DMA memory), device reset
-// (CR0/CR1/CR2, STRTAB, CMDQ, the invalidate-all commands, IRQ_CTRL, SMMUEN, then the
-// implementation's reset), then each master's stream table entry and its default DMA
-// domain (a CD table, the CD, the stage-1 STE, each written hitlessly with CFGI_CD /
-// CFGI_STE + CMD_SYNC), and the command-queue machinery the Tegra241 CMDQV reuses for
+// (the main CMDQ ring, the event queue ring and a 2-level stream table's L1 in guest DMA
+// memory), device reset (CR0/CR1/CR2, STRTAB, CMDQ, the invalidate-all commands, EVTQ,
+// IRQ_CTRL, SMMUEN, then the implementation's reset), then each master's stream table
+// entry and its default DMA domain (a CD table, the CD, the stage-1 STE, each written
+// hitlessly with CFGI_CD / CFGI_STE + CMD_SYNC), and the command-queue machinery the Tegra241 CMDQV reuses for
 // its VCMDQs: space reservation on a shadow prod/cons, entries written into the ring,
 // the PROD write, CMD_SYNC and the CONS poll with Linux's back-off, batching, and the
 // CMDQ error skip. Facts: spec linux §2.4, §4.4–§4.7, §5; register offsets are the
@@ -89,6 +89,7 @@ const CR1_VALUE =
 const CR2_RECINVSID = 1 << 1;
 const CR2_PTM = 1 << 2;
 const CR0_SMMUEN = 1 << 0;
+const CR0_EVTQEN = 1 << 2;
 const CR0_CMDQEN = 1 << 3;
 const IRQ_CTRL_GERROR_IRQEN = 1 << 0;
 const IRQ_CTRL_EVTQ_IRQEN = 1 << 2;
@@ -97,6 +98,49 @@ const GERROR_ERR_MASK = 0x1fd;
 const GERROR_CMDQ_ERR = 1 << 0;
 
 const ISSUE_FN = "arm_smmu_cmdq_issue_cmdlist";
+
+/**
+ * The guest kernel's queue size caps. Q_MAX_SZ_SHIFT = PAGE_SHIFT + MAX_PAGE_ORDER with
+ * CONFIG_CMA off (arm-smmu-v3.h), 12 + 10 for the guest config `cmdqv guest fetch` builds
+ * (4K pages, ARCH_FORCE_MAX_ORDER=10); EVTQ_MAX_SZ_SHIFT = Q_MAX_SZ_SHIFT -
+ * EVTQ_ENT_SZ_SHIFT (5): 131072 entries of 32 bytes, the "allocated 131072 entries for
+ * evtq" of a real Linux 7.3 boot.
+ */
+export const EVTQ_MAX_SZ_SHIFT = 22 - 5;
+/** An event queue entry: EVTQ_ENT_DWORDS (4) u64s. arm-smmu-v3.h. */
+export const EVTQ_ENT_BYTES = 32;
+
+/** struct arm_smmu_device.features bits (ARM_SMMU_FEAT_*, arm-smmu-v3.h). */
+export const ARM_SMMU_FEAT = {
+  TWO_LVL_STRTAB: 1 << 0,
+  TWO_LVL_CDTAB: 1 << 1,
+  TT_LE: 1 << 2,
+  TT_BE: 1 << 3,
+  SEV: 1 << 6,
+  MSI: 1 << 7,
+  COHERENCY: 1 << 8,
+  TRANS_S1: 1 << 9,
+  TRANS_S2: 1 << 10,
+  STALLS: 1 << 11,
+  HYP: 1 << 12,
+  STALL_FORCE: 1 << 13,
+  VAX: 1 << 14,
+  RANGE_INV: 1 << 15,
+  NESTING: 1 << 19,
+  ATTR_TYPES_OVR: 1 << 20,
+  S2FWB: 1 << 23,
+  BBML2: 1 << 24,
+  DS: 1 << 26,
+} as const;
+/** struct arm_smmu_device.options bits (ARM_SMMU_OPT_*, arm-smmu-v3.h). */
+export const ARM_SMMU_OPT = { TEGRA241_CMDQV: 1 << 4 } as const;
+/** IDR5.DS (bit 7, not in the QEMU field table); OAS encodings → bits. arm-smmu-v3.h. */
+const IDR5_DS = 1 << 7;
+const OAS_BITS: readonly (number | undefined)[] = [32, 36, 40, 42, 44, 48, 52];
+/** IIDR fields and the Arm parts arm_smmu_device_iidr_probe knows errata of. */
+const IIDR_IMPLEMENTER_ARM = 0x43b;
+const IIDR_PRODUCTID_ARM_MMU_600 = 0x483;
+const IIDR_PRODUCTID_ARM_MMU_700 = 0x487;
 
 /** The software view of a queue's producer/consumer (struct arm_smmu_ll_queue). */
 export interface Llq {
@@ -109,6 +153,8 @@ export class ArmSmmuQueue {
   readonly name: string;
   readonly prodReg: number;
   readonly consReg: number;
+  /** Bytes per entry (ent_dwords * 8): 16 for a command queue, 32 for the event queue. */
+  readonly entBytes: number;
   /** log2 of the number of entries (llq.max_n_shift). */
   maxNShift: number;
   /** Guest-physical address of entry 0. */
@@ -118,11 +164,18 @@ export class ArmSmmuQueue {
   /** Shadow prod/cons (cmdq->q.llq), shared by every CPU issuing on this queue. */
   readonly llq: Llq = { prod: 0, cons: 0 };
 
-  constructor(name: string, prodReg: number, consReg: number, maxNShift: number) {
+  constructor(
+    name: string,
+    prodReg: number,
+    consReg: number,
+    maxNShift: number,
+    entBytes: number = CMD_BYTES,
+  ) {
     this.name = name;
     this.prodReg = prodReg;
     this.consReg = consReg;
     this.maxNShift = maxNShift;
+    this.entBytes = entBytes;
   }
 }
 
@@ -209,6 +262,16 @@ export class ArmSmmuV3 {
   readonly cmdqMaxSzShift: number;
   /** The SMMU's own command queue. */
   readonly cmdq: ArmSmmuCmdq;
+  /**
+   * The event queue: allocated and enabled as Linux does, its PROD/CONS in page 1; nothing
+   * here reads events from it (no arm_smmu_evtq_thread) [model].
+   */
+  readonly evtq: ArmSmmuQueue;
+  /** smmu->options (ARM_SMMU_OPT_*) and smmu->features (ARM_SMMU_FEAT_*) as Linux sets them. */
+  options = 0;
+  featureBits = 0;
+  /** smmu->oas: the output address size in bits. */
+  oas = 0;
   /** The implementation found at probe (null: none, or it fell back). */
   impl: ArmSmmuImpl | null;
   /** impl ops usable for commands and reset: set once its init_structures succeeded. */
@@ -244,6 +307,15 @@ export class ArmSmmuV3 {
       new ArmSmmuQueue("cmdq", opts.base + SMMU_REG.CMDQ_PROD, opts.base + SMMU_REG.CMDQ_CONS, 0),
       false,
     );
+    // arm_smmu_init_queues: the event queue's PROD/CONS are in page 1 (smmu->page1, as the
+    // 128K resource of a non-PAGE0_REGS_ONLY SMMU maps it).
+    this.evtq = new ArmSmmuQueue(
+      "evtq",
+      opts.base + SMMU_REG.EVENTQ_PROD_PAGE1,
+      opts.base + SMMU_REG.EVENTQ_CONS_PAGE1,
+      0,
+      EVTQ_ENT_BYTES,
+    );
   }
 
   reg(off: number): number {
@@ -252,10 +324,21 @@ export class ArmSmmuV3 {
 
   // ------------------------------------------------------------------ probe ----
 
-  /** arm_smmu_device_probe: impl probe, hw probe, structures, reset. 0 or -errno. */
+  /**
+   * arm_smmu_device_probe: the ACPI probe (arm_smmu_device_acpi_probe: IORT flags, then
+   * acpi_smmu_iort_probe_model: the companion CMDQV and "option mask"), impl probe, hw
+   * probe, structures, reset, then the bus probe of the masters. 0 or -errno.
+   */
   *probe(): ActorBody<number> {
+    // The IORT node of QEMU's virt sets COHACC_OVERRIDE and no HTTU override.
+    this.featureBits = ARM_SMMU_FEAT.COHERENCY;
     if (this.impl) {
+      // acpi_smmu_dsdt_probe_tegra241_cmdqv: dev_info, then the option bit.
+      this.options |= ARM_SMMU_OPT.TEGRA241_CMDQV;
       this.dmesg.smmu("info", `found companion CMDQV device: ${this.impl.companion}`);
+    }
+    this.dmesg.smmu("notice", sprintf("option mask 0x%x", this.options));
+    if (this.impl) {
       const ok = yield* this.impl.probe(this);
       if (!ok) this.impl = null;
     }
@@ -266,21 +349,78 @@ export class ArmSmmuV3 {
     ret = yield* this.deviceReset();
     if (ret !== 0) return ret;
     this.probed = true;
-    // iommu_device_register: the bus probe finds the masters and attaches their domains.
-    for (const sid of this.masterSids) yield* this.probeMaster(sid);
+    // iommu_device_register → bus_iommu_probe: each master is probed and added to its
+    // group first (__iommu_probe_device with a group list defers the default domain),
+    // then each group's default domain is attached (iommu.c).
+    const probed: number[] = [];
+    for (const sid of this.masterSids) {
+      const ste = this.probeDevice(sid);
+      if (ste === undefined) continue;
+      this.dmesg.printk("info", `pci ${pciName(sid)}: Adding to iommu group ${probed.length}`);
+      probed.push(sid);
+    }
+    for (const sid of probed) yield* this.probeMaster(sid);
     return 0;
   }
 
-  /** arm_smmu_device_hw_probe: the ID registers this model needs. */
+  /**
+   * arm_smmu_device_hw_probe: IDR0, IDR1, IDR3, IDR5 and IIDR read in that order, the
+   * features and queue sizes derived as Linux 7.3 derives them for the guest config
+   * `cmdqv guest fetch` builds (CONFIG_PCI_ATS, CONFIG_PCI_PRI and CONFIG_ARM_SMMU_V3_SVA
+   * off, so ATS, PRI and SVA never appear; a guest at EL1 has no VHE, so no E2H), ending
+   * with "oas %lu-bit (features 0x%08x)". MSI polling is not modelled (CMD_SYNC uses SEV).
+   */
   *hwProbe(): ActorBody<number> {
     const F = SMMU_F;
+    const A = ARM_SMMU_FEAT;
+    const coherent = (this.featureBits & A.COHERENCY) !== 0;
     const idr0 = (yield read(this.reg(SMMU_REG.IDR0))) as number;
     this.idr[0] = idr0;
-    this.features.twoLvlStrtab = fieldOf(idr0, F.IDR0.STLEVEL) === 1;
-    this.features.sev = fieldOf(idr0, F.IDR0.SEV) === 1;
-    this.features.hyp = fieldOf(idr0, F.IDR0.HYP) === 1;
+    let feat = this.featureBits;
+    if (fieldOf(idr0, F.IDR0.STLEVEL) === 1) feat |= A.TWO_LVL_STRTAB;
+    if (fieldOf(idr0, F.IDR0.CD2L)) feat |= A.TWO_LVL_CDTAB;
+    // IDR0_TTENDIAN: mixed (0) or LE (2) on a little-endian kernel.
+    const tte = fieldOf(idr0, F.IDR0.TTENDIAN);
+    if (tte === 0) feat |= A.TT_LE | A.TT_BE;
+    else if (tte === 2) feat |= A.TT_LE;
+    else {
+      this.dmesg.smmu("err", "unknown/unsupported TT endianness!");
+      return -ERRNO.ENXIO;
+    }
+    if (fieldOf(idr0, F.IDR0.SEV)) feat |= A.SEV;
+    if (fieldOf(idr0, F.IDR0.MSI)) feat |= A.MSI;
+    if (fieldOf(idr0, F.IDR0.HYP)) feat |= A.HYP;
+    // arm_smmu_get_httu: ACPI sets the HTTU bits (none here): warn on a mismatch.
+    const httu = fieldOf(idr0, F.IDR0.HTTU);
+    if (httu !== 0)
+      this.dmesg.smmu(
+        "warn",
+        sprintf(
+          "IDR0.HTTU features(0x%x) overridden by FW configuration (0x%x)",
+          httu === 3 ? 0x2600000 : httu === 2 ? 0x600000 : 0x200000,
+          0,
+        ),
+      );
+    if (fieldOf(idr0, F.IDR0.COHACC) !== (coherent ? 1 : 0))
+      this.dmesg.smmu(
+        "warn",
+        `IDR0.COHACC overridden by FW configuration (${coherent ? "true" : "false"})`,
+      );
+    const stall = fieldOf(idr0, F.IDR0.STALL_MODEL);
+    if (stall === 2) feat |= A.STALL_FORCE | A.STALLS;
+    else if (stall === 0) feat |= A.STALLS;
+    if (fieldOf(idr0, F.IDR0.S1P)) feat |= A.TRANS_S1;
+    if (fieldOf(idr0, F.IDR0.S2P)) feat |= A.TRANS_S2;
+    this.featureBits = feat;
+    this.features.twoLvlStrtab = (feat & A.TWO_LVL_STRTAB) !== 0;
+    this.features.sev = (feat & A.SEV) !== 0;
+    this.features.hyp = (feat & A.HYP) !== 0;
     if (!fieldOf(idr0, F.IDR0.S1P) && !fieldOf(idr0, F.IDR0.S2P)) {
       this.dmesg.smmu("err", "no translation support!");
+      return -ERRNO.ENXIO;
+    }
+    if (!(fieldOf(idr0, F.IDR0.TTF) & 2)) {
+      this.dmesg.smmu("err", "AArch64 table format not supported!");
       return -ERRNO.ENXIO;
     }
     const idr1 = (yield read(this.reg(SMMU_REG.IDR1))) as number;
@@ -293,6 +433,7 @@ export class ArmSmmuV3 {
       this.dmesg.smmu("err", "embedded implementation not supported");
       return -ERRNO.ENXIO;
     }
+    if (fieldOf(idr1, F.IDR1.ATTR_TYPES_OVR)) this.featureBits |= A.ATTR_TYPES_OVR;
     // spec: linux §4.3 / §5 "Sizing": CMDQS is IDR1[25:21].
     this.cmdqs = fieldOf(idr1, F.IDR1.CMDQS);
     this.cmdq.q.maxNShift = Math.min(this.cmdqMaxSzShift, this.cmdqs);
@@ -300,16 +441,58 @@ export class ArmSmmuV3 {
       this.dmesg.smmu("err", `command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported`);
       return -ERRNO.ENXIO;
     }
+    this.evtq.maxNShift = Math.min(EVTQ_MAX_SZ_SHIFT, fieldOf(idr1, F.IDR1.EVENTQS));
     this.sidBits = fieldOf(idr1, F.IDR1.SIDSIZE);
-    if (this.sidBits <= STRTAB_SPLIT) this.features.twoLvlStrtab = false;
-    this.idr[3] = (yield read(this.reg(SMMU_REG.IDR3))) as number;
-    this.idr[5] = (yield read(this.reg(SMMU_REG.IDR5))) as number;
+    if (this.sidBits <= STRTAB_SPLIT) {
+      this.features.twoLvlStrtab = false;
+      this.featureBits &= ~A.TWO_LVL_STRTAB;
+    }
+    const idr3 = (yield read(this.reg(SMMU_REG.IDR3))) as number;
+    this.idr[3] = idr3;
+    if (fieldOf(idr3, F.IDR3.RIL)) this.featureBits |= A.RANGE_INV;
+    if (fieldOf(idr3, F.IDR3.FWB)) this.featureBits |= A.S2FWB;
+    if (fieldOf(idr3, F.IDR3.BBML) === 2) this.featureBits |= A.BBML2;
+    const idr5 = (yield read(this.reg(SMMU_REG.IDR5))) as number;
+    this.idr[5] = idr5;
+    if (idr5 & IDR5_DS) this.featureBits |= A.DS;
+    if (fieldOf(idr5, F.IDR5.VAX) === 1) this.featureBits |= A.VAX;
+    const oas = OAS_BITS[fieldOf(idr5, F.IDR5.OAS)];
+    if (oas === undefined)
+      this.dmesg.smmu("info", "unknown output address size. Truncating to 48-bit");
+    this.oas = oas ?? 48;
+    if ((this.featureBits & A.TRANS_S1) !== 0 && (this.featureBits & A.TRANS_S2) !== 0)
+      this.featureBits |= A.NESTING;
+    yield* this.iidrProbe();
+    this.dmesg.smmu("info", sprintf("oas %lu-bit (features 0x%08x)", this.oas, this.featureBits));
     return 0;
   }
 
   /**
-   * arm_smmu_init_one_queue's allocation: a naturally aligned ring, halved while it is at
-   * least a page when memory is short; "allocated %u entries for %s" on success (not when
+   * arm_smmu_device_iidr_probe: Arm's MMU-600/700/L1/S3 errata drop SEV, NESTING or BTM and
+   * force CMD_SYNC; QEMU's SMMU reads IIDR as 0, so nothing applies there.
+   */
+  private *iidrProbe(): ActorBody<void> {
+    const iidr = ((yield read(this.reg(SMMU_REG.IIDR))) as number) >>> 0;
+    if ((iidr & 0xfff) !== IIDR_IMPLEMENTER_ARM) return;
+    const product = iidr >>> 20;
+    const variant = (iidr >>> 16) & 0xf;
+    const revision = (iidr >>> 12) & 0xf;
+    if (product === IIDR_PRODUCTID_ARM_MMU_600) {
+      if (variant === 0 && revision <= 2) {
+        this.featureBits &= ~ARM_SMMU_FEAT.SEV;
+        this.features.sev = false;
+      }
+      if (variant < 2) this.featureBits &= ~ARM_SMMU_FEAT.NESTING;
+    } else if (product === IIDR_PRODUCTID_ARM_MMU_700) {
+      // (and CMDQ_FORCE_SYNC, not modelled)
+      if (variant < 1 || revision < 1) this.featureBits &= ~ARM_SMMU_FEAT.NESTING;
+    }
+    // MMU-700, MMU-L1 and MMU-S3 also drop BTM, which this model never sets.
+  }
+
+  /**
+   * arm_smmu_init_one_queue's allocation: a naturally aligned ring, halved while it is
+   * larger than a page when memory is short; "allocated %u entries for %s" on success (not when
    * the ring came back misaligned: the kernel WARNs instead). `place` replaces
    * dma_alloc_coherent (tests force a placement). 0 or -ENOMEM.
    */
@@ -320,9 +503,9 @@ export class ArmSmmuV3 {
     let qsz = 0;
     let base: number | undefined;
     for (;;) {
-      qsz = CMD_BYTES * 2 ** q.maxNShift;
+      qsz = q.entBytes * 2 ** q.maxNShift;
       base = place(qsz);
-      if (base !== undefined || qsz < GUEST_PAGE_SIZE) break;
+      if (base !== undefined || qsz <= GUEST_PAGE_SIZE) break;
       q.maxNShift--;
     }
     if (base === undefined) {
@@ -340,13 +523,17 @@ export class ArmSmmuV3 {
     return 0;
   }
 
-  /** arm_smmu_init_structures: the main CMDQ, the stream table, then the impl's. */
+  /**
+   * arm_smmu_init_structures: arm_smmu_init_queues (the main CMDQ, then the event queue;
+   * no PRI queue without CONFIG_PCI_PRI), the stream table, then the impl's.
+   */
   *initStructures(): ActorBody<number> {
-    const q = this.cmdq.q;
-    let ret = this.initOneQueue(q);
-    if (ret !== 0) return ret;
-    q.qBase = Q_BASE_RWA | (BigInt(q.baseDma) & Q_BASE_ADDR_MASK) | BigInt(q.maxNShift);
-    ret = this.initStrtab();
+    for (const q of [this.cmdq.q, this.evtq]) {
+      const r = this.initOneQueue(q);
+      if (r !== 0) return r;
+      q.qBase = Q_BASE_RWA | (BigInt(q.baseDma) & Q_BASE_ADDR_MASK) | BigInt(q.maxNShift);
+    }
+    let ret = this.initStrtab();
     if (ret !== 0) return ret;
     if (this.impl) {
       ret = yield* this.impl.initStructures(this);
@@ -400,16 +587,13 @@ export class ArmSmmuV3 {
    * StreamID `sid`: its STE's L2 table (abort STEs, then the L1 descriptor; no command),
    * then a DMA domain (an ASID, a page table root), a linear CD table of one CD, the CD and
    * the stage-1 STE pointing at it, each written hitlessly (2 × CFGI_CD + CMD_SYNC, then
-   * 2 × CFGI_STE + CMD_SYNC from an abort STE). 0 or -ENOMEM (the master stays unattached).
+   * 2 × CFGI_STE + CMD_SYNC from an abort STE, then PREFETCH_CONFIG). 0, -ERANGE or
+   * -ENOMEM (the master stays unattached).
    */
   *probeMaster(sid: number): ActorBody<number> {
-    // arm_smmu_sid_in_range.
     if (sid >= 2 ** this.sidBits) return -ERRNO.ERANGE;
-    const ste = this.initSidStrtab(sid);
-    if (ste === undefined) {
-      this.dmesg.smmu("err", `failed to allocate l2 stream table for SID ${sid}`);
-      return -ERRNO.ENOMEM;
-    }
+    const ste = this.probeDevice(sid);
+    if (ste === undefined) return -ERRNO.ENOMEM;
     const pgd = this.ctx.allocDma(GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
     const cdTable = this.ctx.allocDma(CD_BYTES, GUEST_PAGE_SIZE);
     if (pgd === undefined || cdTable === undefined) return -ERRNO.ENOMEM;
@@ -428,8 +612,24 @@ export class ArmSmmuV3 {
       ),
       cdtableSte(cdTable),
     );
+    // arm_smmu_write_ste: "It's likely that we'll want to use the new STE soon": a
+    // PREFETCH_CONFIG with no CMD_SYNC (no SKIP_PREFETCH option here).
+    yield* this.issueCmd(0, { op: "PREFETCH_CFG", sid }, false);
     this.masters.set(sid, { sid, ste, cdTable, asid, pgd });
     return 0;
+  }
+
+  /**
+   * arm_smmu_probe_device's part here: arm_smmu_sid_in_range, then the STE's L2 table
+   * (arm_smmu_init_sid_strtab). The STE's address, or undefined (out of range, or no
+   * memory: logged). Calling it again for the same SID returns the same STE.
+   */
+  probeDevice(sid: number): number | undefined {
+    if (sid >= 2 ** this.sidBits) return undefined;
+    const ste = this.initSidStrtab(sid);
+    if (ste === undefined)
+      this.dmesg.smmu("err", `failed to allocate l2 stream table for SID ${sid}`);
+    return ste;
   }
 
   /**
@@ -481,7 +681,8 @@ export class ArmSmmuV3 {
   }
 
   /**
-   * arm_smmu_device_reset, reduced to what this model has: no event or PRI queue, no ATS.
+   * arm_smmu_device_reset, reduced to what this model has: no PRI queue, no ATS (neither
+   * is in the guest config).
    * The impl's reset runs last; its failure fails the probe. spec: linux §4.4.
    */
   *deviceReset(): ActorBody<number> {
@@ -511,6 +712,17 @@ export class ArmSmmuV3 {
     yield* this.issueCmdWithSync(0, { op: "CFGI_STE_RANGE", sid: 0, range: CFGI_ALL_RANGE });
     if (this.features.hyp) yield* this.issueCmdWithSync(0, { op: "TLBI_EL2_ALL" });
     yield* this.issueCmdWithSync(0, { op: "TLBI_NSNH_ALL" });
+    // Event queue: BASE in page 0, PROD/CONS in page 1, then CR0.EVTQEN.
+    const e = this.evtq;
+    yield write64(this.reg(SMMU_REG.EVENTQ_BASE), e.qBase);
+    yield write(e.prodReg, e.llq.prod);
+    yield write(e.consReg, e.llq.cons);
+    enables |= CR0_EVTQEN;
+    ret = yield* this.writeRegSync(enables, SMMU_REG.CR0, SMMU_REG.CR0ACK);
+    if (ret !== 0) {
+      this.dmesg.smmu("err", "failed to enable event queue");
+      return ret;
+    }
     // arm_smmu_setup_irqs: disable, clear the MSI address registers, enable.
     ret = yield* this.writeRegSync(0, SMMU_REG.IRQ_CTRL, SMMU_REG.IRQ_CTRLACK);
     if (ret !== 0) {
@@ -820,4 +1032,9 @@ export class ArmSmmuV3 {
     yield write(this.reg(SMMU_REG.GERRORN), gerror);
     return true;
   }
+}
+
+/** A PCI endpoint's name from its StreamID: QEMU's IORT maps RID to SID one to one. */
+function pciName(sid: number): string {
+  return sprintf("0000:%02x:%02x.%d", (sid >> 8) & 0xff, (sid >> 3) & 0x1f, sid & 7);
 }

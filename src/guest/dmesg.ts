@@ -25,7 +25,7 @@ export const CMDQV_DEV = "platform NVDA200C:00";
 /** dev_fmt of drivers/iommu/arm/arm-smmu-v3/tegra241-cmdqv.c. */
 export const TEGRA_FMT = "tegra241_cmdqv: ";
 
-export type DmesgLevel = "err" | "warn" | "info" | "debug";
+export type DmesgLevel = "err" | "warn" | "notice" | "info" | "debug";
 
 /** The guest kernel's log buffer: CONFIG_LOG_BUF_SHIFT 17's 128 KiB of message text… */
 export const DMESG_BUF_BYTES = 1 << 17;

@@ -44,8 +44,11 @@ describe("the guest attaches its device's default domain after the probe", () =>
       .filter((e) => e.seq >= from)
       .map((e) => e.call)
       .filter((c) => c !== "IOMMU_HW_QUEUE_ALLOC" && c !== "IOMMU_HWPT_INVALIDATE");
+    // The guest enabling its event queue (CR0.EVTQEN) makes the VMM allocate the vEVENTQ,
+    // after the vDEVICE and before the HW queues, as in a real Linux 7.3 boot's ioctl log.
     assert.deepEqual(calls, [
       "IOMMU_VDEVICE_ALLOC",
+      "IOMMU_VEVENTQ_ALLOC",
       "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
       "IOMMU_HWPT_ALLOC",
       "VFIO_DEVICE_ATTACH_IOMMUFD_PT",

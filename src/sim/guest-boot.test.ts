@@ -81,13 +81,31 @@ function expectedReset(qBase: readonly bigint[]): string[] {
     e.push(`W ${p0(l, 0x08)}=0x1`, `R ${p0(l, 0x0c)}`); // I3
   }
   // Then the device's default domain on the main CMDQ: its CD and its STE, each written in
-  // two hitless steps, each step a CFGI_CD / CFGI_STE + CMD_SYNC.
+  // two hitless steps, each step a CFGI_CD / CFGI_STE + CMD_SYNC, then arm_smmu_write_ste's
+  // PREFETCH_CONFIG with no sync (a real Linux 7.3 boot's CMDQ_PROD goes 0x14 → 0x15).
   for (let i = 0; i < 4; i++) {
     smmuProd += 2;
     e.push(`SMMU PROD=${hex(smmuProd)}`);
   }
+  e.push(`SMMU PROD=${hex(smmuProd + 1)}`);
   return e;
 }
+
+/**
+ * The SMMU register stores of a real Linux 7.3 boot on QEMU 11.1 (its trapped MMIO), from
+ * the probe to the first device's STE and PREFETCH_CONFIG: offset as QEMU traces it (page
+ * 1 folded onto page 0), size, value with the ring and table addresses masked.
+ */
+const REAL_SMMU_BRINGUP = [
+  ...["0x20 4 0x0", "0x28 4 0xd75", "0x2c 4 0x6"], // disable; CR1, CR2
+  ...["0x80 8 0x4000000000000000", "0x88 4 0x10210"], // STRTAB_BASE, _CFG
+  ...["0x90 8 0x4000000000000008", "0x98 4 0x0", "0x9c 4 0x0", "0x20 4 0x8"], // CMDQ
+  ...["0x98 4 0x2", "0x98 4 0x4"], // CFGI_ALL, TLBI_NSNH_ALL
+  ...["0xa0 8 0x4000000000000011", "0xa8 4 0x0", "0xac 4 0x0", "0x20 4 0xc"], // EVTQ
+  ...["0x50 4 0x0", "0x68 8 0x0", "0xb0 8 0x0", "0x50 4 0x5", "0x20 4 0xd"], // IRQs, SMMUEN
+  ...["0x98 4 0x6", "0x98 4 0x8", "0x98 4 0xa", "0x98 4 0xc"], // the CMDQV's VCMDQ syncs
+  ...["0x98 4 0xe", "0x98 4 0x10", "0x98 4 0x12", "0x98 4 0x14", "0x98 4 0x15"], // CD, STE
+];
 
 describe("guest bring-up on qemu-latest", () => {
   it("programs the CMDQV in the exact order of spec linux §4.4 (R1–R4, V1–V5, M with D1–D6 and I1–I3)", () => {
@@ -101,6 +119,23 @@ describe("guest bring-up on qemu-latest", () => {
     assert.deepEqual(rec.out.slice(0, 2), ["R 0x0", "R 0x4"]);
     const fromReset = rec.out.slice(rec.out.indexOf("R 0x0", start + 1));
     assert.deepEqual(fromReset, expectedReset(qBase));
+  });
+
+  it("programs the SMMU store by store as a real Linux 7.3 boot does, the event queue's PROD/CONS in page 1", () => {
+    const rig = new GuestRig({ profile: "qemu-latest", ramPage: "4K" });
+    const stores: string[] = [];
+    const page1: number[] = [];
+    const see = (op: GuestOp) => {
+      if (op.op !== "write" && op.op !== "write64") return;
+      const off = op.addr - SMMU_BASE;
+      if (off < 0 || off >= 0x2_0000) return;
+      if (off & 0x1_0000) page1.push(off);
+      const v = op.op === "write64" ? op.value & ~0x000f_ffff_ffff_ffe0n : op.value;
+      stores.push(`${hex(off & ~0x1_0000)} ${op.op === "write64" ? 8 : op.size} ${hex(v)}`);
+    };
+    assert.equal(rig.run(tap(rig.smmu.probe(), see)), 0);
+    assert.deepEqual(stores, REAL_SMMU_BRINGUP);
+    assert.deepEqual(page1, [0x1_00a8, 0x1_00ac]);
   });
 
   it("brings both VCMDQs up: hardware EN_OK, two host HW queues, the guest filter installed", () => {
@@ -123,11 +158,16 @@ describe("guest bring-up on qemu-latest", () => {
     assert.equal(vintf?.enabled, true);
     assert.equal(vintf?.hypOwn, false, "the VMM wires HYP_OWN to 0");
     assert.ok(rig.cmdqv?.vintf0()?.lvcmdqs[0]?.cmdq.supportsCmd, "guest filter installed");
+    // The lines and order of a real Linux 7.3 boot on QEMU 11.1 (ring sizes aside).
     assert.deepEqual(rig.dmesg.messages(), [
       "arm-smmu-v3 arm-smmu-v3.0.auto: found companion CMDQV device: NVDA200C:00",
+      "arm-smmu-v3 arm-smmu-v3.0.auto: option mask 0x10",
+      "arm-smmu-v3 arm-smmu-v3.0.auto: oas 48-bit (features 0x01008305)",
       "arm-smmu-v3 arm-smmu-v3.0.auto: allocated 131072 entries for cmdq",
+      "arm-smmu-v3 arm-smmu-v3.0.auto: allocated 131072 entries for evtq",
       "arm-smmu-v3 arm-smmu-v3.0.auto: allocated 131072 entries for vcmdq0",
       "arm-smmu-v3 arm-smmu-v3.0.auto: allocated 131072 entries for vcmdq1",
+      "pci 0000:00:01.0: Adding to iommu group 0",
     ]);
   });
 
@@ -147,7 +187,8 @@ describe("guest bring-up on qemu-latest", () => {
     const rig = new GuestRig({ profile: "qemu-latest", cmdqv: { disableCmdqv: true } });
     assert.equal(rig.boot(), 0);
     assert.equal(rig.smmu.impl, null);
-    assert.deepEqual(rig.dmesg.messages().slice(1, 3), [
+    // After "found companion" and "option mask": the impl probe runs after the ACPI probe.
+    assert.deepEqual(rig.dmesg.messages().slice(2, 4), [
       "platform NVDA200C:00: tegra241_cmdqv: Detected disable_cmdqv=true",
       "platform NVDA200C:00: tegra241_cmdqv: Falling back to standard SMMU CMDQ",
     ]);
