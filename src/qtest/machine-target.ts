@@ -2,7 +2,8 @@
 // through the VMM's address space (trapped MMIO, the page0 map, RAM); the CMDQV hardware
 // progresses as virtual time advances (clock_step), while the trapped main CMDQ is
 // consumed synchronously on its PROD write, as in QEMU. The invariant checker runs after
-// every command, and `cmdqv_*` extension commands expose the model.
+// every command (once its reply is written, when the transport says so: see idle), and
+// `cmdqv_*` extension commands expose the model.
 
 import { InvariantChecker } from "../check/invariants.js";
 import type { Machine } from "../machine/machine.js";
@@ -43,7 +44,11 @@ type Intercept = { pins: "gic-in" | "smmu-out" | "none"; report: IrqReporter };
 
 export class MachineTarget implements QtestTarget {
   readonly m: Machine;
-  readonly checker: InvariantChecker;
+  private readonly invariants: InvariantChecker;
+  /** The last command's invariant check has not run yet (it waits for idle). */
+  private checkDue = false;
+  /** What that check threw, thrown again by the next call. */
+  private checkFailed: { error: unknown } | null = null;
   private intercept: Intercept | null = null;
   private readonly qom: QomNames;
   /** Every full path of a modelled device, for exact and partial resolution. */
@@ -56,7 +61,7 @@ export class MachineTarget implements QtestTarget {
     this.m = m;
     this.vmmLog = new VmmLogTail(m.log);
     this.qom = qom;
-    this.checker = new InvariantChecker(m);
+    this.invariants = new InvariantChecker(m);
     for (let i = 0; i < qom.cpus; i++)
       this.paths.set(`/machine/unattached/device[${i}]`, { cpu: i });
     this.paths.set(`/machine/unattached/device[${qom.cpus}]`, "gic");
@@ -84,35 +89,70 @@ export class MachineTarget implements QtestTarget {
     wire(spi.cmdqv, 4, m.cmdqvIrq);
   }
 
-  /** After anything that may change state: the VMM's event loop, then the invariants. */
+  /** The invariants, checked up to the last command. */
+  get checker(): InvariantChecker {
+    this.idle();
+    return this.invariants;
+  }
+
+  /**
+   * After anything that may change state: the VMM's event loop now (its IRQ lines come
+   * before the reply), the invariants once the reply is out (idle) or before the next call.
+   * Nothing runs in between, so they see the state the command left.
+   */
   private settle(): void {
     while (this.m.eventsPending()) this.m.pollEvents();
-    this.checker.check();
+    this.checkDue = true;
+  }
+
+  idle(): void {
+    if (!this.checkDue) return;
+    this.checkDue = false;
+    try {
+      this.invariants.check();
+    } catch (error) {
+      // A checker bug: the next call throws it, so its line answers FAIL internal error.
+      this.checkFailed = { error };
+    }
+  }
+
+  /** Before any call: the last command's check (rethrowing what it threw). */
+  private checked(): void {
+    this.idle();
+    const failed = this.checkFailed;
+    if (failed === null) return;
+    this.checkFailed = null;
+    throw failed.error;
   }
 
   read(addr: number, size: 1 | 2 | 4): number {
+    this.checked();
     const v = this.m.as.read(addr, size);
     this.settle();
     return Math.max(v, 0);
   }
 
   read64(addr: number): bigint {
+    this.checked();
     const v = this.m.as.read64(addr) ?? 0n;
     this.settle();
     return v;
   }
 
   write(addr: number, size: 1 | 2 | 4, value: number): void {
+    this.checked();
     this.m.as.write(addr, size, value);
     this.settle();
   }
 
   write64(addr: number, value: bigint): void {
+    this.checked();
     this.m.as.write64(addr, value);
     this.settle();
   }
 
   readBytes(addr: number, len: number): Uint8Array {
+    this.checked();
     const bulk = this.m.as.readBytes(addr, len);
     if (bulk) return bulk;
     // Not all RAM: byte by byte, as address_space_read splits it; holes read 0.
@@ -126,6 +166,7 @@ export class MachineTarget implements QtestTarget {
   }
 
   writeBytes(addr: number, data: Uint8Array): void {
+    this.checked();
     if (this.m.as.writeBytes(addr, data) !== 0)
       for (let i = 0; i < data.length; i++) this.m.as.write(addr + i, 1, data[i]!);
     this.settle();
@@ -139,6 +180,7 @@ export class MachineTarget implements QtestTarget {
   private vnow = 0;
 
   clockStep(ns?: number): number {
+    this.checked();
     const clock = this.m.host.clock;
     let delta = ns ?? 0;
     if (ns === undefined) {
@@ -156,6 +198,7 @@ export class MachineTarget implements QtestTarget {
   }
 
   clockSet(ns: number): number {
+    this.checked();
     if (ns > this.vnow) return this.clockStep(ns - this.vnow);
     this.settle();
     return this.vnow;
@@ -210,6 +253,7 @@ export class MachineTarget implements QtestTarget {
     report: IrqReporter,
     name: string | null = null,
   ): boolean | "none" {
+    this.checked();
     const at = this.resolve(path);
     if (at === null) return false;
     const { device } = at;
@@ -232,6 +276,7 @@ export class MachineTarget implements QtestTarget {
    * it goes into a GIC whose state nothing here reads. Any other pin is "no-pin".
    */
   setIrqIn(path: string, name: string | null, line: number, level: number): boolean | "no-pin" {
+    this.checked();
     const at = this.resolve(path);
     if (at === null) return false;
     const inputs = GIC_SPIS + 32 * this.qom.cpus;
@@ -242,6 +287,7 @@ export class MachineTarget implements QtestTarget {
   }
 
   extension(cmd: string, args: readonly string[]): ExtensionResult | undefined {
+    this.checked();
     const m = this.m;
     switch (cmd) {
       case "cmdqv_info":

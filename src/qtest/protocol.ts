@@ -244,6 +244,15 @@ export class QtestSession {
     if (text !== "") this.feed(text);
   }
 
+  /**
+   * The transport has written the replies of everything fed so far: the target's work
+   * that answers nothing runs now (QtestTarget.idle). A transport calls it in the same
+   * synchronous turn as `feed`, so nothing else touches the target in between.
+   */
+  idle(): void {
+    this.target.idle?.();
+  }
+
   /** Stop answering (the connection went away); later IRQ reports are dropped. */
   close(): void {
     if (!this.closed) this.log?.closed();
@@ -283,7 +292,7 @@ export class QtestSession {
       this.partial = "";
       if (line.length > QTEST_MAX_LINE)
         this.send(`FAIL line longer than ${QTEST_MAX_LINE} characters`);
-      else this.handleLine(line);
+      else this.runLine(line);
     }
     if (this.closed || start >= text.length) return;
     if (this.discarding) return;
@@ -295,10 +304,16 @@ export class QtestSession {
   }
 
   /**
-   * Run one line. A trailing `\r` is dropped (QEMU would keep it in the last word and
-   * abort on the number; we accept `\r\n` line ends).
+   * Run one line, the target's deferred work included (see idle). A trailing `\r` is
+   * dropped (QEMU would keep it in the last word and abort on the number; we accept `\r\n`
+   * line ends).
    */
   handleLine(line: string): void {
+    this.runLine(line);
+    this.idle();
+  }
+
+  private runLine(line: string): void {
     if (this.closed) return;
     const text = line.endsWith("\r") ? line.slice(0, -1) : line;
     this.log?.received(text);

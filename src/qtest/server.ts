@@ -63,10 +63,12 @@ function runOnStreams(
     const onDrain = (): void => {
       waitingForDrain = false;
       session.resume();
+      session.idle();
       hold();
     };
     const onData = (chunk: string): void => {
       session.feed(chunk);
+      session.idle();
       if (session.holding) hold();
     };
     const onEnd = (): void => {
@@ -308,17 +310,20 @@ export async function serveStdioFds(
     session.feed(buf.toString("latin1", 0, n));
     const length = pending;
     pending = 0;
-    if (length === 0 || broken) continue;
     let off = 0;
-    try {
-      while (off < length) off += writeSync(fds.outFd, replies, off, length - off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN") {
-        unsent = Buffer.from(replies.subarray(off, length));
-        wouldBlock = true;
-      } else broken = true; // EPIPE: the reader went away; keep consuming input
-    }
+    if (length > 0 && !broken)
+      try {
+        while (off < length) off += writeSync(fds.outFd, replies, off, length - off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN") {
+          unsent = Buffer.from(replies.subarray(off, length));
+          wouldBlock = true;
+        } else broken = true; // EPIPE: the reader went away; keep consuming input
+      }
+    // The replies are out: the target's deferred work (the invariant check) runs while
+    // the client reads them, not before.
+    session.idle();
     // A large reply (a `read` of megabytes) grew the buffer: do not keep that for good.
     if (replies.length > QTEST_OUTPUT_HOLD) replies = Buffer.allocUnsafe(1 << 16);
   }

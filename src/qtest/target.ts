@@ -99,4 +99,10 @@ export interface QtestTarget {
    * line; an empty reply is sent as a bare `OK`.
    */
   extension(cmd: string, args: readonly string[]): ExtensionResult | undefined;
+  /**
+   * The transport has written the replies of every line run so far and waits for input.
+   * A target may leave work that answers nothing (MachineTarget's invariant check) until
+   * then or its next call, whichever comes first, so that work is off the round trip.
+   */
+  idle?(): void;
 }
