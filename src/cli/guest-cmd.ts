@@ -63,6 +63,7 @@ export async function guestRunCommand(f: GuestFlags, extra: string[]): Promise<n
   const switches = count("--switches", f.switches, 4, 10_000);
   const benchSeconds = count("--bench-seconds", f.benchSeconds, 2, 300);
   const timeoutS = count("--timeout", f.timeout, 600, 86_400);
+  if (timeoutS < 1) throw new UsageError(`--timeout: at least 1 second, got "${f.timeout}"`);
   if (f.append !== undefined && /[\n\0]/.test(f.append))
     throw new UsageError("--append: one line of kernel parameters");
   // QEMU's guest RAM is a memfd of 4 KiB pages (no hugetlb), whose size QEMU's CMDQS clamp
@@ -82,9 +83,14 @@ export async function guestRunCommand(f: GuestFlags, extra: string[]): Promise<n
     const t = setTimeout(resolve, timeoutS * 1000);
     stopDeadline = () => clearTimeout(t);
   });
+  let wasInterrupted = false;
   const interrupted = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
+    const stop = () => {
+      wasInterrupted = true;
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
   });
   let result: GuestRunResult;
   const started = Date.now();
@@ -121,7 +127,9 @@ export async function guestRunCommand(f: GuestFlags, extra: string[]): Promise<n
       `${JSON.stringify({ ...result, wallSeconds, linux: guest.linuxVersion }, jsonBigInt)}\n`,
     );
   } else {
-    process.stdout.write(formatGuestSummary(result, { wallSeconds, timeoutS }));
+    process.stdout.write(
+      formatGuestSummary(result, { wallSeconds, timeoutS, interrupted: wasInterrupted }),
+    );
   }
   return guestPassed(result) ? 0 : 1;
 }

@@ -22,14 +22,16 @@ export function benchRate(r: GuestRunResult): number | null {
 
 export function formatGuestSummary(
   r: GuestRunResult,
-  o: { readonly wallSeconds: number; readonly timeoutS: number },
+  o: { readonly wallSeconds: number; readonly timeoutS: number; readonly interrupted?: boolean },
 ): string {
   const out: string[] = ["", "== cmdqv: the real guest on the simulated Grace host =="];
   const how =
     r.outcome === "done"
       ? `/init finished with status ${r.guestStatus ?? "?"}`
       : r.outcome === "timeout"
-        ? `the guest did not finish within ${o.timeoutS} s (stopped)`
+        ? o.interrupted
+          ? "interrupted before the guest finished (QEMU stopped)"
+          : `the guest did not finish within ${o.timeoutS} s (stopped)`
         : "QEMU exited before /init finished";
   out.push(`outcome: ${how}; ${o.wallSeconds.toFixed(1)} s of wall time`);
   if (r.qemuExit !== null) out.push(`QEMU: ${r.qemuExit.split("\n")[0]}`);
