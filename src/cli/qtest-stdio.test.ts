@@ -42,24 +42,47 @@ describe("cmdqv qtest on stdio", () => {
     // A parent that touches process.stdin makes the pipe non-blocking for its child too.
     const wrapper = `process.stdin; require("node:child_process").spawn(process.execPath, ${JSON.stringify(CLI)}, { stdio: "inherit" }).on("exit", (c) => process.exit(c ?? 1));`;
     const child = spawn(process.execPath, ["-e", wrapper], { stdio: ["pipe", "pipe", "inherit"] });
-    const out = collect(child);
-    child.stdin!.write("endianness\n");
-    await new Promise((r) => setTimeout(r, 1500));
-    // The grandchild (the server) has answered and sits idle: its CPU time over 1 s of idling.
-    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")
-      .trim()
-      .split(/\s+/);
-    const cpu = (pid: string) => {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (1/100 s)
+    // Whatever fails below, neither the wrapper nor the server outlives the test.
+    let server: string | undefined;
+    const cleanup = () => {
+      for (const pid of [server, String(child.pid)])
+        try {
+          if (pid !== undefined) process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
     };
-    const server = kids.at(-1)!;
-    const before = cpu(server);
-    await new Promise((r) => setTimeout(r, 1000));
-    const used = cpu(server) - before;
-    assert.ok(used < 20, `the idle server used ${used} ticks of CPU in 100`);
-    child.stdin!.end("readl 0x0c080000\n");
-    const text = (await out).toString("latin1");
-    assert.equal(text, "OK little\nOK 0x0000000000020083\n");
+    try {
+      const out = collect(child);
+      // The server has started once it answers: only then is its CPU time idle time
+      // (on a loaded machine, start-up alone can take more than a second).
+      const answered = new Promise<void>((resolve) => {
+        let seen = "";
+        child.stdout!.on("data", (b: Buffer) => {
+          seen += b.toString("latin1");
+          if (seen.includes("OK little\n")) resolve();
+        });
+      });
+      child.stdin!.write("endianness\n");
+      await answered;
+      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")
+        .trim()
+        .split(/\s+/);
+      const cpu = (pid: string) => {
+        const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (1/100 s)
+      };
+      server = kids.at(-1)!;
+      const before = cpu(server);
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = cpu(server) - before;
+      assert.ok(used < 20, `the idle server used ${used} ticks of CPU in 100`);
+      child.stdin!.end("readl 0x0c080000\n");
+      const text = (await out).toString("latin1");
+      assert.equal(text, "OK little\nOK 0x0000000000020083\n");
+    } catch (e) {
+      cleanup(); // (only on failure: after success both have exited and their pids are free)
+      throw e;
+    }
   });
 });
