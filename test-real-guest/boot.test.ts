@@ -194,3 +194,30 @@ describe("the review's Case 2 with a real guest: the host fails HW_QUEUE_ALLOC",
     assert.deepEqual(run.r.violations, []);
   });
 });
+
+describe("a failed vDEVICE allocation during Linux's SMMU reset wedges its main CMDQ", () => {
+  let run: Run;
+  before(() => {
+    run = guest([
+      ...["--fault", "vdevice_alloc:obj_alloc", "--switches", "0", "--bench-seconds", "0"],
+      ...["--trace", "smmuv3_cmdq_consume_error", "--trace", "smmuv3_trigger_irq"],
+      ...["--trace", "smmuv3_write_gerror"],
+    ]);
+  });
+
+  it("QEMU turns the host's ENOMEM into an illegal CFGI and sets GERROR.CMDQ_ERR, with no interrupt", () => {
+    assert.ok(run.r.failedCalls.includes("IOMMU_VDEVICE_ALLOC → ENOMEM"), run.r.failedCalls.join());
+    const q = run.r.qemuConsole;
+    assert.ok(has(q, /Error on SMMU_CMD_CFGI_STE_RANGE command execution: 1/));
+    assert.ok(has(q, /smmuv3_write_gerror toggled=0x1, new GERROR=0x1/));
+    assert.ok(!has(q, /smmuv3_trigger_irq/), "no interrupt is raised for it, then or later");
+  });
+
+  it("every later CMD_SYNC on the main CMDQ times out, and Linux never logs a CMDQ error", () => {
+    const s = run.r.serial;
+    assert.ok(has(s, /CMD_SYNC timeout at 0x[0-9a-f]+ \[hwprod 0x[0-9a-f]+, hwcons 0x01000000\]/));
+    assert.ok(!has(s, /CMDQ error/));
+    // The VCMDQs are not affected: the guest still boots and finishes.
+    assert.equal(run.r.guestStatus, 0);
+  });
+});
