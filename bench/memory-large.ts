@@ -11,9 +11,8 @@ import { machineConfig } from "../src/machine/config.js";
 import { createMachine } from "../src/machine/machine.js";
 import { MachineTarget } from "../src/qtest/machine-target.js";
 import { VCMDQ0 } from "../src/regs/cmdqv.js";
-import { CS } from "../src/smmu/commands.js";
 import { type GuestPort, linuxBringUp, OFF } from "../src/vmm/tegra241-cmdqv/guest-steps.js";
-import { commandBytes } from "../test-qemu/script.js";
+import { ringCommands } from "./main-cmdq-ring.js";
 
 const GIB = 2 ** 30;
 const QUEUES = 128;
@@ -53,20 +52,7 @@ const enabled = Array.from({ length: QUEUES }, (_, q) => g.r32(OFF.page0(q, VCMD
 const tBringUp = performance.now();
 
 // Each ring written once: 63 TLBI_NH_ASID then a CMD_SYNC (CS=NONE), repeated.
-const ring = new Uint8Array(RING_BYTES);
-const sync = commandBytes({
-  op: "CMD_SYNC",
-  cs: CS.NONE,
-  msh: 3,
-  msiattr: 0xf,
-  msidata: 0,
-  msiaddr: 0n,
-});
-for (let i = 0; i < 1 << LOG2; i++)
-  ring.set(
-    i % 64 === 63 ? sync : commandBytes({ op: "TLBI_NH_ASID", vmid: 0, asid: i & 0xff }),
-    16 * i,
-  );
+const ring = ringCommands(1 << LOG2, "tlbi");
 for (let q = 0; q < QUEUES; q++) target.writeBytes(ringGpa(q), ring);
 const tWritten = performance.now();
 

@@ -14,13 +14,13 @@
 //
 // Wall-clock time is read here (bench/ is outside the deterministic core).
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { performance } from "node:perf_hooks";
 import { cachedQemu } from "../src/real-qemu/fetch.js";
 import { type QtestSession, startQtestSession } from "../src/real-qemu/in-process.js";
 import { QEMU_MAP } from "../src/real-qemu/qtest-relay.js";
-import { CS } from "../src/smmu/commands.js";
-import { CR0_CMDQEN, cmdqBase, commandBytes, REG } from "../test-qemu/script.js";
+import { CR0_CMDQEN, cmdqBase, REG } from "../test-qemu/script.js";
+import { ringCommands } from "./main-cmdq-ring.js";
 import { type Spread, spread } from "./stats.js";
 import { QEMU_CMDQV, QEMU_VCMDQ0_PAGE0, vcmdq0BringUpLines } from "./vcmdq-bring-up.js";
 
@@ -40,25 +40,6 @@ const PAGE0 = QEMU_VCMDQ0_PAGE0;
 const MAIN_RING = QEMU_MAP.ram.base + 0x100_0000;
 const VCMDQ_RING = QEMU_MAP.ram.base + 0x20_0000;
 const VCMDQ_BATCHES = 10;
-
-const sync = commandBytes({
-  op: "CMD_SYNC",
-  cs: CS.NONE,
-  msh: 3,
-  msiattr: 0xf,
-  msidata: 0,
-  msiaddr: 0n,
-});
-const tlbi = (asid: number) => commandBytes({ op: "TLBI_NH_ASID", vmid: 0, asid });
-
-/** A main-CMDQ ring's contents: 63 TLBI_NH_ASID then a CMD_SYNC (CS=NONE), repeated;
- * CMD_SYNC only; or TLBI_NH_ASID only. bench/qemu.ts lays out QEMU 7.2's and cmdqv's. */
-export function ringCommands(entries: number, mix: "tlbi" | "sync" | "tlbi-only"): Buffer {
-  const out = Buffer.alloc(16 * entries);
-  for (let i = 0; i < entries; i++)
-    (mix === "sync" || (mix === "tlbi" && i % 64 === 63) ? sync : tlbi(i & 0xff)).copy(out, 16 * i);
-  return out;
-}
 
 /** `rounds` samples of `one` after a warm-up call. */
 async function rounds(n: number, one: () => Promise<number>): Promise<Spread> {

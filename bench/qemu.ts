@@ -33,8 +33,9 @@ import {
 import { CR0_CMDQEN, cmdqBase, REG } from "../test-qemu/script.js";
 import { CONSUMER_VS_LIMIT, figures } from "./figures.js";
 import { measure } from "./harness.js";
+import { ringCommands } from "./main-cmdq-ring.js";
 import { formatPeerTable, type PeerColumns, type PeerRow, peerTableJson } from "./peers-table.js";
-import { qemu111Figures, ringCommands } from "./qemu-11-peer.js";
+import { qemu111Figures } from "./qemu-11-peer.js";
 import { type Spread, spread } from "./stats.js";
 
 const args = process.argv.slice(2);
