@@ -11,10 +11,10 @@
 // it reached a point (a `cmdqv-guest:` line, after a settle so the trace has caught up)
 // and, once QEMU has exited, on the kernel's release of its files.
 
-import { type CheckedSystem, InvariantChecker, type Violation } from "../check/invariants.js";
+import type { Violation } from "../check/invariants.js";
 import { QEMU_MAP } from "../real-qemu/qtest-relay.js";
 import { type HostAndQemu, type RealQemu, startRealQemu } from "../real-qemu/session.js";
-import { StreamAccount } from "../real-qemu/stream-account.js";
+import { judgeFromOutside, type StreamAccount } from "../real-qemu/stream-account.js";
 import {
   GUEST_TRACE_EVENTS,
   type GuestMarker,
@@ -122,11 +122,7 @@ export async function runRealGuest(o: GuestRunOptions): Promise<GuestRunResult> 
   const markers: GuestMarker[] = [];
   let account: StreamAccount | null = null;
   let sawMarker: (m: GuestMarker) => void = () => {};
-  let sawDone: () => void = () => {};
   let saidDone = false;
-  const doneSeen = new Promise<void>((resolve) => {
-    sawDone = resolve;
-  });
 
   const onQemu = (line: string) => {
     const p = parseQemuLine(line);
@@ -153,10 +149,7 @@ export async function runRealGuest(o: GuestRunOptions): Promise<GuestRunResult> 
       sawMarker(m);
     }
     // /init powers off right after it: QEMU's exit must not overtake the marker's judging.
-    if (m?.key === "done") {
-      saidDone = true;
-      sawDone();
-    }
+    if (m?.key === "done") saidDone = true;
   };
 
   const rq: RealQemu = await startRealQemu({
@@ -183,16 +176,9 @@ export async function runRealGuest(o: GuestRunOptions): Promise<GuestRunResult> 
     log: o.log,
   });
   const host = rq.host;
-  account = new StreamAccount(host, QEMU_MAP["tegra241-cmdqv"].base);
-  const acct = account;
-  const system: CheckedSystem = {
-    host,
-    get viommuId() {
-      return host.iommufd.liveObjects().find((x) => x.kind === "viommu")?.id ?? 0;
-    },
-    cmdqv: acct,
-  };
-  const checker = new InvariantChecker(system);
+  const judge = judgeFromOutside(host, QEMU_MAP["tegra241-cmdqv"].base);
+  account = judge.account;
+  const checker = judge.checker;
   let queuesAtUserspace: QueueSnapshot[] = [];
   let userspaceAt: number | null = null;
   let benchFrom: { t: number; inv: number } | null = null;
@@ -234,7 +220,7 @@ export async function runRealGuest(o: GuestRunOptions): Promise<GuestRunResult> 
   let qemuExit: string | null = null;
   try {
     const how = await Promise.race([
-      doneSeen.then(() => done).then(() => "done" as const),
+      done.then(() => "done" as const),
       // A QEMU that exits after /init said done is still "done" (its marker is judged first).
       // ("close" comes after QEMU's stdout has drained, so the marker has been read by then).
       rq.exited.then(() =>

@@ -12,7 +12,7 @@
 // programmed, no VMM internals): hw-queues-match (stream-account.ts), no refused destroy,
 // isolation, and no leak once QEMU has gone.
 
-import { type CheckedSystem, type GuestView, InvariantChecker } from "../check/invariants.js";
+import type { GuestView, InvariantChecker } from "../check/invariants.js";
 import { DEFAULT_MACHINE, LAYOUTS } from "../machine/config.js";
 import { armFault, ioctlsReply } from "../qtest/host-extensions.js";
 import { extensionLine } from "../qtest/protocol.js";
@@ -20,7 +20,7 @@ import { TEGRA241_CMDQV_IO_LEN } from "../regs/cmdqv.js";
 import { SMMUV3_MMIO_SIZE } from "../regs/smmuv3.js";
 import type { QmpClient } from "./qmp.js";
 import type { RealQemu } from "./session.js";
-import { StreamAccount } from "./stream-account.js";
+import { judgeFromOutside, type StreamAccount } from "./stream-account.js";
 
 /** QEMU 11.1's virt machine with arm-smmuv3,accel=on,cmdqv=on (`info mtree`): the layout
  * the model's default machine shares (machine/config.ts LAYOUTS). */
@@ -73,16 +73,9 @@ export class QtestRelay {
     this.rq = rq;
     this.toQemu = toQemu;
     this.out = out;
-    const host = rq.host;
-    this.account = new StreamAccount(host, QEMU_MAP["tegra241-cmdqv"].base);
-    const system: CheckedSystem = {
-      host,
-      get viommuId() {
-        return host.iommufd.liveObjects().find((o) => o.kind === "viommu")?.id ?? 0;
-      },
-      cmdqv: this.account,
-    };
-    this.checker = new InvariantChecker(system, guest);
+    const judge = judgeFromOutside(rq.host, QEMU_MAP["tegra241-cmdqv"].base, guest);
+    this.account = judge.account;
+    this.checker = judge.checker;
     // QEMU reads qtest only once the machine is realized: a first probe holds the client's
     // lines, local cmdqv_* ones included, until the host has seen QEMU's whole realize.
     this.queue.push({ kind: "qemu", line: "endianness", hidden: true });

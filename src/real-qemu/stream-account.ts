@@ -10,7 +10,12 @@
 // ignores those). A script that programs the CMDQV that way is judged on what it wrote
 // with writel/writeq only.
 
-import type { VmmQueueAccount } from "../check/invariants.js";
+import {
+  type CheckedSystem,
+  type GuestView,
+  InvariantChecker,
+  type VmmQueueAccount,
+} from "../check/invariants.js";
 import type { Host } from "../host/host.js";
 import { APERTURE, CFG, F, V_CONFIG_RESET, VCMDQ1 } from "../regs/cmdqv.js";
 import { fieldOf } from "../regs/regdef.js";
@@ -157,4 +162,25 @@ export class StreamAccount implements VmmQueueAccount {
     }
     return this.leaked;
   }
+}
+
+/**
+ * The invariants judged from outside QEMU: the host's objects and ioctl log against what the
+ * guest programmed (the account, fed with its stores), and no-silent-hang when `guest` says
+ * what a guest saw. One real QEMU's vIOMMU is the one live on the host.
+ */
+export function judgeFromOutside(
+  host: Host,
+  cmdqvBase: number,
+  guest: GuestView | null = null,
+): { readonly account: StreamAccount; readonly checker: InvariantChecker } {
+  const account = new StreamAccount(host, cmdqvBase);
+  const system: CheckedSystem = {
+    host,
+    get viommuId() {
+      return host.iommufd.liveObjects().find((o) => o.kind === "viommu")?.id ?? 0;
+    },
+    cmdqv: account,
+  };
+  return { account, checker: new InvariantChecker(system, guest) };
 }
