@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { hi32, lo32 } from "../../bits/u64.js";
 import { encode, OPCODE } from "../../smmu/commands.js";
 import { EffectsLog } from "./effects-log.js";
 import { putCmd, RING, rig, setupQueue, VCMDQ0, vp0 } from "./test-fixture.js";
@@ -40,8 +41,10 @@ describe("effects log", () => {
     assert.deepEqual(log.entries(5), []);
   });
 
-  test("recordCommand decodes the fields the opcode carries and tags the source", () => {
+  test("recordWords decodes the fields the opcode carries and tags the source", () => {
     const log = new EffectsLog(8);
+    const record = (t: number, d0: bigint, d1: bigint) =>
+      log.recordWords("main-cmdq", t, -1, 1, lo32(d0), hi32(d0), lo32(d1), hi32(d1));
     const [d0, d1] = encode({
       op: "TLBI_NH_VA",
       vmid: 0x33,
@@ -53,7 +56,7 @@ describe("effects log", () => {
       ttl: 0,
       tg: 0,
     });
-    log.recordCommand("main-cmdq", 5, -1, 1, d0, d1);
+    record(5, d0, d1);
     const [ipa0, ipa1] = encode({
       op: "TLBI_S2_IPA",
       vmid: 2,
@@ -64,9 +67,9 @@ describe("effects log", () => {
       ttl: 0,
       tg: 0,
     });
-    log.recordCommand("main-cmdq", 6, -1, 1, ipa0, ipa1 | (0xfffn << 52n));
+    record(6, ipa0, ipa1 | (0xfffn << 52n));
     const [cd0, cd1] = encode({ op: "CFGI_CD", sid: 0x99, ssid: 3, leaf: 1 });
-    log.recordCommand("main-cmdq", 7, -1, 1, cd0, cd1);
+    record(7, cd0, cd1);
     const e = log.entries();
     assert.deepEqual(
       e.map(({ source, t, vcmdq, vintf, opcode, vmid, asid, sid, addr }) => ({

@@ -7,7 +7,7 @@
 // field, plus running totals that keep counting when the ring overwrites old entries.
 // Effect objects are built only on demand, by entries().
 
-import { hi32, join64, lo32 } from "../../bits/u64.js";
+import { join64 } from "../../bits/u64.js";
 import { CMD_LAYOUT, OPCODE, type OpName, opcodeName } from "../../smmu/commands.js";
 import type { Effect, EffectSource } from "./types.js";
 
@@ -174,18 +174,6 @@ export class EffectsLog {
     rows[r + W_SID] = w1 & MASKS[m + M_SID]!;
     rows[r + W_ADDR_LO] = w2 & MASKS[m + M_ADDR_LO]!;
     rows[r + W_ADDR_HI] = w3 & MASKS[m + M_ADDR_HI]!;
-  }
-
-  /** recordWords from the two dwords (bigint; for the host kernel's main-CMDQ path). */
-  recordCommand(
-    source: EffectSource,
-    t: number,
-    vcmdq: number,
-    vintf: number,
-    dw0: bigint,
-    dw1: bigint,
-  ): void {
-    this.recordWords(source, t, vcmdq, vintf, lo32(dw0), hi32(dw0), lo32(dw1), hi32(dw1));
   }
 
   /** Records since creation or clear(), including overwritten ones. */
